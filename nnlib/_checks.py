@@ -1,0 +1,94 @@
+"""Input validation shared by every layer, loss and helper.
+
+Every check names *who* complained (a layer's repr, or a function name) and states what was expected
+and what was received, so that a learner never has to decode a NumPy broadcasting error.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad input to an nnlib layer, loss or function. The message names the culprit and the expectation."""
+
+
+class DTypeError(InputError, TypeError):
+    """An array of the wrong dtype (integer, complex, object, or float32/float64 mismatch)."""
+
+
+def as_rng(rng, who: str = "rng") -> np.random.Generator:
+    """Turn ``None``, an int seed or a ``np.random.Generator`` into a Generator (never global state)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"{who}: expected None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+
+
+def check_positive_int(value, who: str, name: str) -> int:
+    """Return ``value`` as an int, or raise if it is not a whole number ≥ 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InputError(f"{who}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_float_dtype(dtype, who: str) -> np.dtype:
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as err:
+        raise DTypeError(f"{who}: dtype must be float32 or float64, got {dtype!r}") from err
+    if dtype not in (np.float32, np.float64):
+        raise DTypeError(f"{who}: dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def check_array(x, who: str, *, name: str = "input", ndim=None, shape=None, dtype=None,
+                finite: bool = False) -> np.ndarray:
+    """Validate a floating-point array and return it as an ndarray (no copy when already one).
+
+    Args:
+        ndim: an int, or a tuple of allowed ints.
+        shape: expected shape; ``None`` entries match any size. Its length also fixes ``ndim``.
+        dtype: the exact dtype required (a layer's parameter dtype); ``None`` accepts float32/float64.
+        finite: also reject NaN and ±inf (costs one pass over ``x``).
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"{who}: {name} must be a floating-point array, got dtype {x.dtype}"
+                         + (" — convert it with .astype(np.float32)" if x.dtype.kind in "iub" else ""))
+    if dtype is not None and x.dtype != dtype:
+        raise DTypeError(f"{who}: {name} has dtype {x.dtype} but the layer's parameters are {np.dtype(dtype)}; "
+                         f"convert it with .astype(np.{np.dtype(dtype)}) or build the layer with dtype=np.{x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(str(n) for n in allowed)
+            raise InputError(f"{who}: {name} must have {want} dimensions, got shape {x.shape}")
+    if shape is not None:
+        if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape)):
+            want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            raise InputError(f"{who}: {name} must have shape {want}, got {x.shape}")
+    if finite:
+        check_finite(x, who, name)
+    return x
+
+
+def check_finite(x: np.ndarray, who: str, name: str = "input") -> None:
+    """Raise if ``x`` holds NaN or ±inf. A single sum is the fast path; a full scan only on suspicion."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        suspicious = not np.isfinite(np.sum(x))
+    if suspicious:
+        bad = ~np.isfinite(x)
+        if bad.any():
+            raise InputError(f"{who}: {name} contains {int(np.isnan(x).sum())} NaN and "
+                             f"{int(np.isinf(x).sum())} infinite values out of {x.size} "
+                             f"(first at index {tuple(int(i) for i in np.argwhere(bad)[0])})")
+
+
+def check_grad(grad_out, expected_shape: tuple, who: str, dtype=None) -> np.ndarray:
+    """Validate the upstream gradient given to ``backward``: same shape as the forward output."""
+    return check_array(grad_out, who, name="grad_out (dL/d output)", shape=tuple(expected_shape), dtype=dtype)

@@ -1,0 +1,94 @@
+"""The engine behind every check cell: run a learner's function on cases, print ✅ / ❌ / ⏳, never raise.
+
+A check prints exactly one line (plus a hint line on failure) and returns None, so a check cell shows the
+same output whether or not it is the cell's last expression.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PASSED, FAILED, NOT_DONE = "passed", "failed", "not implemented"
+
+
+@dataclass
+class Case:
+    """One call of the learner's function: its arguments, the expected result, and how to describe it."""
+
+    args: tuple
+    expected: Any
+    label: str = ""
+    kwargs: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return self.label or ", ".join(_short(a) for a in self.args)
+
+
+def _short(value, width: int = 60) -> str:
+    text = np.array2string(np.asarray(value), precision=4, separator=", ", threshold=8) \
+        if isinstance(value, (np.ndarray, list, tuple)) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def compare(expected, got, rtol: float, atol: float) -> str | None:
+    """None when ``got`` matches ``expected``; otherwise a sentence saying how it differs."""
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"expected a tuple of {len(expected)} values, got {_short(got)}"
+        for i, (e, g) in enumerate(zip(expected, got)):
+            problem = compare(e, g, rtol, atol)
+            if problem:
+                return f"item {i}: {problem}"
+        return None
+    try:
+        got_array = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"expected a number or an array, got {type(got).__name__}"
+    expected_array = np.asarray(expected, dtype=np.float64)
+    if got_array.shape != expected_array.shape:
+        return f"expected shape {expected_array.shape}, got shape {got_array.shape}"
+    if not np.all(np.isfinite(got_array) | ~np.isfinite(expected_array)):
+        return f"expected {_short(expected_array)}, got non-finite values {_short(got_array)}"
+    if np.allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True):
+        return None
+    scale = np.abs(expected_array).max(initial=0.0) + 1e-300
+    error = np.abs(got_array - expected_array).max() / scale
+    return f"expected {_short(expected_array)}, got {_short(got_array)} (relative error {error:.1e})"
+
+
+def evaluate(function: Callable, cases: Iterable[Case], *, rtol: float = 1e-6, atol: float = 1e-9,
+             hint: str = "") -> tuple[str, str]:
+    """Run ``function`` on every case; return ``(status, message)``. Never raises."""
+    name = getattr(function, "__name__", "your function")
+    cases = list(cases)
+    for case in cases:
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)  # learners may mutate inputs
+        try:
+            got = function(*args, **kwargs)
+        except NotImplementedError:
+            return NOT_DONE, f"{name} is not implemented yet: replace the `raise NotImplementedError` line."
+        except Exception as err:  # a learner's bug is feedback, not a crash
+            return FAILED, f"{name}({case.describe()}) raised {type(err).__name__}: {err}"
+        problem = compare(case.expected, got, rtol, atol)
+        if problem:
+            return FAILED, f"{name}({case.describe()}): {problem}" + (f"\n   Hint: {hint}" if hint else "")
+    return PASSED, f"{name} is correct on all {len(cases)} test cases."
+
+
+SYMBOLS = {PASSED: "✅", FAILED: "❌", NOT_DONE: "⏳"}
+
+
+def report(title: str, status: str, message: str) -> None:
+    """Print a check's verdict: one line, plus any hint line."""
+    print(f"{SYMBOLS[status]} {title}: {message}")
+
+
+def check_cases(title: str, function: Callable, cases: Iterable[Case], **options) -> None:
+    """Evaluate ``function`` on ``cases`` and print the verdict (see :func:`evaluate`)."""
+    report(title, *evaluate(function, cases, **options))

@@ -1,0 +1,63 @@
+"""The fully connected layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import InputError, as_rng, check_array, check_float_dtype, check_grad, check_positive_int
+from ..module import Module, Parameter
+
+
+class Linear(Module):
+    r"""Fully connected layer, ``y = x @ W + b`` — the notes' :math:`net_k = \sum_j w_{jk} a_j + b`.
+
+    Shapes:
+        x: (N, in_features), or (N, ..., in_features) — leading axes are treated as batch.
+        weight: (in_features, out_features); ``weight[j, k]`` is the notes' :math:`w_{jk}`.
+        bias: (out_features,)
+        y: (N, ..., out_features)
+
+    Backward, with :math:`\delta = \partial L / \partial y` of shape (N, out):
+
+    .. math::
+        \frac{\partial L}{\partial W} = x^\top \delta,\qquad
+        \frac{\partial L}{\partial b} = \sum_n \delta_n,\qquad
+        \frac{\partial L}{\partial x} = \delta W^\top
+
+    Initialisation is PyTorch's default: every weight and bias uniform in ±1/√in_features.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, rng=None,
+                 dtype=np.float32):
+        self.in_features = check_positive_int(in_features, "Linear", "in_features")
+        self.out_features = check_positive_int(out_features, "Linear", "out_features")
+        dtype = check_float_dtype(dtype, "Linear")
+        rng = as_rng(rng, "Linear")
+        bound = 1.0 / np.sqrt(in_features)
+        self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)).astype(dtype), "weight")
+        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype), "bias") if bias else None
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, dtype={self.weight.dtype}")
+
+    def forward(self, x):
+        x = check_array(x, str(self), dtype=self.weight.dtype, finite=True)
+        if x.ndim < 2 or x.shape[-1] != self.in_features:
+            raise InputError(f"{self}: input must have shape (N, {self.in_features}) "
+                             f"(or (N, ..., {self.in_features})), got {x.shape}")
+        self._cache = x
+        y = x @ self.weight.data
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_out):
+        x = self._saved()
+        grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), str(self), dtype=self.weight.dtype)
+        if self.weight.requires_grad:
+            self.weight.grad += x.reshape(-1, self.in_features).T @ grad_out.reshape(-1, self.out_features)
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += grad_out.reshape(-1, self.out_features).sum(axis=0)
+        return grad_out @ self.weight.data.T
+

@@ -1,0 +1,32 @@
+"""Shared fixtures: the torch reference (skipped or required), float64 random data, markers."""
+
+import os
+
+import numpy as np
+import pytest
+
+REQUIRE_TORCH = os.environ.get("NNLIB_REQUIRE_TORCH") == "1"
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch as a test reference: skipped with a reason when absent, a failure when required."""
+    try:
+        import torch
+    except ImportError:
+        if REQUIRE_TORCH:
+            pytest.fail("NNLIB_REQUIRE_TORCH=1 but torch is not importable: pip install torch==2.13.0")
+        pytest.skip("torch is not installed (pip install torch==2.13.0 for the CPU build); cross-check skipped")
+    torch.set_num_threads(1)
+    return torch
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.torch)
