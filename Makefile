@@ -1,0 +1,59 @@
+# nnlib course — every target bootstraps .venv itself, from nothing but python3 and make.
+#   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
+#   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
+#   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 to overwrite edited lessons)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+IP     ?= 127.0.0.1
+PORT   ?= 8888
+FORCE  ?=
+PYTEST_WORKERS ?= 2
+# JupyterLab refuses to run as root unless told to (containers, CI images).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
+
+.PHONY: help lab test lint unit nbval notebooks venv-course venv-test clean
+
+help:
+	@sed -n '2,5p' Makefile
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when pyproject.toml changes.
+$(VENV)/.course-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[course]"
+	@touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[course,test]"
+	@touch $@ $(VENV)/.course-installed
+
+venv-course: $(VENV)/.course-installed
+venv-test: $(VENV)/.test-installed
+
+lab: venv-course
+	$(VENV)/bin/jupyter lab --ip=$(IP) --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/lessons $(ALLOW_ROOT)
+
+test: lint unit nbval
+
+lint: venv-test
+	$(VENV)/bin/ruff check .
+
+unit: venv-test
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
+
+nbval: venv-test
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
+	$(PY) -m pytest --nbval-lax --nbval-current-env lessons/*.ipynb
+
+notebooks: venv-test
+	FORCE=$(FORCE) $(PY) tools/make_lessons.py
+	$(PY) tools/execute_notebooks.py $(SOLUTIONS)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis
