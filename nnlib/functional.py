@@ -1,0 +1,251 @@
+r"""Pure math: activations, their derivatives, softmax / log-softmax / logsumexp.
+
+Every ``*_prime`` is the derivative with respect to the pre-activation (the notes' :math:`net`), evaluated
+elementwise. At a kink the derivative is the one PyTorch's autograd uses (``relu'(0) = 0``,
+``leaky_relu'(0) = negative_slope``, ``elu'(0) = alpha``).
+
+All functions are numerically stable by construction (no overflow, finite results for
+:math:`|x| \le 1000` and beyond) and keep the input's dtype: float32 stays float32, float64 stays float64.
+Integer and boolean inputs are converted to float64, as NumPy's ``np.exp`` would.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._checks import DTypeError, InputError
+
+__all__ = [
+    "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime", "leaky_relu", "leaky_relu_prime",
+    "elu", "elu_prime", "softplus", "softplus_prime", "softmax", "log_softmax", "logsumexp", "softmax_backward",
+]
+
+
+def _float_array(x, who: str) -> np.ndarray:
+    """``x`` as a floating-point ndarray: floats unchanged, integers/booleans as float64, anything else refused."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        return x
+    if x.dtype.kind in "iub":
+        return x.astype(np.float64)
+    raise DTypeError(f"{who}: expected a real-valued array, got dtype {x.dtype}")
+
+
+def _check_axis(x: np.ndarray, axis, who: str) -> int:
+    """Return ``axis`` if it is an int that indexes one of ``x``'s dimensions, else raise."""
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InputError(f"{who}: axis must be an int, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise InputError(f"{who}: axis {axis} is out of range for an input with shape {x.shape} ({x.ndim} dimensions)")
+    return int(axis)
+
+
+# --- elementwise activations -----------------------------------------------------------------------
+
+def sigmoid(x) -> np.ndarray:
+    r"""The logistic function, the notes' :math:`out = 1 / (1 + e^{-net})`.
+
+    .. math::
+        \sigma(x) = \frac{1}{1 + e^{-x}} =
+        \begin{cases} \dfrac{1}{1 + e^{-|x|}} & x \ge 0 \\[1ex] \dfrac{e^{-|x|}}{1 + e^{-|x|}} & x < 0 \end{cases}
+
+    Only :math:`e^{-|x|} \le 1` is ever computed, so nothing overflows. Shapes: any → same.
+    """
+    x = _float_array(x, "sigmoid")
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, z) / (1 + z)
+
+
+def sigmoid_prime(x) -> np.ndarray:
+    r"""Derivative of :func:`sigmoid`, as derived in the notes.
+
+    .. math::
+        \frac{d}{d\,net}\,(1 + e^{-net})^{-1} = \frac{e^{-net}}{(1 + e^{-net})^2} = a\,(1 - a),
+        \qquad a = \sigma(net)
+
+    Computed as :math:`e^{-|x|} / (1 + e^{-|x|})^2` (the derivative is even in :math:`x`), which cannot
+    overflow and keeps full relative precision in the tails. Shapes: any → same.
+    """
+    x = _float_array(x, "sigmoid_prime")
+    z = np.exp(-np.abs(x))
+    return z / (1 + z) ** 2
+
+
+def tanh(x) -> np.ndarray:
+    r"""Hyperbolic tangent, :math:`\tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x}) = 2\sigma(2x) - 1`.
+
+    NumPy's ``np.tanh`` is already stable. Shapes: any → same.
+    """
+    return np.tanh(_float_array(x, "tanh"))
+
+
+def tanh_prime(x) -> np.ndarray:
+    r"""Derivative of :func:`tanh`.
+
+    .. math::
+        \frac{d}{dx} \tanh(x) = 1 - \tanh^2(x)
+
+    Shapes: any → same.
+    """
+    t = np.tanh(_float_array(x, "tanh_prime"))
+    return 1 - t * t
+
+
+def relu(x) -> np.ndarray:
+    r"""Rectified linear unit, :math:`\max(0, x)`. Shapes: any → same."""
+    return np.maximum(_float_array(x, "relu"), 0)
+
+
+def relu_prime(x) -> np.ndarray:
+    r"""Derivative of :func:`relu`; 0 at the kink :math:`x = 0`, as in PyTorch.
+
+    .. math::
+        \frac{d}{dx} \max(0, x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}
+
+    Shapes: any → same.
+    """
+    x = _float_array(x, "relu_prime")
+    return (x > 0).astype(x.dtype)
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> np.ndarray:
+    r"""Leaky ReLU; the notes' :math:`\max(0.1x, x)` is ``negative_slope=0.1``.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}, \qquad \alpha = \text{negative\_slope}
+
+    Shapes: any → same.
+    """
+    x = _float_array(x, "leaky_relu")
+    return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+
+def leaky_relu_prime(x, negative_slope: float = 0.01) -> np.ndarray:
+    r"""Derivative of :func:`leaky_relu`; ``negative_slope`` at the kink, as in PyTorch.
+
+    .. math::
+        f'(x) = \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}
+
+    Shapes: any → same.
+    """
+    x = _float_array(x, "leaky_relu_prime")
+    return np.where(x > 0, x.dtype.type(1), x.dtype.type(negative_slope))
+
+
+def elu(x, alpha: float = 1.0) -> np.ndarray:
+    r"""Exponential linear unit.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^{x} - 1) & x \le 0 \end{cases}
+
+    Computed with ``expm1(min(x, 0))``: the exponential never sees a positive argument (no overflow) and
+    :math:`e^x - 1` keeps its precision near 0. Shapes: any → same.
+    """
+    x = _float_array(x, "elu")
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
+
+
+def elu_prime(x, alpha: float = 1.0) -> np.ndarray:
+    r"""Derivative of :func:`elu`; :math:`\alpha` at the kink, as in PyTorch (1 for the default ``alpha``).
+
+    .. math::
+        f'(x) = \begin{cases} 1 & x > 0 \\ \alpha\,e^{x} & x \le 0 \end{cases}
+
+    Shapes: any → same.
+    """
+    x = _float_array(x, "elu_prime")
+    return np.where(x > 0, x.dtype.type(1), x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
+
+
+def softplus(x) -> np.ndarray:
+    r"""Softplus, a smooth ReLU.
+
+    .. math::
+        f(x) = \log(1 + e^{x}) = \max(x, 0) + \log\!\left(1 + e^{-|x|}\right)
+
+    The right-hand form never exponentiates a positive number. Shapes: any → same.
+    """
+    x = _float_array(x, "softplus")
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softplus_prime(x) -> np.ndarray:
+    r"""Derivative of :func:`softplus`: the sigmoid.
+
+    .. math::
+        \frac{d}{dx} \log(1 + e^{x}) = \frac{e^{x}}{1 + e^{x}} = \sigma(x)
+
+    Shapes: any → same.
+    """
+    return sigmoid(_float_array(x, "softplus_prime"))
+
+
+# --- softmax family ---------------------------------------------------------------------------------
+
+def _shifted(x, axis, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x - m, m)`` with ``m = max(x, axis)`` kept as a broadcastable axis: every exponent becomes ≤ 0."""
+    x = _float_array(x, who)
+    axis = _check_axis(x, axis, who)
+    m = np.max(x, axis=axis, keepdims=True)
+    return x - m, m
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    r"""Softmax along ``axis``: positive entries that sum to 1.
+
+    .. math::
+        \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}} = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}},
+        \qquad m = \max_j x_j
+
+    Shifting by the maximum changes nothing mathematically and makes every exponent ≤ 0.
+    Shapes: any → same.
+    """
+    shifted, _ = _shifted(x, axis, "softmax")
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis: int = -1) -> np.ndarray:
+    r"""Logarithm of :func:`softmax`, computed without ever taking ``log(0)``.
+
+    .. math::
+        \log \operatorname{softmax}(x)_i = (x_i - m) - \log \sum_j e^{x_j - m}
+
+    Shapes: any → same.
+    """
+    shifted, _ = _shifted(x, axis, "log_softmax")
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    r"""Stable :math:`\log \sum_j e^{x_j}` along ``axis``.
+
+    .. math::
+        \operatorname{logsumexp}(x) = m + \log \sum_j e^{x_j - m}, \qquad m = \max_j x_j
+
+    Shapes: ``x`` (..., n, ...) → ``x.shape`` without ``axis`` (kept with size 1 when ``keepdims``).
+    """
+    shifted, m = _shifted(x, axis, "logsumexp")
+    out = m + np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def softmax_backward(s, grad_out, axis: int = -1) -> np.ndarray:
+    r"""Vector-Jacobian product of softmax: dL/dx from the softmax output ``s`` and ``grad_out`` = dL/ds.
+
+    The Jacobian :math:`\partial s_i / \partial x_j = s_i(\delta_{ij} - s_j)` is never formed:
+
+    .. math::
+        \frac{\partial L}{\partial x_j} = \sum_i g_i\, s_i (\delta_{ij} - s_j) = s_j \Big(g_j - \sum_i g_i s_i\Big)
+
+    Shapes: ``s`` and ``grad_out`` any, identical → same.
+    """
+    s = _float_array(s, "softmax_backward")
+    grad_out = _float_array(grad_out, "softmax_backward")
+    if s.shape != grad_out.shape:
+        raise InputError(f"softmax_backward: grad_out must have the softmax output's shape {s.shape}, "
+                         f"got {grad_out.shape}")
+    axis = _check_axis(s, axis, "softmax_backward")
+    return s * (grad_out - np.sum(grad_out * s, axis=axis, keepdims=True))

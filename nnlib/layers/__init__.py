@@ -1,5 +1,6 @@
 """Layers: each a Module with a documented forward and backward."""
 
+from .activation import ELU, LeakyReLU, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .linear import Linear
 
-__all__ = ["Linear"]
+__all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout"]
