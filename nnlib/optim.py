@@ -1,0 +1,181 @@
+r"""Optimizers: the rule that turns a gradient into a weight change.
+
+Every optimizer here is a variation on the notes' gradient-descent step, with learning rate :math:`\eta`
+(the notes also write it :math:`\varepsilon`) and :math:`g = \partial E / \partial w`:
+
+.. math::
+    w^{+} = w - \eta\, \frac{\partial E}{\partial w}
+
+The update rules are PyTorch's exactly (``torch.optim.SGD`` and ``torch.optim.Adam``), so a model trained
+with nnlib and with PyTorch from the same start follows the same path. Updates are written in place into
+``Parameter.data`` (no new arrays), parameters with ``requires_grad=False`` are skipped, and every
+parameter keeps its own state arrays (momentum buffer, moment estimates) in ``optimizer.state``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from ._checks import InputError
+from .module import Parameter
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+def _check_hyper(value, who: str, name: str, ok: Callable[[float], bool], expected: str) -> float:
+    """Return ``value`` as a float if it is a finite real number satisfying ``ok``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or not ok(value):
+        raise InputError(f"{who}: {name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds the parameters, their per-parameter state, and the learning rate.
+
+    Args:
+        params: an iterable of :class:`~nnlib.module.Parameter`, typically ``model.parameters()``.
+        lr: the learning rate :math:`\\eta > 0`; may be changed between steps (``opt.lr = 0.01``).
+
+    Subclasses implement ``_update(param, state)``, which changes ``param.data`` in place.
+    """
+
+    def __init__(self, params: Iterable[Parameter], lr: float):
+        self.params = self._collect(params)
+        self.lr = _check_hyper(lr, self._who(), "lr", lambda v: v > 0, "a number > 0")
+        self.state: list[dict] = [{} for _ in self.params]
+
+    def _who(self) -> str:
+        return type(self).__name__
+
+    def _collect(self, params) -> list[Parameter]:
+        if isinstance(params, Parameter):
+            raise InputError(f"{self._who()}: params must be an iterable of Parameters (e.g. model.parameters()), "
+                             f"got a single Parameter; wrap it in a list: [{params.name or 'param'}]")
+        try:
+            params = list(params)
+        except TypeError as err:
+            raise InputError(f"{self._who()}: params must be an iterable of Parameters (e.g. model.parameters()), "
+                             f"got {type(params).__name__}") from err
+        for i, param in enumerate(params):
+            if not isinstance(param, Parameter):
+                raise InputError(f"{self._who()}: params[{i}] must be a Parameter, got {type(param).__name__}; "
+                                 "pass model.parameters()")
+        if not params:
+            raise InputError(f"{self._who()}: got an empty list of parameters — nothing to optimize")
+        unique = {id(p): p for p in params}  # a parameter listed twice must still be updated once per step
+        return list(unique.values())
+
+    def zero_grad(self) -> None:
+        """Reset the gradient of every parameter to zero (layers accumulate into it)."""
+        for param in self.params:
+            param.zero_grad()
+
+    def step(self) -> None:
+        """Apply one update to every parameter with ``requires_grad`` true."""
+        for param, state in zip(self.params, self.state, strict=True):
+            if param.requires_grad:
+                self._update(param, state)
+
+    def _update(self, param: Parameter, state: dict) -> None:
+        raise NotImplementedError(f"{self._who()} does not implement _update")
+
+    def _hyper_repr(self) -> str:
+        return f"lr={self.lr}"
+
+    def __repr__(self) -> str:
+        return f"{self._who()}({self._hyper_repr()}, {len(self.params)} parameters)"
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and weight decay.
+
+    With :math:`g_t = \partial E / \partial w + \lambda w` (``weight_decay`` :math:`\lambda`), momentum
+    :math:`\mu`, dampening :math:`\tau` and the buffer :math:`b` (PyTorch's rule; the first step sets
+    :math:`b_1 = g_1`):
+
+    .. math::
+        b_t = \mu\, b_{t-1} + (1 - \tau)\, g_t, \qquad
+        w^{+} = w - \eta\, b_t \quad\text{or, with Nesterov,}\quad w^{+} = w - \eta\,(g_t + \mu\, b_t)
+
+    With ``momentum=0`` this is the notes' plain step :math:`w^{+} = w - \eta\, \partial E / \partial w`.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        who = self._who()
+        self.momentum = _check_hyper(momentum, who, "momentum", lambda v: v >= 0, "a number >= 0")
+        self.dampening = _check_hyper(dampening, who, "dampening", lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        self.weight_decay = _check_hyper(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+        if not isinstance(nesterov, bool):
+            raise InputError(f"{who}: nesterov must be True or False, got {nesterov!r}")
+        if nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise InputError(f"{who}: nesterov=True needs momentum > 0 and dampening = 0, "
+                             f"got momentum={momentum!r}, dampening={dampening!r}")
+        self.nesterov = nesterov
+
+    def _hyper_repr(self) -> str:
+        return (f"lr={self.lr}, momentum={self.momentum}, dampening={self.dampening}, "
+                f"nesterov={self.nesterov}, weight_decay={self.weight_decay}")
+
+    def _update(self, param: Parameter, state: dict) -> None:
+        g = param.grad + self.weight_decay * param.data if self.weight_decay else param.grad
+        if self.momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()
+            else:
+                buf = state["momentum_buffer"]
+                buf *= self.momentum
+                buf += (1 - self.dampening) * g
+            buf = state["momentum_buffer"]
+            g = g + self.momentum * buf if self.nesterov else buf
+        param.data -= self.lr * g
+
+
+class Adam(Optimizer):
+    r"""Adam: per-weight step sizes from running averages of the gradient and of its square.
+
+    With :math:`g_t = \partial E / \partial w + \lambda w` at step :math:`t` (counted per parameter, from 1):
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2
+
+        \hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
+        w^{+} = w - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+
+    ``weight_decay`` adds :math:`\lambda w` to the gradient (PyTorch's ``Adam``; not the decoupled ``AdamW``).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        who = self._who()
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise InputError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(_check_hyper(b, who, f"betas[{i}]", lambda v: 0 <= v < 1, "a number in [0, 1)")
+                           for i, b in enumerate(betas))
+        self.eps = _check_hyper(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
+        self.weight_decay = _check_hyper(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+
+    def _hyper_repr(self) -> str:
+        return f"lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay}"
+
+    def _update(self, param: Parameter, state: dict) -> None:
+        beta1, beta2 = self.betas
+        g = param.grad + self.weight_decay * param.data if self.weight_decay else param.grad
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(param.data), exp_avg_sq=np.zeros_like(param.data))
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * np.square(g)
+        denom = np.sqrt(v / (1 - beta2**t))
+        denom += self.eps
+        param.data -= (self.lr / (1 - beta1**t)) * m / denom

@@ -1,0 +1,346 @@
+"""The training loop: ``fit``, ``evaluate``, ``accuracy``, a per-epoch ``History`` and a divergence guard.
+
+One step of :func:`fit` is the notes' recipe, in order::
+
+    model.zero_grad()                      # layers accumulate gradients: start from zero
+    out = model(X_batch)                   # forward pass
+    E = loss(out, y_batch)                 # check: E is finite
+    model.backward(loss.backward())        # backpropagation: dE/dw for every weight; check: all finite
+    optimizer.step()                       # w⁺ = w − η ∂E/∂w
+
+A non-finite loss or gradient (or an overflow anywhere in the step) stops training with a
+:class:`TrainingDivergedError` before the bad update is applied, so the model keeps its last finite weights.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from ._checks import InputError, as_rng, check_positive_int
+from .data import batches
+from .module import Module
+from .optim import Optimizer
+
+__all__ = ["History", "TrainingDivergedError", "accuracy", "evaluate", "fit"]
+
+# Accuracy is recorded for these losses, recognised by class name so this module does not import losses.py.
+_MULTICLASS_LOSSES = {"CrossEntropyLoss"}
+_BINARY_LOSSES = {"BCEWithLogitsLoss"}
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced a non-finite loss or gradient. The update of that step was not applied.
+
+    Attributes:
+        epoch: the epoch, counted from 1.
+        step: the batch index within that epoch, counted from 0.
+        loss: the loss of that batch (may be NaN or inf; NaN if the forward pass itself overflowed).
+        parameter: the dotted name of the offending parameter, or ``None``.
+        history: the :class:`History` of the epochs completed before.
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int, loss: float, parameter: str | None,
+                 history: History):
+        super().__init__(message)
+        self.epoch, self.step, self.loss, self.parameter, self.history = epoch, step, loss, parameter, history
+
+
+class History:
+    """Per-epoch metrics recorded by :func:`fit`: ``history["loss"]``, ``history["val_loss"]``,
+    ``history["accuracy"]``, ``history["val_accuracy"]`` (each a list, one value per epoch, when recorded).
+
+    ``len(history)`` is the number of epochs run.
+    """
+
+    def __init__(self):
+        self.metrics: dict[str, list[float]] = {}
+
+    def append(self, **values: float) -> None:
+        """Record one epoch's metrics."""
+        for name, value in values.items():
+            self.metrics.setdefault(name, []).append(float(value))
+
+    def __getitem__(self, name: str) -> list[float]:
+        if name not in self.metrics:
+            raise KeyError(f"History has no metric {name!r}; recorded: {sorted(self.metrics)}")
+        return self.metrics[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.metrics
+
+    def keys(self):
+        return self.metrics.keys()
+
+    def __len__(self) -> int:
+        return len(self.metrics.get("loss", []))
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{name}={values[-1]:.4g}" for name, values in self.metrics.items())
+        return f"History({len(self)} epochs{': last ' + last if last else ''})"
+
+    def plot(self, ax=None):
+        """Draw the loss per epoch (and accuracy on a twin axis when recorded); returns the loss axis."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:
+            raise ImportError("History.plot needs matplotlib: pip install 'nnlib[course]'") from err
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = np.arange(1, len(self) + 1)
+        for name, style in (("loss", "-"), ("val_loss", "--")):
+            if name in self:
+                ax.plot(epochs, self[name], style, color="C0", label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        handles, labels = ax.get_legend_handles_labels()
+        if "accuracy" in self or "val_accuracy" in self:
+            acc_ax = ax.twinx()
+            for name, style in (("accuracy", "-"), ("val_accuracy", "--")):
+                if name in self:
+                    acc_ax.plot(epochs, self[name], style, color="C1", label=name)
+            acc_ax.set_ylabel("accuracy")
+            acc_ax.set_ylim(0, 1.02)
+            more_handles, more_labels = acc_ax.get_legend_handles_labels()
+            handles, labels = handles + more_handles, labels + more_labels
+        ax.legend(handles, labels, loc="center right")
+        return ax
+
+
+def accuracy(scores, y) -> float:
+    """Fraction of correct predictions.
+
+    Shapes:
+        scores (N, C) (or (N, ..., C)) with integer labels y (N,) (or (N, ...)): predicted class = argmax.
+        scores and y of the same shape (or scores (N, 1) with y (N,)): binary logits, predicted 1 where
+        the logit is > 0, compared with ``y > 0.5``.
+    """
+    scores, y = np.asarray(scores), np.asarray(y)
+    if scores.ndim == y.ndim + 1 and scores.shape[-1] == 1:
+        scores = scores[..., 0]
+    if scores.shape == y.shape:
+        correct = (scores > 0) == (y > 0.5)
+    elif scores.shape[:-1] == y.shape:
+        correct = np.argmax(scores, axis=-1) == y
+    else:
+        raise InputError(f"accuracy: scores of shape {scores.shape} do not match labels of shape {y.shape}; "
+                         "expected scores (N, C) with labels (N,), or binary logits of the labels' shape")
+    return float(np.mean(correct))
+
+
+def _is_classification(loss) -> bool:
+    names = {cls.__name__ for cls in type(loss).__mro__}
+    return bool(names & (_MULTICLASS_LOSSES | _BINARY_LOSSES))
+
+
+def _check_xy(X, y, who: str, name: str = "") -> tuple[np.ndarray, np.ndarray]:
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y) or len(X) == 0:
+        raise InputError(f"{who}: X{name} and y{name} must be non-empty arrays with the same number of samples, "
+                         f"got shapes {X.shape} and {y.shape}")
+    return X, y
+
+
+def _check_parts(model, loss, who: str) -> None:
+    if not isinstance(model, Module):
+        raise InputError(f"{who}: model must be an nnlib Module, got {type(model).__name__}")
+    if not isinstance(loss, Module):
+        raise InputError(f"{who}: loss must be an nnlib loss Module (e.g. CrossEntropyLoss()), "
+                         f"got {type(loss).__name__}")
+
+
+def evaluate(model: Module, loss: Module, X, y, batch_size: int | None = None) -> dict[str, float]:
+    """Loss (and accuracy, for classification losses) of ``model`` on ``(X, y)``, in eval mode.
+
+    The loss is the sample-weighted mean of the per-batch losses (the full set at once when ``batch_size``
+    is None). The model's train/eval mode is restored afterwards.
+    """
+    _check_parts(model, loss, "evaluate")
+    X, y = _check_xy(X, y, "evaluate")
+    batch_size = len(X) if batch_size is None else check_positive_int(batch_size, "evaluate", "batch_size")
+    was_training = model.training
+    model.eval()
+    try:
+        meter = _Meter(_is_classification(loss))
+        for xb, yb in batches(X, y, batch_size, shuffle=False):
+            out = model(xb)
+            meter.add(loss(out, yb), out, yb)
+    finally:
+        model.train(was_training)
+    return meter.result()
+
+
+class _Meter:
+    """Sample-weighted running mean of the loss and, for classification, of the accuracy."""
+
+    def __init__(self, classification: bool):
+        self.classification = classification
+        self.n = self.loss = self.correct = 0.0
+
+    def add(self, loss_value: float, out, yb) -> None:
+        n = len(yb)
+        self.n += n
+        self.loss += n * float(loss_value)
+        if self.classification:
+            self.correct += n * accuracy(out, yb)
+
+    def result(self) -> dict[str, float]:
+        metrics = {"loss": self.loss / self.n}
+        if self.classification:
+            metrics["accuracy"] = self.correct / self.n
+        return metrics
+
+
+def _check_validation(validation) -> tuple[np.ndarray, np.ndarray] | None:
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise InputError(f"fit: validation must be a tuple (X_val, y_val), got {type(validation).__name__}"
+                         + (f" of length {len(validation)}" if isinstance(validation, (tuple, list)) else ""))
+    return _check_xy(*validation, "fit", name="_val")
+
+
+def _progress_bar(epochs: int):
+    try:
+        from tqdm.auto import trange
+    except ImportError as err:
+        raise ImportError("fit(progress=True) needs tqdm: pip install 'nnlib[course]' (or pip install tqdm), "
+                          "or call fit with progress=False") from err
+    return trange(epochs, desc="fit", unit="epoch")
+
+
+def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 10, batch_size: int = 32,
+        validation=None, rng=None, shuffle: bool = True, progress: bool = False) -> History:
+    """Train ``model`` with mini-batch gradient descent; returns the per-epoch :class:`History`.
+
+    Args:
+        model, loss, optimizer: an nnlib Module, a loss Module (``loss(out, y)`` then ``loss.backward()``),
+            and an Optimizer built on ``model.parameters()``.
+        X, y: training inputs and targets, same number of rows.
+        epochs: passes over the training set. batch_size: rows per step (the last batch may be smaller).
+        validation: optional ``(X_val, y_val)``, evaluated in eval mode after every epoch (in batches of
+            ``batch_size``).
+        rng: seed or Generator for the batch order (``shuffle=False`` keeps the data order).
+        progress: show a tqdm progress bar over epochs (notebook-aware), with the loss in its postfix.
+
+    The recorded ``loss``/``accuracy`` are sample-weighted means over the epoch's training batches, computed
+    on the fly in train mode; ``val_loss``/``val_accuracy`` come from :func:`evaluate`. Accuracy is recorded
+    for ``CrossEntropyLoss`` (argmax) and ``BCEWithLogitsLoss`` (logit > 0).
+
+    Raises:
+        TrainingDivergedError: at the first non-finite loss or gradient, or an overflow in the step, naming
+            the epoch, the batch index, the loss and the parameter; that step's update is not applied.
+    """
+    _check_parts(model, loss, "fit")
+    if not isinstance(optimizer, Optimizer):
+        raise InputError(f"fit: optimizer must be an nnlib Optimizer (e.g. SGD(model.parameters(), lr=0.1)), "
+                         f"got {type(optimizer).__name__}")
+    X, y = _check_xy(X, y, "fit")
+    epochs = check_positive_int(epochs, "fit", "epochs")
+    batch_size = check_positive_int(batch_size, "fit", "batch_size")
+    validation = _check_validation(validation)
+    rng = as_rng(rng, "fit")
+    guard = _Guard(model, optimizer, epochs)
+    bar = _progress_bar(epochs) if progress else range(epochs)
+    try:
+        for epoch in bar:
+            guard.epoch = epoch + 1
+            metrics = _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard)
+            if validation is not None:
+                metrics.update({f"val_{k}": v for k, v in evaluate(model, loss, *validation, batch_size).items()})
+            guard.history.append(**metrics)
+            if progress:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
+    finally:
+        if progress:
+            bar.close()
+    return guard.history
+
+
+def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard) -> dict[str, float]:
+    model.train()
+    meter = _Meter(_is_classification(loss))
+    for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle)):
+        guard.step, guard.loss = step, float("nan")
+        model.zero_grad()
+        with guard.watch("the forward pass or the loss"):
+            out = model(xb)
+            guard.loss = float(loss(out, yb))
+        guard.check_loss()
+        with guard.watch("the backward pass"):
+            model.backward(loss.backward())
+        guard.check_grads()
+        guard.apply_step()
+        meter.add(guard.loss, out, yb)
+    return meter.result()
+
+
+class _Guard:
+    """The divergence checks of :func:`fit`, with where training is (epoch, step) for the error message."""
+
+    def __init__(self, model: Module, optimizer: Optimizer, epochs: int):
+        self.optimizer, self.epochs = optimizer, epochs
+        self.named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        self.names = {id(p): name for name, p in model.named_parameters()}
+        name = _first_non_finite((name, p.data) for name, p in model.named_parameters())
+        if name is not None:
+            raise InputError(f"fit: parameter {name!r} holds NaN or inf before training; re-create the model")
+        self.history = History()
+        self.epoch = self.step = 0
+        self.loss = float("nan")
+
+    def fail(self, what: str, parameter: str | None = None, show_loss: bool = True):
+        loss = f" (loss = {self.loss:.6g})" if show_loss else ""
+        raise TrainingDivergedError(
+            f"fit: training diverged at epoch {self.epoch}/{self.epochs}, step {self.step} (batch index): {what}"
+            f"{loss}. The update of this step was not applied; the model keeps its last finite parameters. "
+            f"Hint: lower the learning rate (lr={getattr(self.optimizer, 'lr', '?'):g}), e.g. by a factor of 10, "
+            "or check the inputs for extreme values.",
+            epoch=self.epoch, step=self.step, loss=self.loss, parameter=parameter, history=self.history)
+
+    @contextmanager
+    def watch(self, phase: str):
+        """Turn a floating-point overflow or invalid operation inside ``phase`` into a TrainingDivergedError."""
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                yield
+        except FloatingPointError as err:
+            self.fail(f"{phase} produced NaN/inf ({err})", show_loss=not np.isnan(self.loss))
+
+    def check_loss(self) -> None:
+        if not np.isfinite(self.loss):
+            self.fail("the loss is not finite")
+
+    def check_grads(self) -> None:
+        name = _first_non_finite((name, p.grad) for name, p in self.named)
+        if name is not None:
+            self.fail(f"the gradient of parameter {name!r} contains NaN or inf", name)
+
+    def apply_step(self) -> None:
+        """``optimizer.step()``, undone if it overflows: an update must never leave NaN/inf weights."""
+        params = [p for p in self.optimizer.params if p.requires_grad]
+        backup = [p.data.copy() for p in params]
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                self.optimizer.step()
+        except FloatingPointError as err:
+            problem, name = f"the optimizer step produced NaN/inf ({err})", None
+        else:
+            name = _first_non_finite((self.names.get(id(p), p.name), p.data) for p in params)
+            if name is None:
+                return
+            problem = f"the optimizer step made parameter {name!r} non-finite"
+        for p, saved in zip(params, backup, strict=True):
+            p.data[...] = saved
+        self.fail(problem, name)
+
+
+def _first_non_finite(named_arrays) -> str | None:
+    """Name of the first array holding NaN/inf; a single sum per array is the fast path."""
+    for name, array in named_arrays:
+        with np.errstate(over="ignore", invalid="ignore"):
+            suspicious = not np.isfinite(np.sum(array))
+        if suspicious and not np.isfinite(array).all():
+            return name
+    return None

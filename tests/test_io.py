@@ -1,0 +1,123 @@
+"""save / load: exact round trip, atomic writes, and clear refusals of mismatched or foreign files."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from nnlib import InputError, Linear, Sequential, Tanh, io
+
+
+def mlp(seed=0, hidden=3, dtype=np.float32):
+    return Sequential(Linear(2, hidden, rng=seed, dtype=dtype), Tanh(), Linear(hidden, 1, rng=seed + 1, dtype=dtype))
+
+
+def assert_same_parameters(a, b):
+    for (name_a, p), (name_b, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert name_a == name_b and p.dtype == q.dtype
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_is_exact(tmp_path, dtype):
+    source, target = mlp(0, dtype=dtype), mlp(5, dtype=dtype)
+    path = io.save(source, tmp_path / "model.npz")
+    arrays = [p.data for p in target.parameters()]
+    assert io.load(target, path) is target
+    assert_same_parameters(source, target)
+    assert all(p.data is a for p, a in zip(target.parameters(), arrays, strict=True))
+
+
+def test_suffix_added_and_optional_on_load(tmp_path):
+    path = io.save(mlp(), tmp_path / "checkpoint")
+    assert path == tmp_path / "checkpoint.npz" and path.exists()
+    assert_same_parameters(io.load(mlp(7), str(tmp_path / "checkpoint")), mlp())
+
+
+def test_load_state_gives_named_arrays(tmp_path):
+    state = io.load_state(io.save(mlp(), tmp_path / "m.npz"))
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert state["0.weight"].shape == (2, 3) and state["0.weight"].dtype == np.float32
+
+
+@pytest.mark.parametrize("fail_in", ["savez", "replace"])
+def test_failed_save_keeps_previous_checkpoint_and_leaves_no_temp_file(tmp_path, monkeypatch, fail_in):
+    path = io.save(mlp(0), tmp_path / "model.npz")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np if fail_in == "savez" else os, fail_in, broken)
+    with pytest.raises(OSError, match="disk full"):
+        io.save(mlp(9), path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"]
+    assert_same_parameters(io.load(mlp(9), path), mlp(0))
+
+
+def test_wrong_shape_names_the_parameter_and_changes_nothing(tmp_path):
+    path = io.save(mlp(hidden=3), tmp_path / "m.npz")
+    target = mlp(4, hidden=4)
+    before = target.state_dict()
+    with pytest.raises(InputError, match=r"parameter '0.weight' expects shape \(2, 4\).*got shape \(2, 3\)"):
+        io.load(target, path)
+    for name, value in target.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_wrong_dtype_names_the_parameter(tmp_path):
+    path = io.save(mlp(dtype=np.float64), tmp_path / "m.npz")
+    with pytest.raises(InputError, match=r"'0.weight' expects shape \(2, 3\) and dtype float32.*dtype float64"):
+        io.load(mlp(), path)
+
+
+@pytest.mark.parametrize(("model", "match"), [
+    (Sequential(Linear(2, 3, rng=0), Tanh()), r"missing none, unexpected \['2.bias', '2.weight'\]"),
+    (Sequential(Linear(2, 3, rng=0), Tanh(), Linear(3, 1), Linear(1, 1)), r"missing \['3.bias', '3.weight'\]"),
+])
+def test_missing_and_unexpected_names(tmp_path, model, match):
+    path = io.save(mlp(), tmp_path / "m.npz")
+    with pytest.raises(InputError, match=match):
+        io.load(model, path)
+
+
+def write_pickle(path):
+    with open(path, "wb") as file:
+        pickle.dump({"0.weight": np.zeros((2, 3))}, file)
+
+
+def write_npy(path):
+    with open(path, "wb") as file:  # np.save on a file name would append .npy
+        np.save(file, np.zeros(3))
+
+
+def write_truncated(path):
+    io.save(mlp(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+FOREIGN = [
+    (write_pickle, "a Python pickle"),
+    (lambda path: np.savez(path, w=np.array([{}, 1], dtype=object)), "object \\(pickled\\) arrays"),
+    (write_npy, "a single .npy array"),
+    (lambda path: path.write_text("weights = [1, 2, 3]"), "not a NumPy file"),
+    (write_truncated, "damaged or truncated .npz"),
+    (lambda path: path.write_bytes(b""), "an empty file"),
+]
+
+
+@pytest.mark.parametrize(("write", "what"), FOREIGN)
+def test_foreign_files_are_refused(tmp_path, write, what):
+    path = tmp_path / "bad.npz"
+    write(path)
+    with pytest.raises(InputError, match=f"bad.npz is .*{what}.*expected a .npz archive"):
+        io.load(mlp(), path)
+
+
+def test_missing_file_and_non_module(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        io.load(mlp(), tmp_path / "nothing.npz")
+    with pytest.raises(InputError, match="save: model must be an nnlib Module"):
+        io.save({"w": np.zeros(2)}, tmp_path / "m.npz")

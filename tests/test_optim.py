@@ -1,0 +1,140 @@
+"""Optimizers: PyTorch's exact update rules, in-place updates, frozen parameters, hyper-parameter errors."""
+
+import numpy as np
+import pytest
+
+from nnlib import SGD, Adam, InputError, Linear, Parameter
+from nnlib.optim import Optimizer
+
+SHAPES = [(3, 4), (4,)]
+CONFIGS = [
+    (SGD, {"lr": 0.1}),
+    (SGD, {"lr": 0.1, "momentum": 0.9}),
+    (SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
+    (SGD, {"lr": 0.05, "momentum": 0.8, "nesterov": True}),
+    (SGD, {"lr": 0.1, "weight_decay": 0.01}),
+    (SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.05}),
+    (Adam, {}),
+    (Adam, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6}),
+    (Adam, {"lr": 0.01, "weight_decay": 0.1}),
+]
+
+
+def make_params(rng, dtype=np.float64):
+    return [Parameter(rng.standard_normal(shape).astype(dtype), f"p{i}") for i, shape in enumerate(SHAPES)]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), CONFIGS, ids=lambda c: c.__name__ if isinstance(c, type) else str(c))
+def test_matches_pytorch_over_ten_steps(torch, rng, cls, kwargs):
+    params = make_params(rng)
+    ours = cls(params, **kwargs)
+    twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    theirs = getattr(torch.optim, cls.__name__)(twins, **kwargs)
+    for _ in range(10):
+        for p, t in zip(params, twins, strict=True):
+            g = rng.standard_normal(p.shape)
+            p.grad[...] = g
+            t.grad = torch.tensor(g)
+        ours.step()
+        theirs.step()
+    for p, t in zip(params, twins, strict=True):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), CONFIGS[1:2] + CONFIGS[-1:])
+def test_updates_in_place_keeping_dtype_and_state_per_parameter(rng, cls, kwargs):
+    params = make_params(rng, np.float32)
+    arrays = [p.data for p in params]
+    opt = cls(params, **kwargs)
+    for p in params:
+        p.grad[...] = 1.0
+    opt.step()
+    assert all(p.data is a and p.dtype == np.float32 for p, a in zip(params, arrays, strict=True))
+    assert len(opt.state) == len(params)
+    assert all(s[k].shape == p.shape for s, p in zip(opt.state, params, strict=True) for k in s if k != "step")
+
+
+def test_plain_sgd_is_the_notes_rule(rng):
+    w = Parameter(rng.standard_normal(5), "w")
+    w.grad[...] = rng.standard_normal(5)
+    expected = w.data - 0.5 * w.grad
+    SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.data, expected)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), CONFIGS)
+def test_frozen_parameters_are_untouched(rng, cls, kwargs):
+    layer = Linear(3, 2, rng=0, dtype=np.float64)
+    layer.weight.requires_grad = False
+    frozen = layer.weight.data.copy()
+    opt = cls(layer.parameters(), **kwargs)
+    for p in layer.parameters():
+        p.grad[...] = rng.standard_normal(p.shape)
+    bias = layer.bias.data.copy()
+    opt.step()
+    np.testing.assert_array_equal(layer.weight.data, frozen)
+    assert not np.array_equal(layer.bias.data, bias)
+
+
+def test_zero_grad_and_shared_parameters_updated_once(rng):
+    w = Parameter(np.ones(3), "w")
+    opt = SGD([w, w], lr=1.0)
+    w.grad[...] = 1.0
+    opt.step()
+    np.testing.assert_array_equal(w.data, np.zeros(3))
+    opt.zero_grad()
+    np.testing.assert_array_equal(w.grad, np.zeros(3))
+
+
+def test_lr_can_be_changed_between_steps():
+    w = Parameter(np.ones(2), "w")
+    opt = SGD([w], lr=1.0)
+    opt.lr = 0.25
+    w.grad[...] = 4.0
+    opt.step()
+    np.testing.assert_array_equal(w.data, np.zeros(2))
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "match"), [
+    (SGD, {"lr": 0.0}, "SGD: lr must be"),
+    (SGD, {"lr": -1.0}, "SGD: lr must be"),
+    (SGD, {"lr": float("nan")}, "SGD: lr must be"),
+    (SGD, {"lr": "0.1"}, "SGD: lr must be"),
+    (SGD, {"lr": True}, "SGD: lr must be"),
+    (SGD, {"lr": 0.1, "momentum": -0.1}, "momentum"),
+    (SGD, {"lr": 0.1, "dampening": 2.0}, "dampening"),
+    (SGD, {"lr": 0.1, "weight_decay": -1e-4}, "weight_decay"),
+    (SGD, {"lr": 0.1, "nesterov": True}, "nesterov=True needs momentum > 0"),
+    (SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}, "dampening = 0"),
+    (SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": 1}, "nesterov must be True or False"),
+    (Adam, {"lr": 0}, "Adam: lr must be"),
+    (Adam, {"betas": (0.9, 1.0)}, r"Adam: betas\[1\]"),
+    (Adam, {"betas": (-0.1, 0.999)}, r"Adam: betas\[0\]"),
+    (Adam, {"betas": 0.9}, "Adam: betas must be a pair"),
+    (Adam, {"eps": -1e-8}, "Adam: eps"),
+    (Adam, {"weight_decay": -1.0}, "Adam: weight_decay"),
+])
+def test_bad_hyper_parameters_are_rejected(cls, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        cls([Parameter(np.zeros(2), "w")], **kwargs)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ([], "empty list of parameters"),
+    ([np.zeros(3)], r"params\[0\] must be a Parameter, got ndarray"),
+    (Parameter(np.zeros(2), "w"), "got a single Parameter"),
+    (3, "must be an iterable of Parameters"),
+])
+def test_bad_parameter_lists_are_rejected(params, match):
+    with pytest.raises(InputError, match=match):
+        SGD(params, lr=0.1)
+
+
+def test_base_class_needs_an_update_rule():
+    with pytest.raises(NotImplementedError, match="Optimizer does not implement _update"):
+        Optimizer([Parameter(np.zeros(1), "w")], lr=0.1).step()
+
+
+def test_repr_names_hyper_parameters():
+    assert repr(Adam([Parameter(np.zeros(1), "w")])) == \
+        "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, 1 parameters)"

@@ -1,0 +1,263 @@
+"""fit / evaluate / accuracy / History, and the divergence guard of the training loop."""
+
+import builtins
+
+import numpy as np
+import pytest
+
+from nnlib import (
+    SGD,
+    Adam,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    History,
+    InputError,
+    Linear,
+    MSELoss,
+    ReLU,
+    Sequential,
+    Tanh,
+    TrainingDivergedError,
+    accuracy,
+    evaluate,
+    fit,
+)
+from nnlib.data import make_moons, make_xor, train_test_split
+
+
+def mlp(n_out=2, hidden=8, activation=Tanh):
+    return Sequential(Linear(2, hidden, rng=0), activation(), Linear(hidden, n_out, rng=1))
+
+
+def snapshot(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def assert_same(model, saved):
+    for p, s in zip(model.parameters(), saved, strict=True):
+        np.testing.assert_array_equal(p.data, s)
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, y = make_moons(n=200, noise=0.1, rng=0)
+    return train_test_split(X, y, rng=0)
+
+
+def test_mlp_learns_xor():
+    X, y = make_xor()
+    model = mlp()
+    history = fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=0.05), X, y, epochs=200, batch_size=4, rng=0)
+    assert len(history) == 200 and set(history.keys()) == {"loss", "accuracy"}
+    assert history["accuracy"][-1] == 1.0 and history["loss"][-1] < 0.01 < history["loss"][0]
+    assert accuracy(model(X), y) == 1.0
+
+
+def test_mlp_learns_moons_with_validation(moons):
+    X_train, X_test, y_train, y_test = moons
+    model = mlp(n_out=1, hidden=16, activation=ReLU)
+    targets = [y[:, None].astype(np.float32) for y in (y_train, y_test)]
+    history = fit(model, BCEWithLogitsLoss(), SGD(model.parameters(), lr=0.1, momentum=0.9), X_train, targets[0],
+                  epochs=40, batch_size=16, validation=(X_test, targets[1]), rng=0)
+    assert set(history.keys()) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == 40 for values in history.metrics.values())
+    assert history["val_accuracy"][-1] >= 0.95 and history["val_loss"][-1] < history["val_loss"][0]
+    assert evaluate(model, BCEWithLogitsLoss(), X_test, targets[1]) == pytest.approx(
+        {"loss": history["val_loss"][-1], "accuracy": history["val_accuracy"][-1]})
+
+
+def test_same_seed_same_history_and_regression_has_no_accuracy(moons):
+    X, _, y, _ = moons
+    targets = y[:, None].astype(np.float32)
+    runs = []
+    for _ in range(2):
+        model = mlp(n_out=1)
+        runs.append(fit(model, MSELoss(), SGD(model.parameters(), lr=0.05), X, targets, epochs=3, rng=5))
+    assert runs[0].metrics == runs[1].metrics and set(runs[0].keys()) == {"loss"}
+
+
+class ModeProbe(Linear):
+    """A Linear that records whether it ran in train or eval mode."""
+
+    def forward(self, x):
+        self.modes = [*getattr(self, "modes", []), self.training]
+        return super().forward(x)
+
+
+def test_fit_trains_in_train_mode_and_validates_in_eval_mode():
+    X, y = make_xor()
+    model = Sequential(ModeProbe(2, 2, rng=0))
+    fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=2,
+        validation=(X, y), shuffle=False)
+    assert model[0].modes == [True, True, False, False] * 2 and model.training
+
+
+def test_evaluate_restores_mode_and_batching_does_not_change_the_mean():
+    X, y = make_xor(n=10, noise=0.1, rng=0)
+    model = mlp().eval()
+    full = evaluate(model, CrossEntropyLoss(), X, y)
+    assert full == pytest.approx(evaluate(model, CrossEntropyLoss(), X, y, batch_size=3), rel=1e-6)
+    assert full["loss"] == pytest.approx(CrossEntropyLoss()(model(X), y)) and not model.training
+
+
+@pytest.mark.parametrize(("scores", "y", "expected"), [
+    (np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]), np.array([0, 1, 1]), 2 / 3),
+    (np.array([[1.5], [-0.5], [0.2], [-2.0]]), np.array([[1.0], [0.0], [0.0], [0.0]]), 3 / 4),
+    (np.array([[1.5], [-0.5]]), np.array([1, 1]), 1 / 2),
+    (np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=np.int64), 1.0),
+])
+def test_accuracy(scores, y, expected):
+    assert accuracy(scores, y) == pytest.approx(expected)
+
+
+def test_accuracy_rejects_mismatched_shapes():
+    with pytest.raises(InputError, match=r"scores of shape \(3, 2\) do not match labels of shape \(4,\)"):
+        accuracy(np.zeros((3, 2)), np.zeros(4))
+
+
+# --- the divergence guard ---------------------------------------------------------------------------------
+
+
+def test_huge_learning_rate_raises_and_keeps_finite_parameters():
+    X, y = make_moons(n=64, rng=0)
+    model = mlp(hidden=16, activation=ReLU)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1/5, step \d+ \(batch index\).*lower the learning rate"
+                       ) as info:
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=1e10), X, y, epochs=5, batch_size=16, rng=0)
+    assert isinstance(info.value, RuntimeError) and info.value.epoch == 1 and len(info.value.history) == 0
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+class PoisonGrad(Linear):
+    """A Linear whose backward writes NaN (or a huge value) into its weight gradient at one call."""
+
+    def __init__(self, *args, at: int, value: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.at, self.value, self.calls = at, value, 0
+
+    def backward(self, grad_out):
+        grad_in = super().backward(grad_out)
+        if self.calls == self.at:
+            self.weight.grad[...] = self.value
+        self.calls += 1
+        return grad_in
+
+
+@pytest.mark.parametrize(("at", "epoch", "step"), [(0, 1, 0), (3, 2, 1)])
+def test_nan_gradient_names_epoch_step_and_parameter(at, epoch, step):
+    X, y = make_xor(n=8, noise=0.1, rng=0)
+    model = Sequential(PoisonGrad(2, 2, rng=0, at=at, value=np.nan))
+    before = snapshot(model)
+    with pytest.raises(TrainingDivergedError, match=rf"epoch {epoch}/3, step {step} .*gradient of parameter "
+                       r"'0.weight' contains NaN") as info:
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=3, batch_size=4, rng=0)
+    err = info.value
+    assert (err.epoch, err.step, err.parameter, len(err.history)) == (epoch, step, "0.weight", epoch - 1)
+    assert np.isfinite(err.loss)
+    if at == 0:
+        assert_same(model, before)
+
+
+def test_overflowing_update_is_undone():
+    X, y = make_xor()
+    model = Sequential(PoisonGrad(2, 2, rng=0, at=0, value=1e30))
+    before = snapshot(model)
+    with pytest.raises(TrainingDivergedError, match="the optimizer step produced NaN/inf"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=1e10), X, y, epochs=1)
+    assert_same(model, before)
+
+
+class InfiniteLoss(MSELoss):
+    def forward(self, pred, target):
+        super().forward(pred, target)
+        return float("inf")
+
+
+def test_non_finite_loss_stops_before_backward():
+    X, y = make_xor()
+    model = mlp(n_out=1)
+    before = snapshot(model)
+    with pytest.raises(TrainingDivergedError, match=r"step 0 \(batch index\): the loss is not finite \(loss = inf\)"):
+        fit(model, InfiniteLoss(), SGD(model.parameters(), lr=0.1), X, y[:, None].astype(np.float32), epochs=1)
+    assert_same(model, before)
+    assert all(not p.grad.any() for p in model.parameters())
+
+
+# --- History, progress bar, argument errors ---------------------------------------------------------------
+
+
+def test_history_container():
+    history = History()
+    history.append(loss=1.0, accuracy=0.5)
+    history.append(loss=0.5, accuracy=0.75)
+    assert len(history) == 2 and history["loss"] == [1.0, 0.5] and "accuracy" in history
+    assert repr(history) == "History(2 epochs: last loss=0.5, accuracy=0.75)"
+    with pytest.raises(KeyError, match=r"no metric 'val_loss'; recorded: \['accuracy', 'loss'\]"):
+        history["val_loss"]
+
+
+def test_history_plot_draws_loss_and_accuracy_on_a_twin_axis():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = History()
+    for epoch in range(3):
+        history.append(loss=1.0 / (epoch + 1), val_loss=1.2 / (epoch + 1), accuracy=0.3 * epoch)
+    ax = history.plot()
+    try:
+        assert [line.get_label() for line in ax.get_lines()] == ["loss", "val_loss"]
+        assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_lines()[0].get_label() == "accuracy"
+    finally:
+        plt.close(ax.figure)
+
+
+def test_progress_bar_runs_and_missing_tqdm_is_explained(monkeypatch):
+    pytest.importorskip("tqdm")
+    X, y = make_xor()
+    model = mlp()
+    assert len(fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2, progress=True)) == 2
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError("No module named 'tqdm'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    with pytest.raises(ImportError, match=r"needs tqdm.*progress=False"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2, progress=True)
+
+
+def nan_weight_model():
+    model = mlp()
+    model[0].weight.data[0, 0] = np.nan
+    return model
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"epochs": 0}, "fit: epochs must be a positive integer"),
+    ({"batch_size": 0}, "fit: batch_size must be a positive integer"),
+    ({"y": np.zeros(3, dtype=np.int64)}, r"same number of samples, got shapes \(4, 2\) and \(3,\)"),
+    ({"validation": (np.zeros((2, 2)),)}, "validation must be a tuple \\(X_val, y_val\\), got tuple of length 1"),
+    ({"validation": np.zeros((2, 2))}, "validation must be a tuple"),
+    ({"validation": (np.zeros((2, 2)), np.zeros(3))}, "X_val and y_val must be"),
+    ({"optimizer": "sgd"}, "optimizer must be an nnlib Optimizer"),
+    ({"model": lambda x: x}, "model must be an nnlib Module"),
+    ({"loss": lambda a, b: 0.0}, "loss must be an nnlib loss Module"),
+    ({"model": nan_weight_model()}, "parameter '0.weight' holds NaN or inf before training"),
+])
+def test_fit_argument_errors(change, match):
+    X, y = make_xor()
+    model = mlp()
+    args = {"model": model, "loss": CrossEntropyLoss(), "optimizer": SGD(model.parameters(), lr=0.1), "X": X, "y": y}
+    with pytest.raises(InputError, match=match):
+        fit(**{**args, **change})
+
+
+def test_evaluate_argument_errors():
+    X, y = make_xor()
+    with pytest.raises(InputError, match="evaluate: batch_size must be a positive integer"):
+        evaluate(mlp(), CrossEntropyLoss(), X, y, batch_size=0)
+    with pytest.raises(InputError, match="evaluate: X and y must be non-empty"):
+        evaluate(mlp(), CrossEntropyLoss(), X[:0], y[:0])
