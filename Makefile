@@ -47,9 +47,13 @@ lint: venv-test
 unit: venv-test
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
 
+# The kernel inherits this environment: a fixed hash seed (set order) and inline figures whatever MPLBACKEND says.
+NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline \
+	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300
+
 nbval: venv-test
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
-	$(PY) -m pytest --nbval-lax --nbval-current-env lessons/*.ipynb
+	$(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
+	$(NBVAL) --nbval-lax lessons/*.ipynb
 
 notebooks: venv-test
 	FORCE=$(FORCE) $(PY) tools/make_lessons.py

@@ -46,6 +46,8 @@ def compare(expected, got, rtol: float, atol: float) -> str | None:
             if problem:
                 return f"item {i}: {problem}"
         return None
+    if got is None:
+        return "got None: did the function forget to `return` its result?"
     try:
         got_array = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
@@ -53,14 +55,17 @@ def compare(expected, got, rtol: float, atol: float) -> str | None:
     expected_array = np.asarray(expected, dtype=np.float64)
     if got_array.shape != expected_array.shape:
         return f"expected shape {expected_array.shape}, got shape {got_array.shape}"
-    if not np.all(np.isfinite(got_array) | ~np.isfinite(expected_array)):
-        return f"expected {_short(expected_array)}, got non-finite values {_short(got_array)}"
     if np.allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True):
         return None
-    scale = np.abs(expected_array).max(initial=0.0) + 1e-300
-    error = np.abs(got_array - expected_array).max() / scale
-    return f"expected {_short(expected_array)}, got {_short(got_array)} (relative error {error:.1e})"
-
+    difference = f"expected {_short(expected_array)}, got {_short(got_array)}"
+    if not np.isfinite(got_array).all() and np.isfinite(expected_array).all():
+        return f"{difference}: your result has non-finite values (overflow, or a division by zero?)"
+    both_finite = np.isfinite(got_array) & np.isfinite(expected_array)
+    if not both_finite.all():
+        return difference
+    error = np.abs(got_array - expected_array).max()
+    scale = np.abs(expected_array).max(initial=0.0)
+    return f"{difference} ({'relative' if scale else 'absolute'} error {error / (scale or 1):.1e})"
 
 def evaluate(function: Callable, cases: Iterable[Case], *, rtol: float = 1e-6, atol: float = 1e-9,
              hint: str = "") -> tuple[str, str]:

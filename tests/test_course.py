@@ -1,0 +1,153 @@
+"""Course integrity: solutions/ and lessons/ in sync, solutions executed, every lesson has checked exercises.
+
+Fix a failure with `python tools/make_lessons.py` (lessons) or `python tools/execute_notebooks.py solutions/*.py`
+(solution notebooks).
+"""
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from IPython.core.displayhook import DisplayHook
+
+import nnlib.exercises
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import make_lessons as ml  # noqa: E402
+
+pytestmark = pytest.mark.course
+
+SOLUTIONS, LESSONS = ROOT / "solutions", ROOT / "lessons"
+NAMES = [p.stem for p in sorted(SOLUTIONS.glob(ml.SOLUTION_GLOB))]
+PAIRED = sorted({p.with_suffix("").relative_to(ROOT).as_posix() for folder in (SOLUTIONS, LESSONS)
+                 for p in [*folder.glob("*.py"), *folder.glob("*.ipynb")]})
+WIDGET = re.compile(r"\binteract(ive)?\b|\bwidgets\b|\bipywidgets\b")
+IGNORE_OUTPUT = "nbval-ignore-output"
+REBUILD = "run: python tools/make_lessons.py"
+EXECUTE = "run: python tools/execute_notebooks.py solutions/*.py"
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    text(path)
+    return nbformat.read(path, as_version=4)
+
+
+def text(path: Path) -> str:
+    assert path.exists(), f"{path.relative_to(ROOT)} is missing; {EXECUTE if path.parent == SOLUTIONS else REBUILD}"
+    return path.read_text(encoding="utf-8")
+
+
+def code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_is_at_least_one_lesson():
+    assert NAMES, f"no solutions matching {ml.SOLUTION_GLOB} in {SOLUTIONS}"
+
+
+@pytest.mark.parametrize("stem", PAIRED)
+def test_py_and_ipynb_pair_have_the_same_cells(stem):
+    py, ipynb = ROOT / f"{stem}.py", ROOT / f"{stem}.ipynb"
+    assert py.exists() and ipynb.exists(), f"{stem}: both .py and .ipynb must exist"
+    assert ml.cells(ipynb) == ml.cells(py), f"{stem}.ipynb is out of date with {stem}.py"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_is_built_from_its_solution(name):
+    lesson = ml.make_lesson_text((SOLUTIONS / f"{name}.py").read_text(encoding="utf-8"), ml.lesson_number(
+        Path(name)), source=f"solutions/{name}.py")
+    for path, expected in [(LESSONS / f"{name}.py", lesson), (LESSONS / f"{name}.ipynb", ml.ipynb_from_py(lesson))]:
+        assert text(path) == expected, f"{path.relative_to(ROOT)} is stale; {REBUILD}"
+
+
+def test_no_lesson_without_a_solution():
+    assert ml.compare(ml.build_lessons(SOLUTIONS), LESSONS)["extra"] == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_notebook_is_executed_top_to_bottom(name):
+    code = code_cells(read(SOLUTIONS / f"{name}.ipynb"))
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), f"not executed in order; {EXECUTE}"
+    errors = [c.source for c in code if any(o.output_type == "error" for o in c.outputs)]
+    assert not errors, f"cells with errors: {errors}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_notebook_stores_no_timing(name):
+    timed = [i for i, c in enumerate(read(SOLUTIONS / f"{name}.ipynb").cells) if "execution" in c.metadata]
+    assert not timed, f"cells {timed} store execution timing metadata; {EXECUTE}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_notebook_has_no_outputs(name):
+    code = code_cells(read(LESSONS / f"{name}.ipynb"))
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code), REBUILD
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_has_at_least_two_exercises(name):
+    regions = ml.find_regions((SOLUTIONS / f"{name}.py").read_text(encoding="utf-8"), f"solutions/{name}.py")
+    assert len(regions) >= 2, f"{len(regions)} exercise region(s); a lesson needs 2-4"
+
+
+def check_calls(source: str) -> list[str]:
+    """Names of nnlib.exercises check_* functions called in ``source`` (imported by name or through the module)."""
+    tree = ast.parse(source)
+    functions, modules = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "nnlib.exercises":
+            functions |= {a.asname or a.name for a in node.names if a.name.startswith("check_")}
+        elif isinstance(node, ast.ImportFrom) and node.module == "nnlib":
+            modules |= {a.asname or a.name for a in node.names if a.name == "exercises"}
+        elif isinstance(node, ast.Import):
+            modules |= {a.asname for a in node.names if a.name == "nnlib.exercises" and a.asname}
+    missing = sorted(f for f in functions if not hasattr(nnlib.exercises, f))
+    assert not missing, f"imported from nnlib.exercises but not defined there: {missing}"
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in functions:
+            calls.append(node.func.id)
+        elif (isinstance(node.func, ast.Attribute) and node.func.attr.startswith("check_")
+              and isinstance(node.func.value, ast.Name) and node.func.value.id in modules):
+            calls.append(node.func.attr)
+    return calls
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_checks_its_exercises(name):
+    calls = check_calls(text(LESSONS / f"{name}.py"))
+    assert len(calls) >= 2, f"{len(calls)} call(s) of nnlib.exercises.check_*: {calls}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_has_a_widget_cell_whose_output_nbval_ignores(name):
+    text(LESSONS / f"{name}.py")
+    cells = ml.cells(LESSONS / f"{name}.py")
+    widgets = [source for kind, source, tags in cells if kind == "code" and WIDGET.search(source)]
+    assert widgets, "no ipywidgets cell (interact / widgets)"
+    assert any(IGNORE_OUTPUT in tags for kind, source, tags in cells if source in widgets), \
+        f"tag the widget cells {IGNORE_OUTPUT}: nbval sees what an Output widget captures, nbclient does not"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_states_goals_and_ends_with_review(name):
+    markdown = [source for kind, source, _ in ml.cells(SOLUTIONS / f"{name}.py") if kind == "markdown"]
+    assert any(re.search(r"learning goals?", text, re.IGNORECASE) for text in markdown), "no learning goals"
+    assert any(re.search(r"review questions?|summary", text, re.IGNORECASE) for text in markdown), \
+        "no summary / review questions"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compared_cells_do_not_rely_on_a_semicolon(name):
+    # nbval runs cells with store_history=False, where IPython ignores a trailing `;` (nbval issue #194):
+    # the output it hides in the stored notebook reappears under nbval. Assign to `_` instead.
+    cells = ml.cells(SOLUTIONS / f"{name}.py")
+    bad = [source for kind, source, tags in cells if kind == "code" and IGNORE_OUTPUT not in tags
+           and "nbval-skip" not in tags and source.strip() and DisplayHook.semicolon_at_end_of_expression(source)]
+    assert not bad, f"cells ending with `;` (use `_ = ...`): {bad}"

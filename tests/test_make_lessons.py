@@ -1,0 +1,376 @@
+"""tools/make_lessons.py and tools/execute_notebooks.py on small throw-away courses in tmp_path."""
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import execute_notebooks  # noqa: E402
+import make_lessons as ml  # noqa: E402
+
+SOLUTION = textwrap.dedent('''\
+    # %% [markdown]
+    # # Lesson
+    # Learning goals: stubs.
+
+    # %%
+    import numpy as np
+
+
+    def double(x):
+        """Twice x."""
+        ### BEGIN SOLUTION
+        y = 2 * x
+        return y
+        ### END SOLUTION
+
+
+    # %% tags=["nbval-ignore-output"]
+    class Layer:
+        def backward(self,
+                     grad):
+            for _ in range(1):
+                ### BEGIN SOLUTION
+                grad = grad * 2
+                ### END SOLUTION
+            return grad
+
+        def forward(self, x):
+            def inner(v):
+                ### BEGIN SOLUTION
+                return v + 1
+                ### END SOLUTION
+            return inner(x)
+
+
+    # %%
+    double(np.arange(3))
+    ''')
+
+LESSON = SOLUTION.replace('''\
+    ### BEGIN SOLUTION
+    y = 2 * x
+    return y
+    ### END SOLUTION''', '''\
+    raise NotImplementedError("Exercise 7.1: implement double")''').replace('''\
+            ### BEGIN SOLUTION
+            grad = grad * 2
+            ### END SOLUTION''', '''\
+            raise NotImplementedError("Exercise 7.2: implement backward")''').replace('''\
+            ### BEGIN SOLUTION
+            return v + 1
+            ### END SOLUTION''', '''\
+            raise NotImplementedError("Exercise 7.3: implement inner")''')
+
+
+def test_regions_are_stubbed_at_their_indentation_numbered_and_named():
+    assert LESSON.count("NotImplementedError") == 3  # the expected text really has the three stubs
+    assert ml.make_lesson_text(SOLUTION, 7) == LESSON
+    ast.parse(LESSON)
+
+
+def test_regions_report_lines_and_functions():
+    regions = ml.find_regions(SOLUTION)
+    assert [(r.begin, r.end, len(r.indent), r.function) for r in regions] == [
+        (11, 14, 4, "double"), (22, 24, 12, "backward"), (29, 31, 12, "inner")]
+
+
+def test_text_without_regions_is_unchanged_and_crlf_is_kept():
+    text = "# %%\nx = 1\n"
+    assert ml.make_lesson_text(text, 1) == text
+    crlf = SOLUTION.replace("\n", "\r\n")
+    assert ml.make_lesson_text(crlf, 7) == LESSON.replace("\n", "\r\n")
+
+
+def _solution(body: str) -> str:
+    return "# %%\nimport numpy as np\n\n" + textwrap.dedent(body)
+
+
+MALFORMED = {
+    "begin without end": ("def f(x):\n    ### BEGIN SOLUTION\n    return x\n", 5, "without an ### END"),
+    "end without begin": ("def f(x):\n    return x\n    ### END SOLUTION\n", 6, "without a ### BEGIN"),
+    "nested begin": ("def f(x):\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return x\n"
+                     "    ### END SOLUTION\n", 6, "nested"),
+    "end at other indentation": ("def f(x):\n    if x:\n        ### BEGIN SOLUTION\n        return x\n"
+                                 "    ### END SOLUTION\n", 8, "indentation"),
+    "empty region": ("def f(x):\n    ### BEGIN SOLUTION\n    # nothing here\n\n    ### END SOLUTION\n    return x\n",
+                     5, "empty"),
+    "top level": ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", 4, "not inside a function"),
+    "class body": ("class A:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", 5, "not inside a function"),
+    "marker at def level": ("def f(x):\n    y = x\n### BEGIN SOLUTION\n    return y\n### END SOLUTION\n", 6,
+                            "not inside a function"),
+    "code less indented": ("def f(x):\n    for i in x:\n        ### BEGIN SOLUTION\n        i += 1\n    return x\n"
+                           "        ### END SOLUTION\n", 8, "less indented"),
+    "near-miss marker": ("def f(x):\n    ## BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n", 5, "malformed"),
+    "lower-case marker": ("def f(x):\n    ### begin solution\n    return x\n    ### END SOLUTION\n", 5, "malformed"),
+    "syntax error": ("def f(x:\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n", 4, "not valid Python"),
+}
+
+
+@pytest.mark.parametrize(("body", "line", "reason"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_markers_name_the_file_and_line(body, line, reason):
+    with pytest.raises(ml.LessonBuildError, match=rf"^solutions/03_x\.py:{line}: .*{reason}") as info:
+        ml.make_lesson_text(_solution(body), 3, source="solutions/03_x.py")
+    assert isinstance(info.value, ValueError)
+
+
+# --------------------------------------------------------------------------- the command line on a tmp course
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A project with two solutions; returns the project root."""
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_first.py").write_text(SOLUTION)
+    (tmp_path / "solutions" / "02_second.py").write_text(SOLUTION.replace("double", "triple"))
+    (tmp_path / "solutions" / "notes.py").write_text("x = 1\n")  # not a lesson: no NN_ prefix
+    return tmp_path
+
+
+def run(root: Path, *args: str) -> int:
+    return ml.main(["--solutions", str(root / "solutions"), "--lessons", str(root / "lessons"), *args])
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.parts}
+
+
+def test_build_writes_every_lesson_pair_and_check_passes(course, capsys):
+    assert run(course) == 0
+    lessons = course / "lessons"
+    assert sorted(p.name for p in lessons.iterdir()) == [
+        "01_first.ipynb", "01_first.py", "02_second.ipynb", "02_second.py"]
+    assert (lessons / "01_first.py").read_text() == LESSON.replace("Exercise 7.", "Exercise 1.")
+    assert 'implement triple")' in (lessons / "02_second.py").read_text()
+    recorded = json.loads((course / "build" / "lesson-hashes.json").read_text())
+    assert sorted(recorded) == [f"lessons/{p.name}" for p in sorted(lessons.iterdir())]
+    capsys.readouterr()
+    assert run(course, "--check") == 0
+    assert "in sync" in capsys.readouterr().out
+
+
+def test_rebuilding_an_unchanged_course_writes_nothing(course):
+    run(course)
+    before = snapshot(course)
+    assert run(course) == 0
+    assert snapshot(course) == before
+
+
+def test_lesson_notebook_has_no_outputs_and_round_trips(course):
+    run(course)
+    py, ipynb = course / "lessons" / "01_first.py", course / "lessons" / "01_first.ipynb"
+    nb = nbformat.read(ipynb, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata == {"kernelspec": ml.KERNELSPEC}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code)
+    assert [c.metadata.get("tags") for c in code] == [None, ["nbval-ignore-output"], None]
+    assert ml.cells(ipynb) == ml.cells(py)
+    # and back: the notebook written as py:percent again reads as the same cells
+    again = jupytext.reads(jupytext.writes(jupytext.read(ipynb), fmt="py:percent"), fmt="py:percent")
+    assert [(c.cell_type, c.source) for c in again.cells] == [c[:2] for c in ml.cells(py)]
+
+
+def test_cell_ids_are_stable_and_unique():
+    nb = ml.notebook_from_py("# %%\nx = 1\n\n# %%\nx = 1\n\n# %%\ny = 2\n")
+    ids = [c.id for c in nb.cells]
+    assert len(set(ids)) == 3
+    assert ids == [c.id for c in ml.notebook_from_py("# %%\nx = 1\n\n# %%\nx = 1\n\n# %%\ny = 2\n").cells]
+
+
+def _make_stale(lessons):
+    (lessons / "01_first.py").write_text("# edited\n")
+
+
+def _make_missing(lessons):
+    (lessons / "02_second.ipynb").unlink()
+
+
+def _make_extra(lessons):
+    (lessons / "03_orphan.py").write_text("x = 1\n")
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    (_make_stale, "stale: {}/01_first.py"),
+    (_make_missing, "missing: {}/02_second.ipynb"),
+    (_make_extra, "extra: {}/03_orphan.py"),
+], ids=["stale", "missing", "extra"])
+def test_check_reports_and_writes_nothing(course, capsys, damage, expected):
+    run(course)
+    damage(course / "lessons")
+    before = snapshot(course)
+    capsys.readouterr()
+    assert run(course, "--check") == 1
+    assert expected.format(course / "lessons") in capsys.readouterr().out
+    assert snapshot(course) == before
+
+
+def test_check_fails_on_a_malformed_solution(course, capsys):
+    run(course)
+    (course / "solutions" / "02_second.py").write_text(_solution(MALFORMED["top level"][0]))
+    assert run(course, "--check") == 1
+    assert "02_second.py:4:" in capsys.readouterr().err
+
+
+def test_no_solutions_is_an_error(tmp_path, capsys):
+    (tmp_path / "solutions").mkdir()
+    assert run(tmp_path) == 1
+    assert "no solutions" in capsys.readouterr().err
+    assert not (tmp_path / "lessons").exists()
+
+
+# --------------------------------------------------------------------------- never overwrite a learner's work
+
+
+def change_solutions(root: Path) -> None:
+    for path in (root / "solutions").glob("0*.py"):
+        path.write_text(path.read_text() + "\n# %%\nprint('new cell')\n")
+
+
+def test_lesson_last_written_by_the_tool_is_updated(course):
+    run(course)
+    change_solutions(course)
+    assert run(course) == 0
+    assert "new cell" in (course / "lessons" / "01_first.py").read_text()
+
+
+@pytest.fixture
+def edited(course):
+    """A built course whose solutions changed since, and whose lessons/01_first.py a learner edited."""
+    run(course)
+    (course / "lessons" / "01_first.py").write_text("# my answers\n")
+    change_solutions(course)
+    return course
+
+
+def test_edited_lesson_is_refused_and_nothing_is_written(edited, capsys, monkeypatch):
+    monkeypatch.delenv("FORCE", raising=False)
+    before = snapshot(edited)
+    assert run(edited) == 1
+    err = capsys.readouterr().err
+    assert str(edited / "lessons" / "01_first.py") in err
+    assert "02_second" not in err  # still unmodified since generated: not the learner's
+    assert "FORCE=1 to overwrite (a backup is kept)" in err
+    assert snapshot(edited) == before
+    assert not (edited / ".lesson-backups").exists()
+
+
+@pytest.mark.parametrize("how", ["FORCE=1", "--force"])
+def test_force_overwrites_and_keeps_a_backup(edited, monkeypatch, how):
+    if how == "FORCE=1":
+        monkeypatch.setenv("FORCE", "1")
+    assert run(edited, *([how] if how == "--force" else [])) == 0
+    assert "new cell" in (edited / "lessons" / "01_first.py").read_text()
+    backups = list((edited / ".lesson-backups").iterdir())
+    assert [b.name.split(".")[:2] for b in backups] == [["01_first", "py"]]
+    assert backups[0].name[len("01_first.py."):].endswith("Z")  # a UTC time stamp
+    assert backups[0].read_text() == "# my answers\n"
+
+
+def test_force_zero_does_not_force(edited, monkeypatch):
+    monkeypatch.setenv("FORCE", "0")
+    assert run(edited) == 1
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false",
+                    *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(course):
+    """A git repository with committed lessons and no hash record, so only git can vouch for them."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    run(course)
+    (course / "build" / "lesson-hashes.json").unlink()
+    git(course, "init", "-q")
+    git(course, "add", "solutions", "lessons")
+    git(course, "commit", "-qm", "course")
+    change_solutions(course)
+    return course
+
+
+def test_tracked_unmodified_lesson_is_updated(repo):
+    assert run(repo) == 0
+    assert "new cell" in (repo / "lessons" / "01_first.py").read_text()
+
+
+@pytest.mark.parametrize("staged", [False, True], ids=["unstaged", "staged"])
+def test_modified_tracked_lesson_is_refused(repo, capsys, monkeypatch, staged):
+    monkeypatch.delenv("FORCE", raising=False)
+    (repo / "lessons" / "01_first.ipynb").write_text("{}\n")
+    if staged:
+        git(repo, "add", "lessons/01_first.ipynb")
+    before = snapshot(repo)
+    assert run(repo) == 1
+    assert "01_first.ipynb" in capsys.readouterr().err
+    assert snapshot(repo) == before
+
+
+def test_untracked_lesson_in_a_repository_is_refused(repo, monkeypatch):
+    monkeypatch.delenv("FORCE", raising=False)
+    git(repo, "rm", "-q", "--cached", "lessons/02_second.py")
+    assert run(repo) == 1
+
+
+# --------------------------------------------------------------------------- executing solution notebooks
+
+EXECUTABLE = textwrap.dedent('''\
+    # %% [markdown]
+    # # Executed
+
+    # %%
+    import os
+    import sys
+
+    import matplotlib.pyplot as plt
+    from ipywidgets import interact
+
+    print(sys.executable, os.environ["PYTHONHASHSEED"], os.getcwd())
+
+    # %%
+    fig, ax = plt.subplots()
+    _ = ax.plot([0, 1], [0, 1])
+
+    # %% tags=["nbval-ignore-output"]
+    interact(lambda w=1.0: print(w), w=(0.0, 2.0))
+    ''')
+
+
+@pytest.mark.slow
+def test_execute_runs_in_this_environment_and_is_reproducible(tmp_path, capsys):
+    source = tmp_path / "01_run.py"
+    source.write_text(EXECUTABLE)
+    assert execute_notebooks.main([str(source)]) == 0
+    assert "01_run.ipynb in" in capsys.readouterr().out
+    first = (tmp_path / "01_run.ipynb").read_text()
+    nb = nbformat.reads(first, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == [1, 2, 3]
+    assert all("execution" not in c.metadata for c in code)
+    assert code[0].outputs[0].text == f"{sys.executable} 0 {tmp_path.resolve()}\n"
+    assert "image/png" in code[1].outputs[0].data
+    assert code[2].metadata.tags == ["nbval-ignore-output"]
+    assert ml.cells(tmp_path / "01_run.ipynb") == ml.cells(source)
+    assert execute_notebooks.main([str(source)]) == 0
+    assert (tmp_path / "01_run.ipynb").read_text() == first  # widget model ids too
+
+
+@pytest.mark.slow
+def test_execute_fails_on_an_error_showing_the_cell(tmp_path, capsys):
+    source = tmp_path / "01_bad.py"
+    source.write_text("# %%\nx = 1\n\n# %%\nundefined_name + x\n")
+    assert execute_notebooks.main([str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "undefined_name + x" in err and "NameError" in err
+    assert not (tmp_path / "01_bad.ipynb").exists()

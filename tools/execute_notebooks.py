@@ -1,0 +1,90 @@
+"""Execute solution notebooks: build each NN_topic.ipynb from its NN_topic.py and run it top to bottom.
+
+Usage::
+
+    python tools/execute_notebooks.py solutions/*.py
+
+Each notebook runs in a fresh kernel of *this* Python environment (the "python3" kernelspec resolved to
+``sys.executable``, never whatever ``python`` is first on PATH), in the notebook's folder, with
+PYTHONHASHSEED=0 and matplotlib's inline backend, so outputs (figures as inline PNGs) are reproducible.
+No per-cell timing is stored and widget model ids are renumbered, so rerunning an unchanged notebook rewrites
+the same bytes. Any error fails the run, showing the cell; the previous .ipynb is then left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_lessons import atomic_write, notebook_from_py, notebook_text  # noqa: E402
+
+CELL_TIMEOUT = 300  # seconds
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+class CurrentEnvKernelSpecManager(KernelSpecManager):
+    """Resolves "python3" to an ipykernel started with this process's interpreter (as nbval's current-env)."""
+
+    def get_kernel_spec(self, kernel_name):
+        if kernel_name == "python3":
+            return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+        return super().get_kernel_spec(kernel_name)
+
+
+def execute(py_path: Path, timeout: int = CELL_TIMEOUT) -> Path:
+    """Build ``py_path``'s notebook, execute it, write it beside the .py with outputs; return the .ipynb path."""
+    nb = notebook_from_py(py_path.read_text(encoding="utf-8"))
+    manager = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnvKernelSpecManager())
+    client = NotebookClient(
+        nb, km=manager, timeout=timeout, allow_errors=False, record_timing=False,
+        store_widget_state=True,  # also required: nbclient's Output-widget capture fails without it
+        resources={"metadata": {"path": str(py_path.resolve().parent)}},
+    )
+    client.execute(env={**os.environ, **KERNEL_ENV})
+    ipynb = py_path.with_suffix(".ipynb")
+    atomic_write(ipynb, stable_widget_ids(notebook_text(nb), nb))
+    return ipynb
+
+
+def stable_widget_ids(text: str, nb) -> str:
+    """Replace the random widget model ids by ones numbered in creation order, so a rerun gives the same file."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for number, model_id in enumerate(state, start=1):
+        text = text.replace(model_id, f"{number:032x}")
+    return notebook_text(nbformat.reads(text, as_version=4)) if state else text  # re-sorted by the new ids
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path, help="solutions/NN_topic.py files")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    failed = []
+    for path in args.notebooks:
+        start = time.perf_counter()
+        try:
+            ipynb = execute(path, args.timeout)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError, OSError) as err:
+            failed.append(path)
+            print(f"FAILED {path} after {time.perf_counter() - start:.1f} s:\n{err}", file=sys.stderr)
+            continue
+        print(f"executed {ipynb} in {time.perf_counter() - start:.1f} s", flush=True)
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(map(str, failed))}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
