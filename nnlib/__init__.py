@@ -4,10 +4,14 @@ PyTorch's names, batch-first shapes, float32 parameters by default (float64 for 
 randomness only through an explicit ``rng``.
 """
 
-from . import functional
+from . import data, exercises, functional, io, optim
 from ._checks import DTypeError, InputError
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
-from .layers import Linear
+from .layers import ELU, LeakyReLU, Linear, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .module import Module, Parameter, Sequential
+from .optim import SGD, Adam, Optimizer
+from .perceptron import Perceptron
+from .training import History, TrainingDivergedError, accuracy, evaluate, fit
 
 __version__ = "0.1.0"

@@ -140,7 +140,8 @@ class Module:
             value = np.asarray(state[name])
             if value.shape != param.shape or value.dtype != param.dtype:
                 raise InputError(f"{type(self).__name__}.load_state_dict: parameter {name!r} expects shape "
-                                 f"{param.shape} and dtype {param.dtype}, got shape {value.shape} and dtype {value.dtype}")
+                                 f"{param.shape} and dtype {param.dtype}, "
+                                 f"got shape {value.shape} and dtype {value.dtype}")
         for name, param in params.items():
             param.data[...] = state[name]
 

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from nnlib._checks import (DTypeError, InputError, as_rng, check_array, check_finite, check_float_dtype,
-                           check_positive_int)
+from nnlib._checks import (
+    DTypeError,
+    InputError,
+    as_rng,
+    check_array,
+    check_finite,
+    check_float_dtype,
+    check_positive_int,
+)
 
 
 def test_as_rng_accepts_seed_generator_and_none():

@@ -55,7 +55,7 @@ def test_state_dict_round_trip_copies_values():
     state = source.state_dict()
     target.load_state_dict(state)
     state["0.weight"][...] = 0  # the dict is a copy: changing it touches neither model
-    for (_, a), (_, b) in zip(source.named_parameters(), target.named_parameters()):
+    for (_, a), (_, b) in zip(source.named_parameters(), target.named_parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data)
         assert np.any(a.data)
 

@@ -41,7 +41,7 @@ def compare(expected, got, rtol: float, atol: float) -> str | None:
     if isinstance(expected, tuple):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"expected a tuple of {len(expected)} values, got {_short(got)}"
-        for i, (e, g) in enumerate(zip(expected, got)):
+        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
             problem = compare(e, g, rtol, atol)
             if problem:
                 return f"item {i}: {problem}"

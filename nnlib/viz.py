@@ -1,0 +1,104 @@
+"""Plotting helpers the lessons share. matplotlib is imported inside each function, never at ``import nnlib``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._checks import InputError, check_array, check_positive_int
+
+
+def _axes(ax, figsize=(4.5, 4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 200, title: str | None = None,
+                           padding: float = 0.5):
+    """Colour the plane by ``predict`` and scatter the labelled points on top.
+
+    Args:
+        predict: maps a grid of points (M, 2) to class labels (M,) or scores (M,) / (M, C).
+            Scores of shape (M, C) are turned into labels with argmax; (M,) values are drawn as they are,
+            with a 0.5 contour (the boundary of 0/1 labels or of probabilities).
+        X: (N, 2) points; its dtype is also the grid's, so ``predict`` may be an nnlib model.
+        y: (N,) integer labels.
+        resolution: grid points along each axis.
+        padding: margin around the data.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    X = check_array(X, "plot_decision_boundary", name="X", shape=(None, 2))
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise InputError(f"plot_decision_boundary: y must have shape ({len(X)},), got {y.shape}")
+    resolution = check_positive_int(resolution, "plot_decision_boundary", "resolution")
+    ax = _axes(ax)
+    lo, hi = X.min(axis=0) - padding, X.max(axis=0) + padding
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.column_stack([g0.ravel(), g1.ravel()]).astype(X.dtype)
+    z = np.asarray(predict(grid))
+    if z.ndim == 2 and z.shape[1] > 1:
+        z = z.argmax(axis=1)
+    z = z.reshape(g0.shape).astype(np.float64)
+    ax.contourf(g0, g1, z, levels=20 if np.unique(z).size > 2 else [-0.5, 0.5, 1.5], cmap="RdBu", alpha=0.35)
+    if z.min() < 0.5 < z.max():
+        ax.contour(g0, g1, z, levels=[0.5], colors="k", linewidths=1.5)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu", vmin=0, vmax=max(1, int(y.max())), edgecolors="k", s=60,
+               zorder=3)
+    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="$x_1$", ylabel="$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_function(f: Callable, x, ax=None, *, label: str | None = None, target: Callable | None = None,
+                  title: str | None = None, **style):
+    """Plot ``f(x)`` for a 1-D grid ``x`` (M,), with an optional dashed ``target(x)`` to compare against.
+
+    ``f`` receives ``x`` as it is given (reshape inside ``f`` if a model needs (M, 1)). Returns the Axes.
+    """
+    x = check_array(x, "plot_function", name="x", ndim=1)
+    ax = _axes(ax, figsize=(5, 3.5))
+    if target is not None:
+        ax.plot(x, np.ravel(target(x)), "k--", lw=1, label="target")
+    ax.plot(x, np.ravel(f(x)), label=label, **style)
+    if label or target is not None:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_neuron(ax=None, n_inputs: int = 3, activation: str = "step"):
+    """A diagram of one artificial neuron: inputs, weights, the sum with bias, the activation, the output."""
+    import matplotlib.pyplot as plt
+
+    n_inputs = check_positive_int(n_inputs, "draw_neuron", "n_inputs")
+    ax = _axes(ax, figsize=(7, 3))
+    ys = np.linspace(1, -1, n_inputs) if n_inputs > 1 else np.zeros(1)
+    for i, y in enumerate(ys, start=1):
+        ax.annotate("", xy=(2.6, 0), xytext=(0.3, y), arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+        ax.text(0.1, y, f"$x_{i}$", ha="right", va="center", fontsize=13)
+        ax.text(1.4, 0.55 * y + 0.12, f"$w_{i}$", color="tab:blue", fontsize=12)
+    ax.annotate("", xy=(2.75, 0.25), xytext=(2.75, 1.2), arrowprops={"arrowstyle": "->", "color": "tab:red"})
+    ax.text(2.75, 1.3, "bias $b$", ha="center", color="tab:red", fontsize=12)
+    ax.add_patch(plt.Circle((3, 0), 0.45, fc="lightyellow", ec="k"))
+    ax.text(3, 0, r"$\Sigma$", ha="center", va="center", fontsize=18)
+    ax.text(3, -0.7, r"$net=\sum_i w_i x_i + b$", ha="center", fontsize=11)
+    ax.annotate("", xy=(4.4, 0), xytext=(3.45, 0), arrowprops={"arrowstyle": "->"})
+    ax.add_patch(plt.Rectangle((4.4, -0.35), 1.2, 0.7, fc="lavender", ec="k"))
+    ax.text(5.0, 0, activation, ha="center", va="center", fontsize=12)
+    ax.annotate("", xy=(6.6, 0), xytext=(5.6, 0), arrowprops={"arrowstyle": "->"})
+    ax.text(6.7, 0, "$out$", va="center", fontsize=13)
+    ax.text(1.2, -1.45, "dendrites / synapses", ha="center", fontsize=9, style="italic", color="gray")
+    ax.text(3.0, -1.45, "cell body", ha="center", fontsize=9, style="italic", color="gray")
+    ax.text(6.0, -1.45, "axon", ha="center", fontsize=9, style="italic", color="gray")
+    ax.set(xlim=(-0.5, 7.5), ylim=(-1.6, 1.6), aspect="equal")
+    ax.axis("off")
+    return ax

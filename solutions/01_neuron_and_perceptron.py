@@ -1,0 +1,422 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 01 — The neuron and the perceptron
+#
+# Every neural network, from the 2-2-2 network of the backpropagation slides to a transformer, is built from
+# one small unit: the **artificial neuron**. This lesson builds it, trains its oldest form — Rosenblatt's
+# **perceptron** — and meets its famous limit, XOR, which is what makes us stack neurons into layers.
+#
+# ## Learning goals
+#
+# By the end of this lesson you can
+#
+# 1. name the key components of a biological neuron (dendrites, cell body, axon, synapse) and map them to
+#    the artificial neuron: inputs $x_i$, weights $w_i$, bias $b$, $net = \sum_i w_i x_i + b$, activation, $out$;
+# 2. explain why a perceptron is a **linear classifier** and what the **bias** does to its decision boundary;
+# 3. derive and apply the **perceptron learning rule** $w \leftarrow w + \eta\,(t - y)\,x$;
+# 4. show, by algebra and by code, why a single perceptron **cannot learn XOR**, and how a multi-layer
+#    perceptron (MLP) can;
+# 5. state what "neural networks are **universal function approximators**" means, and why it needs
+#    **non-linear** activations.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from ipywidgets import FloatSlider, IntSlider, interact
+
+from nnlib import Linear, Perceptron, Sequential
+from nnlib.data import make_xor
+from nnlib.exercises import check_and_gate, check_perceptron_predict, check_perceptron_update
+from nnlib.layers import Tanh
+from nnlib.losses import CrossEntropyLoss, MSELoss
+from nnlib.optim import Adam
+from nnlib.training import accuracy, evaluate, fit
+from nnlib.viz import draw_neuron, plot_decision_boundary, plot_function
+
+np.set_printoptions(precision=3, suppress=True)
+
+# %% [markdown]
+# ## 1. From the biological neuron to the artificial one
+#
+# Neurons (nerve cells) are the fundamental units of the brain and nervous system. Their key components:
+#
+# | biological neuron | role | artificial neuron |
+# |---|---|---|
+# | **dendrites** | the receiving part: bring information *to* the cell body | inputs $x_1, x_2, \dots$ |
+# | **synapse** | where information flows to the next neuron; some links are stronger | weights $w_1, w_2, \dots$ |
+# | **cell body** | adds up the incoming signals | $net = \sum_i w_i x_i + b$ |
+# | firing threshold | the cell fires only when stimulated enough | bias $b$ and activation $f$ |
+# | **axon** | takes information *away* from the cell body | $out = f(net)$ |
+#
+# The artificial neuron is a crude caricature — but a useful one: a weighted sum followed by a decision.
+
+# %%
+draw_neuron(n_inputs=3, activation="step")
+plt.show()
+
+# %% [markdown]
+# For one input vector $x \in \mathbb{R}^F$:
+#
+# $$net = \sum_{i=1}^{F} w_i x_i + b = w \cdot x + b, \qquad out = f(net).$$
+#
+# For a batch of $N$ inputs stacked as the rows of $X$ (shape $(N, F)$), all $N$ weighted sums are one
+# matrix–vector product, $net = X w + b$ of shape $(N,)$. Let us check this on one example, by hand and with
+# `nnlib.Perceptron.net`:
+
+# %%
+x = np.array([1.0, 0.0, 1.0])
+w = np.array([0.5, -0.4, 0.3])
+b = -0.6
+by_hand = 0.5 * 1.0 + (-0.4) * 0.0 + 0.3 * 1.0 + (-0.6)
+
+neuron = Perceptron(3)
+neuron.w, neuron.b = w, b
+print("net by hand:", round(by_hand, 3), "| nnlib:", neuron.net(x[None, :]).round(3))
+assert np.isclose(neuron.net(x[None, :])[0], by_hand)
+
+# %% [markdown]
+# ## 2. The perceptron
+#
+# The **perceptron** (Frank Rosenblatt, late 1950s) is the artificial neuron whose activation is a step.
+# It takes binary inputs $x_1, x_2, \dots$ and produces a single binary output:
+#
+# $$y = \operatorname{step}(net) = \begin{cases} 1 & net > 0 \\ 0 & net \le 0 \end{cases}$$
+#
+# (Whether $net = 0$ counts as firing is a convention; nnlib, like this lesson, says **no**.)
+#
+# ### Exercise 1.1 — the perceptron's forward pass
+#
+# Write `perceptron_predict(X, w, b)`: for inputs `X` of shape $(N, F)$, weights `w` $(F,)$ and a bias `b`,
+# return the $N$ outputs, each 0 or 1. One line of NumPy is enough — no loop.
+
+# %%
+def perceptron_predict(X, w, b):
+    """Outputs (N,) of 0/1: step(X @ w + b), with step(0) = 0."""
+    ### BEGIN SOLUTION
+    return (X @ w + b > 0).astype(np.int64)
+    ### END SOLUTION
+
+
+# %%
+check_perceptron_predict(perceptron_predict)
+
+# %% [markdown]
+# ### A linear classifier, and the impact of the bias
+#
+# The perceptron outputs 1 on one side of the set where $net = 0$ and 0 on the other. With two inputs,
+#
+# $$w_1 x_1 + w_2 x_2 + b = 0$$
+#
+# is a **straight line** (in $F$ dimensions, a hyperplane): the perceptron is a **linear classifier**.
+# The weights $w$ set the line's *orientation* ($w$ is perpendicular to it); the **bias** *shifts* it, to the
+# signed distance $-b / \lVert w \rVert$ from the origin, without turning it. Without a bias the line must go
+# through the origin, and the input $(0, 0)$ always gets $net = 0$, hence output 0, whatever the weights.
+#
+# Move the bias of a perceptron with fixed weights $w = (1, 1)$ and watch the boundary slide across the four
+# inputs of a truth table:
+
+# %% tags=["nbval-ignore-output"]
+TABLE = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+fixed = Perceptron(2)
+fixed.w = np.array([1.0, 1.0])
+
+
+def show_bias(b=-1.5):
+    fixed.b = b
+    outputs = fixed.predict(TABLE)
+    plot_decision_boundary(fixed.predict, TABLE, outputs, title=f"b = {b:.2f}: outputs {outputs}")
+    plt.show()
+
+
+_ = interact(show_bias, b=FloatSlider(value=-1.5, min=-2.5, max=0.5, step=0.1, continuous_update=False))
+
+# %% [markdown]
+# The same sweep as a table. With $w = (1, 1)$ the bias alone decides which logic gate the neuron computes:
+
+# %%
+for b in [-2.5, -1.5, -0.5, 0.0, 0.5]:
+    fixed.b = b
+    print(f"b = {b:+.1f}: outputs for (0,0), (0,1), (1,0), (1,1) = {fixed.predict(TABLE)}")
+fixed.b = 0.0
+assert fixed.predict(TABLE)[0] == 0  # no bias: (0, 0) can never fire
+
+# %% [markdown]
+# ### Exercise 1.2 — an AND gate by hand
+#
+# Choose weights and a bias so that the perceptron computes $x_1 \text{ AND } x_2$: output 1 only for $(1, 1)$.
+# Write the four inequalities the outputs impose on $w_1, w_2, b$ first; then pick numbers that satisfy them.
+
+# %%
+def and_gate_weights():
+    """Return (w, b): w of shape (2,), b a float, such that step(x @ w + b) = x1 AND x2."""
+    ### BEGIN SOLUTION
+    return np.array([1.0, 1.0]), -1.5
+    ### END SOLUTION
+
+
+# %%
+check_and_gate(and_gate_weights)
+
+# %% [markdown]
+# ## 3. Learning: Rosenblatt's rule
+#
+# Picking weights by hand does not scale. The perceptron *learns* them from examples $(x, t)$, $t \in \{0, 1\}$,
+# by correcting itself after each mistake. With prediction $y$, the error $t - y$ takes three values:
+#
+# * $t - y = 0$: the prediction is right — change nothing.
+# * $t - y = +1$ (a false negative): $net$ was too small. Adding $\eta x$ to $w$ and $\eta$ to $b$ raises it:
+#   $$net_{\text{new}} = (w + \eta x) \cdot x + (b + \eta) = net + \eta\,(\lVert x \rVert^2 + 1) > net.$$
+# * $t - y = -1$ (a false positive): subtract instead, which lowers $net$ by the same amount.
+#
+# All three cases in one rule, with learning rate $\eta > 0$:
+#
+# $$\boxed{\;w \leftarrow w + \eta\,(t - y)\,x, \qquad b \leftarrow b + \eta\,(t - y)\;}$$
+#
+# This is the notes' gradient step $w \leftarrow w - \eta\,\partial C / \partial w$ for the *perceptron criterion*
+# $C = (y - t)\,net$, whose gradient (for a fixed prediction $y$) is $(y - t)\,x$. **Perceptron convergence
+# theorem**: if some line separates the two classes, the rule makes only a finite number of mistakes, then stops.
+#
+# A numerical check of the boxed rule with `nnlib.Perceptron.update`: $net$ moves by exactly
+# $\eta\,(t - y)(\lVert x \rVert^2 + 1)$, towards the target.
+
+# %%
+p = Perceptron(3, lr=0.5)
+p.w, p.b = np.array([0.2, -0.3, 0.1]), 0.4
+x, t = np.array([1.0, 2.0, 0.5]), 0
+y, before = p.predict(x[None])[0], p.net(x[None])[0]
+p.update(x, t)
+after = p.net(x[None])[0]
+print(f"y = {y}, t = {t}: net {before:.3f} -> {after:.3f}; predicted change {0.5 * (t - y) * (x @ x + 1):.3f}")
+assert np.isclose(after - before, 0.5 * (t - y) * (x @ x + 1))
+
+# %% [markdown]
+# ### Exercise 1.3 — one step of the learning rule
+#
+# Write `perceptron_update(x, t, w, b, lr)` for one example `x` $(F,)$ with target `t`: compute the prediction
+# $y$ (remember $\operatorname{step}(0) = 0$), then return the new `(w, b)`.
+
+# %%
+def perceptron_update(x, t, w, b, lr=1.0):
+    """One application of Rosenblatt's rule; returns (w_new (F,), b_new)."""
+    ### BEGIN SOLUTION
+    error = t - int(x @ w + b > 0)
+    return w + lr * error * x, b + lr * error
+    ### END SOLUTION
+
+
+# %%
+check_perceptron_update(perceptron_update)
+
+# %% [markdown]
+# ## 4. The perceptron learns AND and OR
+#
+# `nnlib.Perceptron.fit` sweeps over the examples in order, applies the rule after each one, and stops after
+# an epoch (a full sweep) without mistakes. It starts from $w = 0, b = 0$.
+
+# %%
+GATES = {"AND": np.array([0, 0, 0, 1]), "OR": np.array([0, 1, 1, 1])}
+learned = {}
+for name, targets in GATES.items():
+    learned[name] = Perceptron(2, lr=1.0)
+    mistakes = learned[name].fit(TABLE, targets, epochs=20)
+    print(f"{name}: mistakes per epoch {mistakes}, w = {learned[name].w}, b = {learned[name].b}")
+    for row, out in zip(TABLE.astype(int), learned[name].predict(TABLE), strict=True):
+        print(f"   {row[0]} {name} {row[1]} = {out}")
+    assert mistakes[-1] == 0 and np.array_equal(learned[name].predict(TABLE), targets)
+
+# %% [markdown]
+# Replay the learning of AND one example at a time (the examples are visited in order, round after round) and
+# watch each mistake move the line:
+
+# %% tags=["nbval-ignore-output"]
+def show_learning(steps=0):
+    p = Perceptron(2)
+    for i in range(steps):
+        p.update(TABLE[i % 4], GATES["AND"][i % 4])
+    plot_decision_boundary(p.predict, TABLE, GATES["AND"], title=f"after {steps} examples: w = {p.w}, b = {p.b:g}")
+    plt.show()
+
+
+_ = interact(show_learning, steps=IntSlider(value=0, min=0, max=24, continuous_update=False))
+
+# %% [markdown]
+# The two learned perceptrons side by side:
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+for ax, (name, targets) in zip(axes, GATES.items(), strict=True):
+    plot_decision_boundary(learned[name].predict, TABLE, targets, ax=ax, title=f"learned {name}")
+plt.show()
+assert all(np.any(learned[name].net(TABLE) == 0) for name in GATES)  # see the remark below
+
+# %% [markdown]
+# Look closely: each learned line passes *through* an input — $(1, 0)$ for AND, $(0, 0)$ for OR. There
+# $net = 0$, and $\operatorname{step}(0) = 0$ gives the right answer, but with no margin at all. The rule stops at
+# the *first* line that separates the examples, not the safest one; later lessons replace the step by smooth
+# activations and losses that keep pushing the boundary away from the data.
+#
+# ## 5. XOR: the limit of a single perceptron
+#
+# XOR outputs 1 when exactly one input is 1. Suppose a perceptron computed it. Then
+#
+# $$\underbrace{b \le 0}_{(0,0)\to 0}, \quad \underbrace{w_1 + b > 0}_{(1,0)\to 1}, \quad
+# \underbrace{w_2 + b > 0}_{(0,1)\to 1}, \quad \underbrace{w_1 + w_2 + b \le 0}_{(1,1)\to 0}.$$
+#
+# Adding the middle two gives $w_1 + w_2 + b > -b \ge 0$, contradicting the last one. No line separates
+# $\{(0,1), (1,0)\}$ from $\{(0,0), (1,1)\}$: XOR is **not linearly separable**, so the convergence theorem does
+# not apply and the rule never stops making mistakes.
+
+# %%
+xor = np.array([0, 1, 1, 0])
+mistakes = Perceptron(2).fit(TABLE, xor, epochs=100)
+print("epochs run:", len(mistakes), "| mistakes in the first 8:", mistakes[:8], "| fewest:", min(mistakes))
+assert len(mistakes) == 100 and min(mistakes) >= 1
+
+# %% [markdown]
+# Not a matter of bad luck or too few epochs: let us try *every* $(w_1, w_2, b)$ on a fine grid. The best any
+# line can do on XOR is 3 of the 4 inputs.
+
+# %%
+grid = np.linspace(-3, 3, 61)
+W1, W2, B = (a.ravel() for a in np.meshgrid(grid, grid, grid))
+outputs = (TABLE[:, :1] * W1 + TABLE[:, 1:] * W2 + B > 0)             # (4, 61**3): every candidate at once
+best = (outputs == xor[:, None]).mean(axis=0).max()
+print(f"{W1.size} candidate perceptrons; best accuracy on XOR: {best}")
+assert best == 0.75
+
+# %% [markdown]
+# ## 6. A multi-layer perceptron solves XOR
+#
+# Single-layer perceptrons cannot classify data that are not linearly separable. Two layers can:
+# $x_1 \text{ XOR } x_2 = (x_1 \text{ OR } x_2) \text{ AND } (x_1 \text{ NAND } x_2)$. Two hidden perceptrons
+# compute OR and NAND, a third one ANDs their outputs — each of the three is linear, their composition is not.
+
+# %%
+or_unit, nand_unit, and_unit = Perceptron(2), Perceptron(2), Perceptron(2)
+or_unit.w, or_unit.b = np.array([1.0, 1.0]), -0.5
+nand_unit.w, nand_unit.b = np.array([-1.0, -1.0]), 1.5
+and_unit.w, and_unit.b = np.array([1.0, 1.0]), -1.5
+
+hidden = np.column_stack([or_unit.predict(TABLE), nand_unit.predict(TABLE)]).astype(np.float64)
+print("hidden (OR, NAND):", hidden.astype(int).tolist(), "-> output:", and_unit.predict(hidden))
+assert np.array_equal(and_unit.predict(hidden), xor)
+
+# %% [markdown]
+# The step has zero slope everywhere, so gradient descent cannot tell hidden step units how to change. Smooth
+# activations fix that: below, nnlib *learns* an XOR network `Linear(2, 4) → Tanh → Linear(4, 2)` with
+# cross-entropy loss and Adam (how `fit` computes the gradients is the subject of the backpropagation lesson).
+
+# %%
+X_xor, y_xor = make_xor()                     # the truth table, float32, labels [0, 1, 1, 0]
+mlp = Sequential(Linear(2, 4, rng=0), Tanh(), Linear(4, 2, rng=1))
+history = fit(mlp, CrossEntropyLoss(), Adam(mlp.parameters(), lr=0.1), X_xor, y_xor, epochs=200,
+              batch_size=4, rng=0)
+final = evaluate(mlp, CrossEntropyLoss(), X_xor, y_xor)
+print(f"loss {final['loss']:.3f}, accuracy {final['accuracy']:.2f}, predictions {mlp(X_xor).argmax(axis=1)}")
+assert accuracy(mlp(X_xor), y_xor) == 1.0
+
+# %%
+plot_decision_boundary(lambda G: mlp(G).argmax(axis=1), X_xor, y_xor, title="a 2-4-2 MLP learns XOR")
+plt.show()
+
+# %% [markdown]
+# ## 7. Neural networks are universal function approximators
+#
+# **Theorem** (Cybenko 1989, Hornik 1991, informally): a network with *one* hidden layer of enough units with
+# a non-polynomial activation such as $\tanh$ or the sigmoid can approximate any continuous function on a
+# bounded interval as closely as we wish:
+#
+# $$f(x) \approx \sum_{j=1}^{H} v_j \tanh(w_j x + b_j) + c.$$
+#
+# Each hidden unit contributes one smooth step, placed by its bias and sharpened by its weight; enough steps
+# make any shape. The theorem promises that good weights *exist*, not that training finds them (training
+# reaches a local minimum, not necessarily the global one). Fit $f(x) = \sin(2x)$ on $[-\pi, \pi]$ with $H$
+# hidden units:
+
+# %%
+x_sine = np.linspace(-np.pi, np.pi, 100, dtype=np.float32)[:, None]
+y_sine = np.sin(2 * x_sine)
+trained = {}
+
+
+def fit_sine(hidden):
+    """A 1-H-1 tanh network fitted to sin(2x) (full batch, 1000 Adam steps); cached per H."""
+    if hidden not in trained:
+        net = Sequential(Linear(1, hidden, rng=hidden), Tanh(), Linear(hidden, 1, rng=100 + hidden))
+        fit(net, MSELoss(), Adam(net.parameters(), lr=0.03), x_sine, y_sine, epochs=1000, batch_size=100, rng=0)
+        trained[hidden] = net
+    return trained[hidden]
+
+
+# %% tags=["nbval-ignore-output"]
+def show_approximation(hidden=3):
+    net = fit_sine(hidden)
+    mse = evaluate(net, MSELoss(), x_sine, y_sine)["loss"]
+    plot_function(lambda x: net(x[:, None]), x_sine[:, 0], label=f"{hidden} tanh units",
+                  target=lambda x: np.sin(2 * x), title=f"H = {hidden}: MSE {mse:.4f}")
+    plt.show()
+
+
+_ = interact(show_approximation, hidden=IntSlider(value=3, min=1, max=16, continuous_update=False))
+
+# %% [markdown]
+# More hidden units, smaller error:
+
+# %%
+errors = {h: evaluate(fit_sine(h), MSELoss(), x_sine, y_sine)["loss"] for h in [1, 2, 4, 8, 16]}
+for h, mse in errors.items():
+    print(f"H = {h:2d} hidden units: MSE {mse:.3f}")
+assert np.all(np.diff(list(errors.values())) <= 0)
+
+# %% [markdown]
+# ## 8. Why non-linearity matters
+#
+# Without the activation between them, two linear layers collapse into one:
+#
+# $$(x W_1 + b_1) W_2 + b_2 = x\,\underbrace{W_1 W_2}_{W} + \underbrace{b_1 W_2 + b_2}_{b}.$$
+#
+# However many layers we stack, a purely linear network is still one linear map — one straight decision
+# boundary, so still no XOR, and no bumps to build a sine from. The **non-linearity** of the activation is
+# what gives depth its power. Check of the identity with two nnlib layers:
+
+# %%
+first, second = Linear(2, 3, rng=0, dtype=np.float64), Linear(3, 2, rng=1, dtype=np.float64)
+W = first.weight.data @ second.weight.data
+bias = first.bias.data @ second.weight.data + second.bias.data
+X_check = np.random.default_rng(0).normal(size=(5, 2))
+print("max difference:", np.abs(Sequential(first, second)(X_check) - (X_check @ W + bias)).max().round(12))
+assert np.allclose(Sequential(first, second)(X_check), X_check @ W + bias)
+
+# %% [markdown]
+# ## Summary
+#
+# * A neuron computes $net = \sum_i w_i x_i + b$ and passes it through an activation: inputs ↔ dendrites,
+#   weights ↔ synapses, the sum ↔ the cell body, the output ↔ the axon.
+# * The perceptron (Rosenblatt) uses a step activation: a **linear classifier** whose boundary
+#   $w \cdot x + b = 0$ is oriented by $w$ and **shifted by the bias**; without a bias it must pass through the
+#   origin.
+# * It learns with $w \leftarrow w + \eta (t - y) x$, $b \leftarrow b + \eta (t - y)$ and is guaranteed to
+#   converge when the classes are linearly separable (AND, OR), never otherwise (XOR).
+# * Stacking neurons with a **non-linear** activation — a multi-layer perceptron — removes the limit: an MLP
+#   solves XOR, and one hidden layer can approximate any continuous function (universal approximation).
+#   Without the non-linearity, the layers collapse into one linear map.
+#
+# ## Review questions
+#
+# 1. What are the key components of a neuron, and what does each correspond to in an artificial neuron?
+# 2. What is the impact of the bias on a perceptron's decision boundary? Which gate can a perceptron *without*
+#    a bias never compute, and why?
+# 3. Why is a perceptron a linear classifier? What does its decision boundary look like for 3 inputs?
+# 4. Derive the perceptron learning rule. What does it do when the prediction is already correct?
+# 5. Why can a single perceptron not solve XOR? Give the algebraic argument in two lines.
+# 6. How does a multi-layer perceptron solve XOR? Build one from OR, NAND and AND units.
+# 7. What does "neural networks are universal function approximators" promise, and what does it *not*
+#    promise about training?
+# 8. Why would a deep network without non-linear activations be no more powerful than a single layer?
