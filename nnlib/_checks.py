@@ -66,8 +66,8 @@ def check_array(x, who: str, *, name: str = "input", ndim=None, shape=None, dtyp
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
-            want = " or ".join(str(n) for n in allowed)
-            raise InputError(f"{who}: {name} must have {want} dimensions, got shape {x.shape}")
+            want = " or ".join(f"{n}-D" for n in allowed)
+            raise InputError(f"{who}: {name} must be {want}, got shape {x.shape}")
     if shape is not None:
         if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape, strict=True)):
             want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -44,7 +44,7 @@ def test_check_float_dtype_rejects(dtype):
     (np.ones(3, complex), {}, "floating-point array, got dtype complex128"),
     (np.array([object()]), {}, "floating-point array, got dtype object"),
     (np.ones(3, np.float32), {"dtype": np.float64}, "has dtype float32 but the layer's parameters are float64"),
-    (np.ones((2, 3)), {"ndim": (3, 4)}, "must have 3 or 4 dimensions, got shape"),
+    (np.ones((2, 3)), {"ndim": (3, 4)}, "must be 3-D or 4-D, got shape"),
     (np.ones((2, 3)), {"shape": (None, 4)}, r"must have shape \(N, 4\), got \(2, 3\)"),
     (np.array([1.0, np.inf]), {"finite": True}, r"0 NaN and 1 infinite values out of 2 \(first at index \(1,\)\)"),
 ])

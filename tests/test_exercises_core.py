@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.exercises._core import FAILED, NOT_DONE, PASSED, Case, check_cases, evaluate
+from nnlib.exercises._core import FAILED, NOT_DONE, PASSED, Case, check_cases, check_with_diagnosis, evaluate
 
 X = np.array([[1.0, -2.0, 3.0]])
 CASES = [Case((X,), 2 * X), Case((np.zeros(2),), np.zeros(2), label="zeros")]
@@ -162,3 +162,21 @@ def test_forgotten_return_is_named():
 def test_all_zero_expected_reports_an_absolute_error():
     status, message = evaluate(lambda: np.array([0.0, 0.5]), [Case((), np.zeros(2))])
     assert status == FAILED and "absolute error 5.0e-01" in message
+
+
+@pytest.mark.parametrize(("answer", "expected_hint"), [
+    (lambda x: 3 * x, "tripled instead of doubled"),
+    (lambda x: x + 1, "double every entry"),
+], ids=["known-mistake", "fallback-hint"])
+def test_check_with_diagnosis_names_the_mistake_that_reproduces_the_answer(capsys, answer, expected_hint):
+    mistakes = [(lambda x: x, "returned the input unchanged"), (lambda x: 3 * x, "tripled instead of doubled")]
+    check_with_diagnosis("Exercise 9.1", answer, CASES, mistakes, hint="double every entry")
+    out = capsys.readouterr().out
+    assert out.startswith("❌ Exercise 9.1") and out.rstrip().endswith(f"Hint: {expected_hint}")
+
+
+def test_check_with_diagnosis_passes_and_waits_like_check_cases(capsys):
+    check_with_diagnosis("Exercise 9.1", double, CASES, [], hint="unused")
+    check_with_diagnosis("Exercise 9.1", todo, CASES, [], hint="unused")
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.startswith("✅") and second.startswith("⏳") and "unused" not in first + second

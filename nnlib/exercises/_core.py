@@ -97,3 +97,23 @@ def report(title: str, status: str, message: str) -> None:
 def check_cases(title: str, function: Callable, cases: Iterable[Case], **options) -> None:
     """Evaluate ``function`` on ``cases`` and print the verdict (see :func:`evaluate`)."""
     report(title, *evaluate(function, cases, **options))
+
+
+def check_with_diagnosis(title: str, function: Callable, cases: list[Case],
+                         mistakes: list[tuple[Callable, str]], hint: str) -> None:
+    """Like :func:`check_cases`, but a failure's hint names the typical mistake that reproduces the answer.
+
+    Args:
+        mistakes: ``(wrong_function, explanation)`` pairs; a wrong function takes a case's arguments and
+            returns what that mistake would return. The first whose results the learner's match exactly
+            gives the hint; ``hint`` is the fallback.
+    """
+    status, message = evaluate(function, cases)
+    if status == FAILED:
+        for wrong, why in mistakes:
+            wrong_cases = [Case(case.args, wrong(*case.args), case.label, case.kwargs) for case in cases]
+            if evaluate(function, wrong_cases)[0] == PASSED:
+                hint = why
+                break
+        message += f"\n   Hint: {hint}"
+    report(title, status, message)

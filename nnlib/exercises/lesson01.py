@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..perceptron import Perceptron
-from ._core import FAILED, PASSED, Case, evaluate, report
+from ._core import Case, check_with_diagnosis
 
 # The four rows of a two-input truth table, as the lesson writes them.
 TABLE = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -25,19 +25,6 @@ def _perceptron(w, b) -> Perceptron:
     p = Perceptron(len(w))
     p.w, p.b = w.copy(), float(b)
     return p
-
-
-def _check(title: str, fn: Callable, cases: list[Case], mistakes: list[tuple[Callable, str]], hint: str) -> None:
-    """Like ``check_cases``, but on failure the hint names the first mistake that reproduces the learner's output."""
-    status, message = evaluate(fn, cases)
-    if status == FAILED:
-        for wrong, why in mistakes:
-            wrong_cases = [Case(case.args, wrong(*case.args), case.label) for case in cases]
-            if evaluate(fn, wrong_cases)[0] == PASSED:
-                hint = why
-                break
-        message += f"\n   Hint: {hint}"
-    report(title, status, message)
 
 
 # --- Exercise 1.1: the perceptron's forward pass ------------------------------------------------------------
@@ -64,7 +51,7 @@ def check_perceptron_predict(fn: Callable) -> None:
         (lambda X, w, b: (X @ w + b >= 0).astype(np.int64),
          "step(0) must be 0: the neuron fires only when net > 0 (use >, not >=)."),
     ]
-    _check("Exercise 1.1: perceptron_predict", fn, _predict_cases(), mistakes,
+    check_with_diagnosis("Exercise 1.1: perceptron_predict", fn, _predict_cases(), mistakes,
            "compute net = X @ w + b for every row (shape (N,)), then return 1 where net > 0 and 0 elsewhere.")
 
 
@@ -87,7 +74,7 @@ def check_and_gate(fn: Callable) -> None:
         (lambda row: 0, "the neuron never fires: for (1, 1) you need w1 + w2 + b > 0 (remember step(0) = 0)."),
         (lambda row: 1, "the neuron always fires: with both inputs 0, net = b, so b must be ≤ 0."),
     ]
-    _check("Exercise 1.2: AND gate by hand", output, cases, mistakes,
+    check_with_diagnosis("Exercise 1.2: AND gate by hand", output, cases, mistakes,
            "you need b ≤ 0, w1 + b ≤ 0 and w2 + b ≤ 0, but w1 + w2 + b > 0. Try equal positive weights.")
 
 
@@ -127,5 +114,5 @@ def check_perceptron_update(fn: Callable) -> None:
          "use the error t − y, not the target t: an example that is already right must change nothing."),
         (lambda *a: rule(*a, fires=lambda net: net >= 0), "the prediction y uses step(0) = 0: y = 1 only if net > 0."),
     ]
-    _check("Exercise 1.3: perceptron_update", fn, _update_cases(), mistakes,
+    check_with_diagnosis("Exercise 1.3: perceptron_update", fn, _update_cases(), mistakes,
            "compute y = 1 if x @ w + b > 0 else 0, then return (w + lr * (t - y) * x, b + lr * (t - y)).")

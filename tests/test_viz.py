@@ -1,0 +1,70 @@
+"""nnlib.viz draws what it is asked to, rejects bad input clearly, and keeps matplotlib out of `import nnlib`."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nnlib import InputError, Linear  # noqa: E402
+from nnlib.viz import draw_neuron, plot_decision_boundary, plot_function  # noqa: E402
+
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+Y = np.array([0, 1, 1, 1])
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_import_nnlib_does_not_import_matplotlib():
+    code = "import sys, nnlib; print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("predict", [
+    lambda G: (G.sum(axis=1) > 0.5).astype(int),          # labels (M,)
+    Linear(2, 3, rng=0),                                     # scores (M, C), an nnlib model, float32 grid
+], ids=["labels", "model-scores"])
+def test_decision_boundary_fills_the_plane_and_scatters_the_points(predict):
+    ax = plot_decision_boundary(predict, X, Y, resolution=20, title="t")
+    assert ax.get_title() == "t" and len(ax.collections) >= 2
+    np.testing.assert_allclose(ax.collections[-1].get_offsets(), X)
+
+
+def test_decision_boundary_draws_the_boundary_line_only_when_there_is_one():
+    with_line = plot_decision_boundary(lambda G: (G[:, 0] > 0.5).astype(int), X, Y, resolution=20)
+    constant = plot_decision_boundary(lambda G: np.zeros(len(G)), X, Y, resolution=20)
+    assert len(with_line.collections) > len(constant.collections)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"X": np.ones((4, 3))}, r"X must have shape \(N, 2\)"),
+    ({"y": np.ones(3)}, r"y must have shape \(4,\)"),
+    ({"resolution": 0}, "resolution must be a positive integer"),
+])
+def test_decision_boundary_bad_input(kwargs, message):
+    args = {"predict": lambda G: np.zeros(len(G)), "X": X, "y": Y, **kwargs}
+    with pytest.raises(InputError, match=message):
+        plot_decision_boundary(**args)
+
+
+def test_plot_function_draws_model_and_target():
+    x = np.linspace(-1, 1, 9)
+    ax = plot_function(np.tanh, x, label="tanh", target=np.sin)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["target", "tanh"]
+    np.testing.assert_allclose(lines[1].get_ydata(), np.tanh(x))
+    with pytest.raises(InputError, match="x must be 1-D, got shape"):
+        plot_function(np.tanh, x[:, None])
+
+
+def test_draw_neuron_labels_every_input():
+    texts = [t.get_text() for t in draw_neuron(n_inputs=4).texts]
+    assert all(f"$x_{i}$" in texts for i in range(1, 5)) and "$out$" in texts
