@@ -9,9 +9,11 @@ import re
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from IPython.core.displayhook import DisplayHook
+from jupytext.config import load_jupytext_configuration_file
 
 import nnlib.exercises
 
@@ -54,6 +56,16 @@ def test_py_and_ipynb_pair_have_the_same_cells(stem):
     py, ipynb = ROOT / f"{stem}.py", ROOT / f"{stem}.ipynb"
     assert py.exists() and ipynb.exists(), f"{stem}: both .py and .ipynb must exist"
     assert ml.cells(ipynb) == ml.cells(py), f"{stem}.ipynb is out of date with {stem}.py"
+
+
+@pytest.mark.parametrize("stem", PAIRED)
+def test_saving_the_pair_in_jupyterlab_rewrites_the_same_py(stem):
+    """JupyterLab's jupytext reads the inputs from the .py and writes it back with the project's config:
+    the stored .py must already be that canonical text, or every save by a learner churns the file."""
+    config = load_jupytext_configuration_file(str(ROOT / "pyproject.toml"))
+    stored = text(ROOT / f"{stem}.py")
+    rendered = jupytext.writes(jupytext.reads(stored, fmt="py:percent"), fmt="py:percent", config=config)
+    assert rendered == stored, f"{stem}.py is not what a JupyterLab save writes (check its header)"
 
 
 @pytest.mark.parametrize("name", NAMES)
