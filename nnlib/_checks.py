@@ -77,6 +77,16 @@ def check_array(x, who: str, *, name: str = "input", ndim=None, shape=None, dtyp
     return x
 
 
+def check_features(x, who: str, in_features: int, dtype) -> np.ndarray:
+    """Validate the input of a feature-mapping layer: shape (N, in_features) or (N, ..., in_features),
+    the layer's parameter dtype, finite values."""
+    x = check_array(x, who, dtype=dtype, finite=True)
+    if x.ndim < 2 or x.shape[-1] != in_features:
+        raise InputError(f"{who}: input must have shape (N, {in_features}) (or (N, ..., {in_features})), "
+                         f"got {x.shape}")
+    return x
+
+
 def check_finite(x: np.ndarray, who: str, name: str = "input") -> None:
     """Raise if ``x`` holds NaN or ±inf. A single sum is the fast path; a full scan only on suspicion."""
     with np.errstate(over="ignore", invalid="ignore"):

@@ -1,5 +1,6 @@
-"""Shared fixtures: the torch reference (skipped or required), float64 random data, markers."""
+"""Shared fixtures: the torch reference (skipped or required), float64 random data, hiding optional modules."""
 
+import builtins
 import os
 
 import numpy as np
@@ -24,6 +25,21 @@ def torch():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def hide_module(monkeypatch):
+    """Call ``hide_module("sklearn")`` to make every import of that package fail, as if it were not installed."""
+    def hide(prefix: str) -> None:
+        real_import = builtins.__import__
+
+        def import_without(name, *args, **kwargs):
+            if name == prefix or name.startswith(prefix + "."):
+                raise ImportError(f"No module named {prefix!r}")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", import_without)
+    return hide
 
 
 def pytest_collection_modifyitems(items):

@@ -1,6 +1,5 @@
 """Datasets and batching: shapes, dtypes, labels, determinism, stratified splits, batches, errors."""
 
-import builtins
 
 import numpy as np
 import pytest
@@ -68,15 +67,8 @@ def test_load_digits_scaled_and_shaped(images):
     assert y.dtype == np.int64 and set(y.tolist()) == set(range(10))
 
 
-def test_load_digits_without_sklearn_names_the_course_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_sklearn(name, *args, **kwargs):
-        if name.startswith("sklearn"):
-            raise ImportError("No module named 'sklearn'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+def test_load_digits_without_sklearn_names_the_course_extra(hide_module):
+    hide_module("sklearn")
     with pytest.raises(ImportError, match=r"nnlib\[course\]"):
         load_digits()
 

@@ -1,6 +1,5 @@
 """fit / evaluate / accuracy / History, and the divergence guard of the training loop."""
 
-import builtins
 
 import numpy as np
 import pytest
@@ -212,19 +211,12 @@ def test_history_plot_draws_loss_and_accuracy_on_a_twin_axis():
         plt.close(ax.figure)
 
 
-def test_progress_bar_runs_and_missing_tqdm_is_explained(monkeypatch):
+def test_progress_bar_runs_and_missing_tqdm_is_explained(hide_module):
     pytest.importorskip("tqdm")
     X, y = make_xor()
     model = mlp()
     assert len(fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2, progress=True)) == 2
-    real_import = builtins.__import__
-
-    def no_tqdm(name, *args, **kwargs):
-        if name.startswith("tqdm"):
-            raise ImportError("No module named 'tqdm'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    hide_module("tqdm")
     with pytest.raises(ImportError, match=r"needs tqdm.*progress=False"):
         fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2, progress=True)
 

@@ -17,7 +17,16 @@ import numbers
 import numpy as np
 
 from .. import functional as F
-from .._checks import DTypeError, InputError, as_rng, check_array, check_float_dtype, check_grad, check_positive_int
+from .._checks import (
+    DTypeError,
+    InputError,
+    as_rng,
+    check_array,
+    check_features,
+    check_float_dtype,
+    check_grad,
+    check_positive_int,
+)
 from ..module import Module, Parameter
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout"]
@@ -230,10 +239,7 @@ class Maxout(Module):
 
     def forward(self, x):
         """x: (N, ..., in_features) → y: (N, ..., out_features), the parameters' dtype."""
-        x = check_array(x, str(self), dtype=self.weight.dtype, finite=True)
-        if x.ndim < 2 or x.shape[-1] != self.in_features:
-            raise InputError(f"{self}: input must have shape (N, {self.in_features}) "
-                             f"(or (N, ..., {self.in_features})), got {x.shape}")
+        x = check_features(x, str(self), self.in_features, self.weight.dtype)
         x2 = x.reshape(-1, self.in_features)
         z = x2 @ self.weight.data + self.bias.data[:, None, :]  # (pieces, M, out)
         winner = np.argmax(z, axis=0)[None]  # (1, M, out): first maximum on ties

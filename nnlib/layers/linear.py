@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import InputError, as_rng, check_array, check_float_dtype, check_grad, check_positive_int
+from .._checks import as_rng, check_features, check_float_dtype, check_grad, check_positive_int
 from ..module import Module, Parameter
 
 
@@ -42,10 +42,7 @@ class Linear(Module):
                 f"bias={self.bias is not None}, dtype={self.weight.dtype}")
 
     def forward(self, x):
-        x = check_array(x, str(self), dtype=self.weight.dtype, finite=True)
-        if x.ndim < 2 or x.shape[-1] != self.in_features:
-            raise InputError(f"{self}: input must have shape (N, {self.in_features}) "
-                             f"(or (N, ..., {self.in_features})), got {x.shape}")
+        x = check_features(x, str(self), self.in_features, self.weight.dtype)
         self._cache = x
         y = x @ self.weight.data
         if self.bias is not None:
