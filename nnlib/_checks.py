@@ -35,6 +35,14 @@ def check_positive_int(value, who: str, name: str) -> int:
     return int(value)
 
 
+def check_real(value, who: str, name: str, ok=None, expected: str = "a finite real number") -> float:
+    """Return ``value`` as a float if it is a finite real number (not a bool) for which ``ok(value)`` holds."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
+            or (ok is not None and not ok(value))):
+        raise InputError(f"{who}: {name} must be {expected}, got {value!r}")
+    return float(value)
+
+
 def check_float_dtype(dtype, who: str) -> np.dtype:
     """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise."""
     try:

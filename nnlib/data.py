@@ -7,23 +7,16 @@ an explicit ``rng`` (an int seed or a ``np.random.Generator``): the same seed gi
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import InputError, as_rng, check_float_dtype, check_positive_int
+from ._checks import InputError, as_rng, check_float_dtype, check_positive_int, check_real
 
 __all__ = ["make_xor", "make_spirals", "make_moons", "load_digits", "train_test_split", "batches", "one_hot"]
 
 _XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 _XOR_Y = np.array([0, 1, 1, 0])
-
-
-def _check_noise(noise, who: str) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not np.isfinite(noise) or noise < 0:
-        raise InputError(f"{who}: noise must be a number >= 0, got {noise!r}")
-    return float(noise)
 
 
 def _check_labels(y, who: str, n: int | None = None, name: str = "y") -> np.ndarray:
@@ -48,7 +41,7 @@ def make_xor(n: int = 4, noise: float = 0.0, rng=None, dtype=np.float32) -> tupl
     ``n``, sample ``i`` is corner ``i % 4`` plus Gaussian noise of standard deviation ``noise``.
     """
     n = check_positive_int(n, "make_xor", "n")
-    noise = _check_noise(noise, "make_xor")
+    noise = check_real(noise, "make_xor", "noise", lambda v: v >= 0, "a number >= 0")
     dtype = check_float_dtype(dtype, "make_xor")
     corner = np.arange(n) % 4
     X = _XOR_X[corner] + noise * as_rng(rng, "make_xor").standard_normal((n, 2))
@@ -67,7 +60,7 @@ def make_spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,
     n_classes = check_positive_int(n_classes, "make_spirals", "n_classes")
     if n_classes < 2:
         raise InputError(f"make_spirals: n_classes must be at least 2, got {n_classes}")
-    noise = _check_noise(noise, "make_spirals")
+    noise = check_real(noise, "make_spirals", "noise", lambda v: v >= 0, "a number >= 0")
     dtype = check_float_dtype(dtype, "make_spirals")
     rng = as_rng(rng, "make_spirals")
     r = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
@@ -88,7 +81,7 @@ def make_moons(n: int = 200, noise: float = 0.1, rng=None, dtype=np.float32) -> 
     n = check_positive_int(n, "make_moons", "n")
     if n < 2:
         raise InputError(f"make_moons: n must be at least 2 (one point per moon), got {n}")
-    noise = _check_noise(noise, "make_moons")
+    noise = check_real(noise, "make_moons", "noise", lambda v: v >= 0, "a number >= 0")
     dtype = check_float_dtype(dtype, "make_moons")
     n_outer = n // 2
     outer = np.linspace(0.0, np.pi, n_outer)
@@ -142,13 +135,12 @@ def train_test_split(X, y, test_fraction: float = 0.25, rng=None, stratify: bool
     """
     who = "train_test_split"
     X, y = _check_pair(X, y, who)
-    if (isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real)
-            or not 0 < test_fraction < 1):
-        raise InputError(f"{who}: test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
+    test_fraction = check_real(test_fraction, who, "test_fraction", lambda v: 0 < v < 1,
+                               "a number strictly between 0 and 1")
     if stratify and (y.ndim != 1 or y.dtype.kind not in "iub"):
         raise InputError(f"{who}: stratify=True needs 1-D integer class labels, got y with shape {y.shape} and "
                          f"dtype {y.dtype}; pass stratify=False for other targets")
-    train, test = _split_indices(y, float(test_fraction), as_rng(rng, who), stratify)
+    train, test = _split_indices(y, test_fraction, as_rng(rng, who), stratify)
     if len(train) == 0 or len(test) == 0:
         raise InputError(f"{who}: {len(X)} samples with test_fraction={test_fraction} leave an empty "
                          f"{'test' if len(test) == 0 else 'training'} set; use more samples or another fraction")

@@ -14,22 +14,14 @@ parameter keeps its own state arrays (momentum buffer, moment estimates) in ``op
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
-from ._checks import InputError
+from ._checks import InputError, check_real
 from .module import Parameter
 
 __all__ = ["Optimizer", "SGD", "Adam"]
-
-
-def _check_hyper(value, who: str, name: str, ok: Callable[[float], bool], expected: str) -> float:
-    """Return ``value`` as a float if it is a finite real number satisfying ``ok``, else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or not ok(value):
-        raise InputError(f"{who}: {name} must be {expected}, got {value!r}")
-    return float(value)
 
 
 class Optimizer:
@@ -44,7 +36,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Parameter], lr: float):
         self.params = self._collect(params)
-        self.lr = _check_hyper(lr, self._who(), "lr", lambda v: v > 0, "a number > 0")
+        self.lr = check_real(lr, self._who(), "lr", lambda v: v > 0, "a number > 0")
         self.state: list[dict] = [{} for _ in self.params]
 
     def _who(self) -> str:
@@ -107,9 +99,9 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
         who = self._who()
-        self.momentum = _check_hyper(momentum, who, "momentum", lambda v: v >= 0, "a number >= 0")
-        self.dampening = _check_hyper(dampening, who, "dampening", lambda v: 0 <= v <= 1, "a number in [0, 1]")
-        self.weight_decay = _check_hyper(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+        self.momentum = check_real(momentum, who, "momentum", lambda v: v >= 0, "a number >= 0")
+        self.dampening = check_real(dampening, who, "dampening", lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        self.weight_decay = check_real(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
         if not isinstance(nesterov, bool):
             raise InputError(f"{who}: nesterov must be True or False, got {nesterov!r}")
         if nesterov and (self.momentum == 0 or self.dampening != 0):
@@ -156,10 +148,10 @@ class Adam(Optimizer):
         who = self._who()
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise InputError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(_check_hyper(b, who, f"betas[{i}]", lambda v: 0 <= v < 1, "a number in [0, 1)")
+        self.betas = tuple(check_real(b, who, f"betas[{i}]", lambda v: 0 <= v < 1, "a number in [0, 1)")
                            for i, b in enumerate(betas))
-        self.eps = _check_hyper(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
-        self.weight_decay = _check_hyper(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+        self.eps = check_real(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
+        self.weight_decay = check_real(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
 
     def _hyper_repr(self) -> str:
         return f"lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay}"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._checks import InputError, as_rng, check_array, check_float_dtype, check_positive_int
+from ._checks import InputError, as_rng, check_array, check_float_dtype, check_positive_int, check_real
 
 
 class Perceptron:
@@ -33,9 +31,7 @@ class Perceptron:
 
     def __init__(self, n_features: int, lr: float = 1.0, *, rng=None, dtype=np.float64):
         self.n_features = check_positive_int(n_features, "Perceptron", "n_features")
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-            raise InputError(f"Perceptron: lr must be a positive number, got {lr!r}")
-        self.lr = float(lr)
+        self.lr = check_real(lr, "Perceptron", "lr", lambda v: v > 0, "a positive number")
         self.dtype = check_float_dtype(dtype, "Perceptron")
         if rng is None:
             self.w = np.zeros(self.n_features, dtype=self.dtype)

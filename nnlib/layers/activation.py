@@ -26,16 +26,11 @@ from .._checks import (
     check_float_dtype,
     check_grad,
     check_positive_int,
+    check_real,
 )
 from ..module import Module, Parameter
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout"]
-
-
-def _check_real(value, who: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise InputError(f"{who}: {name} must be a finite real number, got {value!r}")
-    return float(value)
 
 
 class _Activation(Module):
@@ -123,7 +118,7 @@ class LeakyReLU(_Activation):
     """
 
     def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = _check_real(negative_slope, "LeakyReLU", "negative_slope")
+        self.negative_slope = check_real(negative_slope, "LeakyReLU", "negative_slope")
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -144,7 +139,7 @@ class ELU(_Activation):
     """
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = _check_real(alpha, "ELU", "alpha")
+        self.alpha = check_real(alpha, "ELU", "alpha")
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
