@@ -102,3 +102,85 @@ def draw_neuron(ax=None, n_inputs: int = 3, activation: str = "step"):
     ax.set(xlim=(-0.5, 7.5), ylim=(-1.6, 1.6), aspect="equal")
     ax.axis("off")
     return ax
+
+
+def _graph_columns(nodes: list) -> dict[int, int]:
+    """Column of each node (keyed by id): computed nodes one right of their deepest child, leaves just left of
+    their first consumer — so a constant used only at the end is drawn there, not at the far left."""
+    column = {}
+    for node in nodes:  # children come first
+        column[id(node)] = 1 + max((column[id(c)] for c in node.children), default=-1)
+    first_use: dict[int, int] = {}
+    for node in nodes:
+        for child in node.children:
+            if not child.children:
+                first_use[id(child)] = min(first_use.get(id(child), column[id(node)]), column[id(node)])
+    column.update({key: used - 1 for key, used in first_use.items()})
+    return column
+
+
+def _graph_rows(nodes: list, column: dict[int, int], sweeps: int = 4) -> dict[int, float]:
+    """Row of each node: within a column, nodes sorted by the mean row of their neighbours (barycentre sweeps)."""
+    by_column: dict[int, list] = {}
+    for node in nodes:
+        by_column.setdefault(column[id(node)], []).append(node)
+    parents: dict[int, list] = {id(n): [] for n in nodes}
+    for node in nodes:
+        for child in node.children:
+            parents[id(child)].append(node)
+    row = {id(n): float(i) for members in by_column.values() for i, n in enumerate(members)}
+    height = max(len(m) for m in by_column.values())
+    for _ in range(sweeps):
+        for members in by_column.values():
+            def centre(n):
+                neighbours = [*n.children, *parents[id(n)]]
+                return np.mean([row[id(m)] for m in neighbours]) if neighbours else row[id(n)]
+
+            members.sort(key=centre)
+            offset = (height - len(members)) / 2
+            row.update({id(n): offset + i for i, n in enumerate(members)})
+    return row
+
+
+def draw_graph(root, ax=None, *, show_data=None, show_grad=None, highlight=None):
+    """Draw the computational graph of a :class:`nnlib.autograd.Value`, inputs on the left, ``root`` on the right.
+
+    Each box shows the node's label (or operation), its forward value and its gradient.
+
+    Args:
+        show_data, show_grad: ``None`` shows every node's value / gradient; otherwise a collection of the nodes
+            whose value / gradient is shown, the others showing "?" (to step through a pass).
+        highlight: a node to draw in orange (the one being computed).
+
+    Returns:
+        The matplotlib Axes.
+    """
+    from .autograd import Value
+
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph: root must be an nnlib.autograd.Value, got {type(root).__name__}")
+    nodes = root.nodes()
+    column = _graph_columns(nodes)
+    row = _graph_rows(nodes, column)
+    n_columns, n_rows = max(column.values()) + 1, max(row.values()) + 1
+    ax = _axes(ax, figsize=(min(2.0 * n_columns + 1, 20), min(0.6 * n_rows + 1, 14)))
+    shown_data = None if show_data is None else {id(n) for n in show_data}
+    shown_grad = None if show_grad is None else {id(n) for n in show_grad}
+    position = {id(n): (2.0 * column[id(n)], -row[id(n)]) for n in nodes}
+    for node in nodes:
+        for child in node.children:
+            ax.annotate("", xy=position[id(node)], xytext=position[id(child)],
+                        arrowprops={"arrowstyle": "->", "color": "0.6", "shrinkA": 22, "shrinkB": 22})
+    for node in nodes:
+        data = f"{node.data:.4g}" if shown_data is None or id(node) in shown_data else "?"
+        grad = f"{node.grad:.4g}" if shown_grad is None or id(node) in shown_grad else "?"
+        name = node.label or node.op
+        if node.label and node.op:
+            name += f" ({node.op})"
+        colour = ("orange" if node is highlight else "honeydew" if node is root
+                  else "aliceblue" if not node.children else "whitesmoke")
+        ax.text(*position[id(node)], f"{name}\n{data} | ∇ {grad}", ha="center", va="center", fontsize=7,
+                bbox={"boxstyle": "round,pad=0.3", "fc": colour, "ec": "0.4"}, zorder=3)
+    ax.set(xlim=(-1.2, 2.0 * n_columns - 0.8), ylim=(-n_rows, 1))
+    ax.axis("off")
+    return ax

@@ -10,8 +10,8 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nnlib import InputError, Linear  # noqa: E402
-from nnlib.viz import draw_neuron, plot_decision_boundary, plot_function  # noqa: E402
+from nnlib import InputError, Linear, Value  # noqa: E402
+from nnlib.viz import draw_graph, draw_neuron, plot_decision_boundary, plot_function  # noqa: E402
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 Y = np.array([0, 1, 1, 1])
@@ -68,3 +68,48 @@ def test_plot_function_draws_model_and_target():
 def test_draw_neuron_labels_every_input():
     texts = [t.get_text() for t in draw_neuron(n_inputs=4).texts]
     assert all(f"$x_{i}$" in texts for i in range(1, 5)) and "$out$" in texts
+
+
+def small_graph():
+    w, x, b = Value(2.0, "w"), Value(3.0, "x"), Value(-1.0, "b")
+    out = (w * x + b).named("net").sigmoid().named("out")
+    out.backward()
+    return out, w
+
+
+def boxes(ax):
+    return [t for t in ax.texts if t.get_text()]  # arrows are empty-text annotations
+
+
+def box_texts(ax):
+    return [t.get_text() for t in boxes(ax)]
+
+
+def test_draw_graph_shows_every_node_with_value_and_gradient():
+    out, w = small_graph()
+    texts = box_texts(draw_graph(out))
+    assert len(texts) == len(out.nodes()) == 6
+    assert f"w\n2 | ∇ {w.grad:.4g}" in texts
+    assert any(t.startswith("out (sigmoid)\n0.9933") for t in texts)
+    assert all(t.endswith("∇ 0.006648") for t in texts if t.startswith("net"))
+
+
+def test_draw_graph_hides_what_a_step_has_not_reached_and_highlights_one_node():
+    out, w = small_graph()
+    ax = draw_graph(out, show_data=[w], show_grad=[], highlight=w)
+    texts = box_texts(ax)
+    assert "w\n2 | ∇ ?" in texts and sum(t.count("?") for t in texts) == 2 * 6 - 1
+    colours = [t.get_bbox_patch().get_facecolor() for t in boxes(ax)]
+    assert sum(c == matplotlib.colors.to_rgba("orange") for c in colours) == 1
+
+
+def test_draw_graph_places_inputs_left_of_what_uses_them():
+    out, _ = small_graph()
+    x_of = {t.get_text().split("\n")[0]: t.get_position()[0] for t in boxes(draw_graph(out))}
+    assert x_of["w"] < x_of["*"] < x_of["net (+)"] < x_of["out (sigmoid)"]
+    assert x_of["b"] == x_of["*"]  # a leaf sits just left of its first consumer, not at the far left
+
+
+def test_draw_graph_refuses_what_is_not_a_value():
+    with pytest.raises(TypeError, match="root must be an nnlib.autograd.Value"):
+        draw_graph(3.0)
