@@ -4,8 +4,9 @@ PyTorch's names, batch-first shapes, float32 parameters by default (float64 for 
 randomness only through an explicit ``rng``.
 """
 
-from . import data, exercises, functional, io, optim
+from . import autograd, data, exercises, functional, io, optim
 from ._checks import DTypeError, InputError
+from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
 from .layers import ELU, LeakyReLU, Linear, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
