@@ -11,7 +11,7 @@ from .gradcheck import GradcheckError, check_derivative, check_gradient, gradche
 from .layers import ELU, LeakyReLU, Linear, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .module import Module, Parameter, Sequential
-from .optim import SGD, Adam, Optimizer
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from .perceptron import Perceptron
 from .training import History, TrainingDivergedError, accuracy, evaluate, fit
 

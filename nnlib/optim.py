@@ -6,7 +6,7 @@ Every optimizer here is a variation on the notes' gradient-descent step, with le
 .. math::
     w^{+} = w - \eta\, \frac{\partial E}{\partial w}
 
-The update rules are PyTorch's exactly (``torch.optim.SGD`` and ``torch.optim.Adam``), so a model trained
+The update rules are PyTorch's exactly (``torch.optim.SGD``, ``RMSprop``, ``Adam`` and ``AdamW``), so a model trained
 with nnlib and with PyTorch from the same start follows the same path. Updates are written in place into
 ``Parameter.data`` (no new arrays), parameters with ``requires_grad=False`` are skipped, and every
 parameter keeps its own state arrays (momentum buffer, moment estimates) in ``optimizer.state``.
@@ -21,7 +21,7 @@ import numpy as np
 from ._checks import InputError, check_real
 from .module import Parameter
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW"]
 
 
 class Optimizer:
@@ -101,7 +101,7 @@ class SGD(Optimizer):
         who = self._who()
         self.momentum = check_real(momentum, who, "momentum", lambda v: v >= 0, "a number >= 0")
         self.dampening = check_real(dampening, who, "dampening", lambda v: 0 <= v <= 1, "a number in [0, 1]")
-        self.weight_decay = check_real(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+        self.weight_decay = _check_weight_decay(weight_decay, who)
         if not isinstance(nesterov, bool):
             raise InputError(f"{who}: nesterov must be True or False, got {nesterov!r}")
         if nesterov and (self.momentum == 0 or self.dampening != 0):
@@ -139,7 +139,7 @@ class Adam(Optimizer):
         \hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
         w^{+} = w - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
 
-    ``weight_decay`` adds :math:`\lambda w` to the gradient (PyTorch's ``Adam``; not the decoupled ``AdamW``).
+    ``weight_decay`` adds :math:`\lambda w` to the gradient (PyTorch's ``Adam``); :class:`AdamW` decouples it.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -151,14 +151,17 @@ class Adam(Optimizer):
         self.betas = tuple(check_real(b, who, f"betas[{i}]", lambda v: 0 <= v < 1, "a number in [0, 1)")
                            for i, b in enumerate(betas))
         self.eps = check_real(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
-        self.weight_decay = check_real(weight_decay, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+        self.weight_decay = _check_weight_decay(weight_decay, who)
 
     def _hyper_repr(self) -> str:
         return f"lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay}"
 
     def _update(self, param: Parameter, state: dict) -> None:
-        beta1, beta2 = self.betas
         g = param.grad + self.weight_decay * param.data if self.weight_decay else param.grad
+        self._adam_step(param, state, g)
+
+    def _adam_step(self, param: Parameter, state: dict, g: np.ndarray) -> None:
+        beta1, beta2 = self.betas
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data), exp_avg_sq=np.zeros_like(param.data))
         state["step"] += 1
@@ -171,3 +174,86 @@ class Adam(Optimizer):
         denom = np.sqrt(v / (1 - beta2**t))
         denom += self.eps
         param.data -= (self.lr / (1 - beta1**t)) * m / denom
+
+
+class AdamW(Adam):
+    r"""Adam with *decoupled* weight decay (Loshchilov & Hutter): the decay shrinks the weights directly,
+    outside the adaptive step, instead of entering the gradient:
+
+    .. math::
+        w \leftarrow w\,(1 - \eta\lambda), \qquad 	ext{then Adam's step with } g_t = \partial E / \partial w
+
+    In ``Adam(weight_decay=λ)`` the term :math:`\lambda w` is divided by :math:`\sqrt{\hat v_t}` like the rest of
+    the gradient, so weights with large gradients are barely decayed; here every weight shrinks by the same
+    factor. PyTorch's default ``weight_decay=0.01``.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+    def _update(self, param: Parameter, state: dict) -> None:
+        if self.weight_decay:
+            param.data *= 1 - self.lr * self.weight_decay
+        self._adam_step(param, state, param.grad)
+
+
+class RMSprop(Optimizer):
+    r"""RMSProp: divide the gradient by a running root-mean-square of recent gradients (Hinton's rule).
+
+    With :math:`g_t = \partial E / \partial w + \lambda w` and smoothing constant :math:`lpha`:
+
+    .. math::
+        v_t = lpha\, v_{t-1} + (1 - lpha)\, g_t^2, \qquad w^{+} = w - \eta\, rac{g_t}{\sqrt{v_t} + \epsilon}
+
+    ``centered=True`` divides by an estimate of the gradient's standard deviation instead,
+    :math:`\sqrt{v_t - ar g_t^2}` with :math:`ar g_t` the running mean of :math:`g`; ``momentum`` :math:`\mu`
+    keeps a buffer :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{v_t} + \epsilon)` and steps by :math:`\eta b_t`.
+    PyTorch's ``torch.optim.RMSprop`` exactly, including :math:`v_0 = 0` (no bias correction, unlike Adam).
+    """
+
+    def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                 momentum: float = 0.0, centered: bool = False):
+        super().__init__(params, lr)
+        who = self._who()
+        self.alpha = check_real(alpha, who, "alpha", lambda v: 0 <= v < 1, "a number in [0, 1)")
+        self.eps = check_real(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
+        self.weight_decay = _check_weight_decay(weight_decay, who)
+        self.momentum = check_real(momentum, who, "momentum", lambda v: v >= 0, "a number >= 0")
+        if not isinstance(centered, bool):
+            raise InputError(f"{who}: centered must be True or False, got {centered!r}")
+        self.centered = centered
+
+    def _hyper_repr(self) -> str:
+        return (f"lr={self.lr}, alpha={self.alpha}, eps={self.eps}, weight_decay={self.weight_decay}, "
+                f"momentum={self.momentum}, centered={self.centered}")
+
+    def _update(self, param: Parameter, state: dict) -> None:
+        g = param.grad + self.weight_decay * param.data if self.weight_decay else param.grad
+        if not state:
+            state["square_avg"] = np.zeros_like(param.data)
+        v = state["square_avg"]
+        v *= self.alpha
+        v += (1 - self.alpha) * np.square(g)
+        if self.centered:
+            mean = state.setdefault("grad_avg", np.zeros_like(param.data))
+            mean *= self.alpha
+            mean += (1 - self.alpha) * g
+            denom = np.sqrt(v - np.square(mean))
+        else:
+            denom = np.sqrt(v)
+        denom += self.eps
+        step = g / denom
+        if self.momentum:
+            buf = state.setdefault("momentum_buffer", np.zeros_like(param.data))
+            buf *= self.momentum
+            buf += step
+            step = buf
+        param.data -= self.lr * step
+
+
+RMSProp = RMSprop  # the spelling of the lecture notes and of most textbooks
+
+
+def _check_weight_decay(value, who: str) -> float:
+    return check_real(value, who, "weight_decay", lambda v: v >= 0, "a number >= 0")

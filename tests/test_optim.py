@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nnlib import SGD, Adam, InputError, Linear, Parameter
-from nnlib.optim import Optimizer
+from nnlib import SGD, Adam, AdamW, InputError, Linear, Parameter, RMSprop
+from nnlib.optim import Optimizer, RMSProp
 
 SHAPES = [(3, 4), (4,)]
 CONFIGS = [
@@ -17,6 +17,14 @@ CONFIGS = [
     (Adam, {}),
     (Adam, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6}),
     (Adam, {"lr": 0.01, "weight_decay": 0.1}),
+    (AdamW, {}),
+    (AdamW, {"lr": 0.01, "weight_decay": 0.1, "betas": (0.8, 0.99)}),
+    (AdamW, {"lr": 0.01, "weight_decay": 0.0}),
+    (RMSprop, {}),
+    (RMSprop, {"lr": 0.005, "alpha": 0.9, "eps": 1e-6}),
+    (RMSprop, {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.01}),
+    (RMSprop, {"lr": 0.01, "centered": True}),
+    (RMSprop, {"lr": 0.01, "centered": True, "momentum": 0.5}),
 ]
 
 
@@ -113,6 +121,12 @@ def test_lr_can_be_changed_between_steps():
     (Adam, {"betas": 0.9}, "Adam: betas must be a pair"),
     (Adam, {"eps": -1e-8}, "Adam: eps"),
     (Adam, {"weight_decay": -1.0}, "Adam: weight_decay"),
+    (AdamW, {"weight_decay": float("inf")}, "AdamW: weight_decay"),
+    (RMSprop, {"alpha": 1.0}, "RMSprop: alpha must be a number in"),
+    (RMSprop, {"eps": -1.0}, "RMSprop: eps"),
+    (RMSprop, {"momentum": -0.5}, "RMSprop: momentum"),
+    (RMSprop, {"weight_decay": -0.5}, "RMSprop: weight_decay"),
+    (RMSprop, {"centered": "yes"}, "RMSprop: centered must be True or False"),
 ])
 def test_bad_hyper_parameters_are_rejected(cls, kwargs, match):
     with pytest.raises(InputError, match=match):
@@ -138,3 +152,18 @@ def test_base_class_needs_an_update_rule():
 def test_repr_names_hyper_parameters():
     assert repr(Adam([Parameter(np.zeros(1), "w")])) == \
         "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, 1 parameters)"
+
+
+def test_adamw_decay_is_decoupled_from_the_adaptive_step():
+    """With a zero gradient Adam's L2 term is rescaled to a full lr-sized step; AdamW shrinks by (1 - lr·λ)."""
+    def after_one_step(cls):
+        w = Parameter(np.array([10.0, 0.001]), "w")
+        cls([w], lr=0.1, weight_decay=0.5).step()
+        return w.data
+
+    np.testing.assert_allclose(after_one_step(AdamW), [10.0 * 0.95, 0.001 * 0.95])
+    np.testing.assert_allclose(after_one_step(Adam), [10.0 - 0.1, 0.001 - 0.1], rtol=1e-4)
+
+
+def test_rmsprop_has_the_notes_spelling_too():
+    assert RMSProp is RMSprop
