@@ -4,15 +4,16 @@ PyTorch's names, batch-first shapes, float32 parameters by default (float64 for 
 randomness only through an explicit ``rng``.
 """
 
-from . import autograd, data, exercises, functional, io, optim
+from . import autograd, data, exercises, functional, io, optim, regularization
 from ._checks import DTypeError, InputError
 from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
-from .layers import ELU, LeakyReLU, Linear, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .layers import ELU, Dropout, LeakyReLU, Linear, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from .perceptron import Perceptron
+from .regularization import L1Penalty, L2Penalty
 from .training import History, TrainingDivergedError, accuracy, evaluate, fit
 
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ from ._checks import InputError, as_rng, check_positive_int
 from .data import batches
 from .module import Module
 from .optim import Optimizer
+from .regularization import Penalty
 
 __all__ = ["History", "TrainingDivergedError", "accuracy", "evaluate", "fit"]
 
@@ -211,7 +212,7 @@ def _progress_bar(epochs: int):
 
 
 def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 10, batch_size: int = 32,
-        validation=None, rng=None, shuffle: bool = True, progress: bool = False) -> History:
+        validation=None, rng=None, shuffle: bool = True, progress: bool = False, penalty=None) -> History:
     """Train ``model`` with mini-batch gradient descent; returns the per-epoch :class:`History`.
 
     Args:
@@ -223,6 +224,8 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
             ``batch_size``).
         rng: seed or Generator for the batch order (``shuffle=False`` keeps the data order).
         progress: show a tqdm progress bar over epochs (notebook-aware), with the loss in its postfix.
+        penalty: an optional :class:`~nnlib.regularization.Penalty` (L1, L2): its gradient joins every step's.
+            The recorded ``loss`` stays the data loss alone, comparable with ``val_loss``.
 
     The recorded ``loss``/``accuracy`` are sample-weighted means over the epoch's training batches, computed
     on the fly in train mode; ``val_loss``/``val_accuracy`` come from :func:`evaluate`. Accuracy is recorded
@@ -240,13 +243,16 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
     epochs = check_positive_int(epochs, "fit", "epochs")
     batch_size = check_positive_int(batch_size, "fit", "batch_size")
     validation = _check_validation(validation)
+    if penalty is not None and not isinstance(penalty, Penalty):
+        raise InputError(f"fit: penalty must be an nnlib Penalty (e.g. L2Penalty(1e-4)) or None, "
+                         f"got {type(penalty).__name__}")
     rng = as_rng(rng, "fit")
     guard = _Guard(model, optimizer, epochs)
     bar = _progress_bar(epochs) if progress else range(epochs)
     try:
         for epoch in bar:
             guard.epoch = epoch + 1
-            metrics = _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard)
+            metrics = _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty)
             if validation is not None:
                 metrics.update({f"val_{k}": v for k, v in evaluate(model, loss, *validation, batch_size).items()})
             guard.history.append(**metrics)
@@ -258,7 +264,7 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
     return guard.history
 
 
-def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard) -> dict[str, float]:
+def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=None) -> dict[str, float]:
     model.train()
     meter = _Meter(_is_classification(loss))
     for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle)):
@@ -270,8 +276,12 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard) -> dict[str
         guard.check_loss()
         with guard.watch("the backward pass"):
             model.backward(loss.backward())
+            if penalty is not None:
+                penalty.backward(model)
         guard.check_grads()
         guard.apply_step()
+        if penalty is not None:
+            penalty.after_step(model, guard.optimizer.lr)
         meter.add(guard.loss, out, yb)
     return meter.result()
 
