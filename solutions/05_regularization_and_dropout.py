@@ -1,0 +1,714 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 05 — Regularization and dropout
+#
+# A network with enough weights can learn its training set by heart — noise included — and then do worse on
+# new data: it **overfits**. The lecture notes answer with **regularization**: "the process of adding
+# information in order to solve an ill-posed problem or to prevent overfitting". This lesson measures
+# overfitting, then adds the three kinds of information the notes and their CNN key concepts name: a
+# preference for **small weights** (L2), for **zero weights** (L1), and **drop outs**, which make the network
+# work even when random units go silent. Every formula is derived, then checked by code.
+#
+# ## Learning goals
+#
+# By the end of this lesson you can
+#
+# 1. recognise **overfitting** in training and validation curves and measure the train–validation gap;
+# 2. derive the gradient of the **L2 penalty** $\frac{\lambda}{2}\sum w^2$, write the update as **weight decay**,
+#    and show that L2 with a squared-error loss is **ridge regression**, $w = (X^\top X + \lambda I)^{-1} X^\top t$;
+# 3. explain why **L1** gives many weights that are exactly zero (the corner of the diamond, soft-thresholding)
+#    while L2 only makes them small;
+# 4. tell an L2 term in the loss from **decoupled weight decay**: the same for SGD, not for Adam (AdamW);
+# 5. implement **inverted dropout**, forward and backward, explain its $1/(1-p)$ scaling, why it is switched off
+#    at evaluation, and how it averages an ensemble of sub-networks;
+# 6. show on a real training run that L2 and dropout shrink the train–validation gap.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from ipywidgets import FloatLogSlider, FloatSlider, interact
+
+from nnlib import Dropout, L1Penalty, L2Penalty, Linear, Parameter, ReLU, Sequential
+from nnlib.data import load_digits, make_moons, train_test_split
+from nnlib.exercises import check_dropout_backward, check_dropout_forward, check_l2_gradient
+from nnlib.functional import softmax
+from nnlib.gradcheck import gradcheck, numerical_gradient
+from nnlib.losses import CrossEntropyLoss, MSELoss, SquaredError
+from nnlib.optim import SGD, Adam, AdamW
+from nnlib.training import evaluate, fit
+from nnlib.viz import plot_decision_boundary
+
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown]
+# ## 1. Overfitting: a small training set, a big network
+#
+# Two noisy half-moons: only **60 training points**, and 600 **validation** points from the same distribution
+# that the network never trains on. The network is deliberately too big for 60 points: two hidden layers of
+# 128 ReLU units, about 17,000 weights. Everything is in float64 and seeded, so every number below is
+# reproducible.
+
+# %%
+X_train, y_train = make_moons(60, noise=0.35, rng=0, dtype=np.float64)
+X_val, y_val = make_moons(600, noise=0.35, rng=1, dtype=np.float64)
+LOSS = CrossEntropyLoss()
+
+
+def make_net(p_drop=0.0, hidden=128):
+    """A 2-hidden-hidden-2 ReLU MLP (float64), with Dropout(p_drop) after each hidden layer if p_drop > 0.
+
+    Every call starts from the same initial weights, so runs with and without regularization are comparable.
+    """
+    layers = []
+    for i, n_in in enumerate([2, hidden]):
+        layers += [Linear(n_in, hidden, rng=i, dtype=np.float64), ReLU()]
+        if p_drop:
+            layers.append(Dropout(p_drop, rng=10 + i))
+    return Sequential(*layers, Linear(hidden, 2, rng=2, dtype=np.float64))
+
+
+def train(model, penalty=None, epochs=300):
+    """Adam, mini-batches of 20, validation loss and accuracy recorded after every epoch."""
+    return fit(model, LOSS, Adam(model.parameters(), lr=0.01), X_train, y_train, epochs=epochs, batch_size=20,
+               rng=0, validation=(X_val, y_val), penalty=penalty)
+
+
+def gap(model):
+    """Training accuracy minus validation accuracy, both in eval mode."""
+    return evaluate(model, LOSS, X_train, y_train)["accuracy"] - evaluate(model, LOSS, X_val, y_val)["accuracy"]
+
+
+plain = make_net()
+histories = {"no regularization": train(plain)}
+h = histories["no regularization"]
+best = int(np.argmin(h["val_loss"]))
+print(f"training accuracy {evaluate(plain, LOSS, X_train, y_train)['accuracy']:.3f}, "
+      f"validation accuracy {h['val_accuracy'][-1]:.3f}: gap {gap(plain):.3f}")
+print(f"validation loss: lowest {h['val_loss'][best]:.3f} at epoch {best + 1}, final {h['val_loss'][-1]:.3f}; "
+      f"final training loss {h['loss'][-1]:.4f}")
+assert gap(plain) > 0.1 and h["val_loss"][-1] > 2 * min(h["val_loss"])
+
+# %% [markdown]
+# The curves tell the story: the training loss keeps falling towards 0, the validation loss reaches its minimum
+# within the first few epochs and then **climbs** — the network is fitting the noise of the 60 points, and
+# becomes confidently wrong on new ones. The decision boundary shows it: islands drawn around single points.
+
+# %%
+def plot_curves(histories):
+    """Training (solid) and validation (dashed) loss and accuracy per epoch, one colour per run."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.5), layout="constrained")
+    for colour, (name, h) in enumerate(histories.items()):
+        for ax, metric in [(ax_loss, "loss"), (ax_acc, "accuracy")]:
+            ax.plot(h[metric], color=f"C{colour}", label=f"{name}: training")
+            ax.plot(h[f"val_{metric}"], "--", color=f"C{colour}", label=f"{name}: validation")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.7, 1.01), title="accuracy")
+    ax_acc.legend(fontsize=8)
+    plt.show()
+
+
+def plot_boundaries(models):
+    """The decision boundary of each (eval-mode) model over the training points."""
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), layout="constrained")
+    for ax, (name, model) in zip(np.atleast_1d(axes), models.items(), strict=True):
+        plot_decision_boundary(model.eval(), X_train, y_train, ax=ax, title=f"{name}: gap {gap(model):.3f}")
+    plt.show()
+
+
+plot_curves(histories)
+plot_boundaries({"no regularization": plain})
+
+# %% [markdown]
+# The notes' definition covers both halves of the problem. **Overfitting**: the data alone (60 points) do not
+# pin down 17,000 weights; many weight settings fit them perfectly, and training picked a wild one. An
+# **ill-posed problem** (section 3): the equations for the weights have no unique, stable solution. In both
+# cases we *add information* — a preference among the solutions that fit the data.
+#
+# ## 2. L2 regularization: small weights
+#
+# The notes: "L2 regularization: complexity = sum of squares of weights". We add that complexity, weighted by
+# the **regularization strength** $\lambda \ge 0$, to the data loss $E$:
+#
+# $$E_{reg} = E + R, \qquad R = \frac{\lambda}{2} \sum_i w_i^2 .$$
+#
+# The $\frac{1}{2}$ is there to cancel the 2 of the derivative, like the notes' $\frac{1}{2}(t - a)^2$:
+#
+# $$\frac{\partial R}{\partial w_i} = \frac{\lambda}{2} \cdot 2 w_i = \lambda w_i
+# \qquad\Longrightarrow\qquad
+# \frac{\partial E_{reg}}{\partial w_i} = \frac{\partial E}{\partial w_i} + \lambda w_i .$$
+#
+# Put it into the notes' gradient step $w^+ = w - \eta\,\partial E_{reg}/\partial w$:
+#
+# $$w^+ = w - \eta\left(\frac{\partial E}{\partial w} + \lambda w\right)
+#      = \underbrace{(1 - \eta\lambda)}_{\text{decay}}\, w - \eta\,\frac{\partial E}{\partial w} .$$
+#
+# Before each ordinary step, every weight is multiplied by $1 - \eta\lambda$, slightly less than 1: this is why L2
+# regularization is also called **weight decay**. Biases are usually not penalised (`L2Penalty` leaves them
+# alone by default): a bias shifts a boundary without making the model more complex.
+#
+# Check $\partial R/\partial w = \lambda w$ against finite differences, with `nnlib.L2Penalty`, whose
+# `penalty(model)` is $R$ and `penalty.backward(model)` adds $\partial R/\partial w$ to each weight's `.grad`:
+
+# %%
+layer = Linear(4, 3, rng=0, dtype=np.float64)
+penalty = L2Penalty(0.3)
+layer.zero_grad()
+penalty.backward(layer)
+numerical = numerical_gradient(lambda: penalty(layer), layer.weight.data)
+print("R =", round(penalty(layer), 6), "| ∂R/∂w = λw matches finite differences to 1e-8:",
+      np.allclose(layer.weight.grad, numerical, rtol=0, atol=1e-8))
+assert np.allclose(layer.weight.grad, 0.3 * layer.weight.data) and np.allclose(layer.weight.grad, numerical)
+assert np.all(layer.bias.grad == 0)  # the bias is not penalised
+
+# %% [markdown]
+# ### Exercise 5.1 — the L2 gradient term
+#
+# Write `l2_gradient(data_grad, w, lam)`: given the data loss's gradient `data_grad` $= \partial E/\partial w$
+# and the weights `w` (same shape), return the gradient of the regularized loss $E + \frac{\lambda}{2}\sum w^2$.
+
+# %%
+def l2_gradient(data_grad, w, lam):
+    """∂(E + λ/2 Σ w²)/∂w, same shape as w, from data_grad = ∂E/∂w."""
+    ### BEGIN SOLUTION
+    return data_grad + lam * w
+    ### END SOLUTION
+
+
+# %%
+check_l2_gradient(l2_gradient)
+
+# %% [markdown]
+# nnlib offers the same term in two places: `fit(..., penalty=L2Penalty(λ))` adds $\lambda w$ to the gradients
+# before each step, and the optimizer option `SGD(..., weight_decay=λ)` adds it inside the step. With plain SGD
+# they are the same algorithm — five epochs on the moons, both ways, give identical parameters:
+
+# %%
+def sgd_run(weight_decay=0.0, penalty=None):
+    model = make_net()
+    fit(model, LOSS, SGD(model.parameters(), lr=0.1, weight_decay=weight_decay), X_train, y_train, epochs=5,
+        batch_size=20, rng=0, penalty=penalty)
+    return np.concatenate([p.data.ravel() for p in model.parameters()])
+
+
+as_penalty = sgd_run(penalty=L2Penalty(0.01, include_biases=True))
+as_option = sgd_run(weight_decay=0.01)
+print("max |difference| of the parameters:", f"{np.abs(as_penalty - as_option).max():.1e}")
+assert np.allclose(as_penalty, as_option, rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# (`SGD(weight_decay=…)` decays the biases too, hence `include_biases=True` for this comparison.) Now train the
+# overfitting network again, same start, same batches, with $\lambda = 0.01$ on the weights:
+
+# %%
+l2_net = make_net()
+histories["L2, λ = 0.01"] = train(l2_net, penalty=L2Penalty(0.01))
+
+
+def weight_norm(model):
+    """‖w‖₂ over all weight matrices (biases excluded)."""
+    return np.sqrt(sum(np.sum(p.data**2) for name, p in model.named_parameters() if name.endswith("weight")))
+
+
+for name, model in [("no regularization", plain), ("L2, λ = 0.01", l2_net)]:
+    print(f"{name:18s}: weight norm {weight_norm(model):6.2f}, validation accuracy "
+          f"{histories[name]['val_accuracy'][-1]:.3f}, train–validation gap {gap(model):.3f}")
+assert weight_norm(l2_net) < weight_norm(plain) and gap(l2_net) < gap(plain)
+
+# %%
+plot_boundaries({"no regularization": plain, "L2, λ = 0.01": l2_net})
+
+# %% [markdown]
+# Small weights make a smooth function: with ReLU units, each weight multiplies how fast the output can change
+# with the input, so the L2 net cannot bend sharply around single points.
+#
+# ## 3. L2 + squared error = ridge regression
+#
+# The notes: "Combine with L2 loss to get **ridge regression**". Take a linear model $a = X w$ (no bias; $X$ is
+# $N \times F$, one example per row) and the notes' squared error summed over the examples:
+#
+# $$E_{reg}(w) = \frac{1}{2}\lVert t - X w\rVert^2 + \frac{\lambda}{2}\lVert w \rVert^2 .$$
+#
+# Gradient, step by step: $\frac{\partial}{\partial w}\frac{1}{2}\lVert t - Xw\rVert^2 = -X^\top (t - Xw)$, so
+#
+# $$\nabla E_{reg} = -X^\top (t - X w) + \lambda w = (X^\top X + \lambda I)\, w - X^\top t .$$
+#
+# Setting it to zero gives the closed-form **ridge** solution
+#
+# $$\boxed{\;w_{ridge} = (X^\top X + \lambda I)^{-1} X^\top t\;}$$
+#
+# $X^\top X + \lambda I$ is invertible for every $\lambda > 0$, even when $X^\top X$ is not: this is the
+# "ill-posed problem" of the notes' definition. Below, two input columns are almost copies of each other;
+# $X^\top X$ is then nearly singular and ordinary least squares ($\lambda = 0$) explodes into two huge weights of
+# opposite signs, while ridge splits the effect evenly:
+
+# %%
+rng = np.random.default_rng(0)
+N, F = 20, 5
+X_lin = rng.normal(size=(N, F))
+X_lin[:, 4] = X_lin[:, 3] + 1e-3 * rng.normal(size=N)        # column 4 ≈ column 3
+t_lin = X_lin @ np.array([1.0, -2.0, 0.5, 1.0, 1.0]) + 0.1 * rng.normal(size=N)
+
+
+def ridge(X, t, lam):
+    """Closed-form ridge weights (F,) = (XᵀX + λI)⁻¹ Xᵀt, solved without forming the inverse."""
+    return np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ t)
+
+
+print("smallest eigenvalue of XᵀX:", f"{np.linalg.eigvalsh(X_lin.T @ X_lin)[0]:.1e}")
+print("least squares (λ = 0):", ridge(X_lin, t_lin, 0.0).round(3))
+print("ridge (λ = 1):        ", ridge(X_lin, t_lin, 1.0).round(3))
+
+# %% [markdown]
+# Now the check: gradient descent on `SquaredError` (the notes' $\frac{1}{2}\sum$) with `L2Penalty(λ)` must
+# converge to the boxed formula. Full batch, so each epoch is one exact gradient step.
+#
+# Mind the conventions. PyTorch-style `MSELoss` is the **mean** without the $\frac{1}{2}$,
+# $\frac{1}{N}\lVert t - Xw\rVert^2$; its gradient is $\frac{2}{N}X^\top(Xw - t)$, and setting
+# $\frac{2}{N}X^\top(Xw - t) + \lambda w = 0$ gives $(X^\top X + \frac{N\lambda}{2} I)\,w = X^\top t$: the same ridge
+# solution, with the strength $\frac{N\lambda}{2}$ instead of $\lambda$.
+
+# %%
+def gradient_descent_weights(loss, lr, lam, epochs=3000):
+    """Weights (F,) of a bias-free linear model trained full-batch with SGD and L2Penalty(lam)."""
+    model = Linear(F, 1, bias=False, rng=0, dtype=np.float64)
+    fit(model, loss, SGD(model.parameters(), lr=lr), X_lin, t_lin[:, None], epochs=epochs, batch_size=N,
+        shuffle=False, penalty=L2Penalty(lam))
+    return model.weight.data[:, 0]
+
+
+lam = 1.0
+for loss, lr, strength in [(SquaredError(), 0.01, lam), (MSELoss(), 0.2, N * lam / 2)]:
+    w_gd, w_ridge = gradient_descent_weights(loss, lr, lam), ridge(X_lin, t_lin, strength)
+    print(f"{type(loss).__name__:12s} gradient descent {w_gd.round(4)} | ridge with strength {strength:4.1f} "
+          f"{w_ridge.round(4)}")
+    assert np.allclose(w_gd, w_ridge, atol=1e-9)
+
+# %% [markdown]
+# The ridge path: as $\lambda$ grows, every weight shrinks smoothly towards 0 — but none of them *reaches* 0.
+
+# %%
+lams = np.logspace(-3, 3, 61)
+path = np.array([ridge(X_lin, t_lin, lam) for lam in lams])
+fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+ax.plot(lams, path, label=[f"$w_{i + 1}$" for i in range(F)])
+ax.set(xscale="log", xlabel=r"$\lambda$", ylabel="ridge weight", ylim=(-3, 3), title="ridge path")
+ax.legend()
+plt.show()
+norms = np.linalg.norm(path, axis=1)
+print("‖w‖ at λ = 0.001, 1, 1000:", norms[[0, 30, 60]].round(3), "| exact zeros on the path:", int(np.sum(path == 0)))
+assert np.all(np.diff(norms) < 0) and np.all(path != 0)
+
+# %% [markdown]
+# ## 4. L1 regularization: many exact zeros
+#
+# The notes: "L2 regularization leads to small weights, L1 regularization leads to **many zero weights
+# (sparsity)**". The L1 penalty and its (sub)gradient:
+#
+# $$R = \lambda \sum_i |w_i|, \qquad \frac{\partial R}{\partial w_i} = \lambda \operatorname{sign}(w_i)
+# \quad (w_i \ne 0).$$
+#
+# Compare the pulls towards 0: L2's $\lambda w$ fades as $w$ shrinks, so a weight approaches 0 ever more slowly
+# and never gets there; L1's pull is $\lambda$ whatever the size, so a weight whose data gradient is weaker than
+# $\lambda$ is driven all the way to 0.
+#
+# **One weight, exactly.** Minimise $\frac{1}{2}(w - v)^2 + R(w)$ — a weight that the data want at $v$:
+#
+# * L2: $w - v + \lambda w = 0 \Rightarrow w^* = \dfrac{v}{1 + \lambda}$: shrunk by a factor, zero only if $v = 0$.
+# * L1: for $w > 0$, $w - v + \lambda = 0 \Rightarrow w = v - \lambda$, valid only if $v > \lambda$; symmetrically
+#   for $w < 0$; otherwise the minimum sits at the kink $w = 0$:
+#
+# $$w^* = \operatorname{sign}(v)\,\max(|v| - \lambda,\ 0) \qquad\text{(soft-thresholding)}.$$
+#
+# A whole interval of data, $|v| \le \lambda$, gives exactly $w^* = 0$. Brute force over a fine grid of $w$
+# confirms both formulas:
+
+# %%
+def soft_threshold(v, threshold):
+    """sign(v) · max(|v| − threshold, 0); the + 0.0 turns a -0.0 into 0.0."""
+    return np.sign(v) * np.maximum(np.abs(v) - threshold, 0) + 0.0
+
+
+w_grid = np.linspace(-3, 3, 60001)                      # step 1e-4, contains 0 exactly
+lam = 0.5
+for v in [-2.0, -0.4, 0.1, 0.5, 1.2]:
+    l1_best = w_grid[np.argmin(0.5 * (w_grid - v) ** 2 + lam * np.abs(w_grid))]
+    l2_best = w_grid[np.argmin(0.5 * (w_grid - v) ** 2 + lam / 2 * w_grid**2)]
+    print(f"v = {v:+.1f}: L1 minimum {l1_best:+.4f} (formula {soft_threshold(v, lam):+.4f}), "
+          f"L2 minimum {l2_best:+.4f} (formula {v / (1 + lam):+.4f})")
+    assert abs(l1_best - soft_threshold(v, lam)) < 1e-4 and abs(l2_best - v / (1 + lam)) < 1e-4
+
+# %% [markdown]
+# **Two weights: the corner of the diamond.** Equivalently, minimise the data loss with the penalty as a budget:
+# $\sum|w_i| \le c$ is a **diamond** whose corners lie on the axes, $\sum w_i^2 \le c^2$ a **disc**. Grow the
+# loss's elliptic contours from their centre until they first touch the region: a diamond is most likely touched
+# at a corner — where one weight is exactly 0 — a disc at a point where neither is. Below, for
+# $E = \frac{1}{2}(w_1 - 2)^2 + (w_2 - 0.3)^2$ and $c = 1$, the best point on each boundary, by brute force:
+
+# %%
+def quadratic_loss(w1, w2):
+    return 0.5 * (w1 - 2) ** 2 + (w2 - 0.3) ** 2
+
+
+s = np.linspace(-1, 1, 20001)                           # contains ±1, so the diamond's corners are candidates
+diamond = np.concatenate([np.column_stack([s, 1 - np.abs(s)]), np.column_stack([s, np.abs(s) - 1])])
+angle = np.linspace(0, 2 * np.pi, 40001)
+disc = np.column_stack([np.cos(angle), np.sin(angle)])
+best_l1, best_l2 = (region[np.argmin(quadratic_loss(*region.T))] for region in (diamond, disc))
+print("best on the L1 diamond:", best_l1.round(4), "| best on the L2 circle:", best_l2.round(4))
+assert np.array_equal(best_l1, [1.0, 0.0]) and np.all(np.abs(best_l2) > 0.1)
+
+fig, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
+g1, g2 = np.meshgrid(np.linspace(-1.5, 3, 200), np.linspace(-1.5, 1.8, 200))
+ax.contour(g1, g2, quadratic_loss(g1, g2), levels=[0.05, 0.2, 0.5, quadratic_loss(*best_l2), quadratic_loss(*best_l1)],
+           colors="grey", linewidths=0.8)
+ax.fill(*diamond[np.argsort(np.arctan2(diamond[:, 1], diamond[:, 0]))].T, alpha=0.3, label=r"L1: $|w_1|+|w_2| \leq 1$")
+ax.plot(*disc.T, color="C1", label=r"L2: $w_1^2+w_2^2 \leq 1$")
+ax.plot(*best_l1, "o", color="C0", ms=9)
+ax.plot(*best_l2, "s", color="C1", ms=8)
+ax.plot(2, 0.3, "k+", ms=10)
+ax.set(xlabel="$w_1$", ylabel="$w_2$", aspect="equal", title="the first contact: a corner vs a smooth point")
+ax.legend(loc="lower right", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# **In training.** A plain gradient step with $\lambda\operatorname{sign}(w)$ overshoots 0 and makes small weights
+# hover around it. `L1Penalty(λ, proximal=True)` does what the one-weight formula says: after each optimizer step
+# with learning rate $\eta$, it soft-thresholds every weight by $\eta\lambda$, which sets small weights to exactly
+# 0. We train a softmax classifier on the 8×8 handwritten digits — a single `Linear(64, 10)`, so each of its 640
+# weights links one pixel to one digit — with L1 and with L2 of the same strength, and count the exact zeros:
+
+# %%
+X_digits, y_digits = load_digits(dtype=np.float64)
+Xd_train, Xd_val, yd_train, yd_val = train_test_split(X_digits, y_digits, test_fraction=0.3, rng=0)
+pixel_models = {}
+
+
+def train_pixel_model(kind, lam):
+    """Linear(64, 10) softmax classifier on the digits with L1 (proximal) or L2 of strength lam; cached."""
+    key = (kind, round(float(lam), 8))
+    if key not in pixel_models:
+        model = Linear(64, 10, rng=0, dtype=np.float64)
+        penalty = L1Penalty(lam, proximal=True) if kind == "L1" else L2Penalty(lam)
+        history = fit(model, LOSS, SGD(model.parameters(), lr=0.5), Xd_train, yd_train, epochs=30, batch_size=64,
+                      rng=0, penalty=penalty, validation=(Xd_val, yd_val))
+        pixel_models[key] = model, history["val_accuracy"][-1]
+    return pixel_models[key]
+
+
+print("     λ   | zero weights of 640: L1   L2 | validation accuracy: L1     L2")
+for lam in [0.0, 0.001, 0.003, 0.01, 0.03]:
+    (l1, acc1), (l2, acc2) = train_pixel_model("L1", lam), train_pixel_model("L2", lam)
+    zeros1, zeros2 = int(np.sum(l1.weight.data == 0)), int(np.sum(l2.weight.data == 0))
+    print(f"  {lam:6.3f} |                    {zeros1:4d} {zeros2:4d} |                {acc1:.3f}  {acc2:.3f}")
+    assert zeros2 == 0 and (lam == 0 or zeros1 > 100)
+
+# %% [markdown]
+# L1 zeroes hundreds of weights — first those of the border pixels, which are (almost) always blank and carry no
+# information — and keeps the accuracy until $\lambda$ gets large. L2 zeroes none. Move $\lambda$ and compare the
+# histograms of the 640 weights, and the weights feeding the class "0" drawn as an 8×8 image (white = 0):
+
+# %% tags=["nbval-ignore-output"]
+def show_penalties(lam=0.003):
+    """Weight histograms of the L1- and L2-regularized digit classifiers, and their class-0 weights as images."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.3), layout="constrained",
+                             gridspec_kw={"width_ratios": [2, 1, 1]})
+    for colour, kind in enumerate(["L1", "L2"]):
+        model, val_acc = train_pixel_model(kind, lam)
+        w = model.weight.data
+        axes[0].hist(w.ravel(), bins=np.linspace(-3, 3, 61), alpha=0.6, color=f"C{colour}",
+                     label=f"{kind}: {int(np.sum(w == 0))} exact zeros, val acc {val_acc:.3f}")
+        limit = np.abs(w[:, 0]).max()
+        axes[colour + 1].imshow(w[:, 0].reshape(8, 8), cmap="RdBu", vmin=-limit, vmax=limit)
+        axes[colour + 1].set(title=f"{kind}: weights to class 0", xticks=[], yticks=[])
+    axes[0].set(yscale="log", xlabel="weight", ylabel="count", title=f"λ = {lam:.4f}")
+    axes[0].legend(fontsize=8)
+    plt.show()
+
+
+_ = interact(show_penalties, lam=FloatLogSlider(value=0.003, base=10, min=-4, max=-1.5, step=0.25,
+                                                continuous_update=False))
+
+# %% [markdown]
+# ## 5. Weight decay is not always L2: SGD vs Adam and AdamW
+#
+# Section 2 showed that for SGD the L2 term in the gradient and shrinking the weights by $(1 - \eta\lambda)$
+# ("**decoupled** weight decay") are one and the same update. Adam breaks that equivalence. Adam divides each
+# weight's step by the root of its running mean squared gradient, $\sqrt{\hat v}$:
+#
+# * **Adam + L2** (`Adam(weight_decay=λ)`): the gradient is $g + \lambda w$, and the decay term is divided too:
+#   roughly $w \leftarrow w - \eta\,\dfrac{\lambda w}{\sqrt{\hat v}}$. A weight with a **large gradient history**
+#   (large $\sqrt{\hat v}$) is barely decayed; a weight with tiny gradients is decayed hard.
+# * **AdamW** (Loshchilov & Hutter): first $w \leftarrow (1 - \eta\lambda)\,w$, then Adam's step on $g$ alone:
+#   every weight decays by the same factor, whatever its gradients.
+#
+# Two weights of one model, both starting at 1. The data loss has no preferred value for either (its gradients
+# are zero-mean noise), but $w_1$ lies in a steep, noisy direction (gradient noise of scale 10) and $w_2$ in a
+# flat one (scale 0.01). Whatever shrinks them is the decay. Every run sees the same gradient sequence:
+
+# %%
+STEPS, LR, LAMBDA = 5000, 1e-3, 0.1
+GRADIENTS = np.random.default_rng(0).standard_normal((STEPS, 2)) * np.array([10.0, 0.01])
+
+
+def decay_run(optimizer_class, decoupled=0.0, **options):
+    """Final (w1, w2) after STEPS steps on GRADIENTS from w = (1, 1); ``decoupled`` multiplies w by
+    (1 − LR·decoupled) before each step, by hand."""
+    w = Parameter(np.ones(2), "weight")
+    optimizer = optimizer_class([w], lr=LR, **options)
+    for g in GRADIENTS:
+        w.data *= 1 - LR * decoupled
+        w.grad[...] = g
+        optimizer.step()
+    return w.data
+
+
+sgd_l2, sgd_decoupled = decay_run(SGD, weight_decay=LAMBDA), decay_run(SGD, decoupled=LAMBDA)
+print("SGD + L2:", sgd_l2.round(6), "| SGD, decoupled decay:", sgd_decoupled.round(6))
+assert np.allclose(sgd_l2, sgd_decoupled, rtol=1e-9)
+
+runs = {"Adam, no decay": decay_run(Adam), "Adam + L2": decay_run(Adam, weight_decay=LAMBDA),
+        "AdamW": decay_run(AdamW, weight_decay=LAMBDA)}
+for name, w in runs.items():
+    print(f"{name:14s}: w1 = {w[0]:.3f} (noisy, steep), w2 = {w[1]:.3f} (quiet, flat)")
+print(f"decoupled decay alone: (1 − ηλ)^{STEPS} = {(1 - LR * LAMBDA) ** STEPS:.3f}")
+assert np.allclose(runs["AdamW"], decay_run(Adam, decoupled=LAMBDA))       # AdamW = decay by hand + Adam
+assert runs["Adam + L2"][0] > runs["AdamW"][0] + 0.2 and abs(runs["Adam + L2"][1]) < 0.05
+assert np.allclose(runs["AdamW"], (1 - LR * LAMBDA) ** STEPS, atol=0.1)
+
+# %% [markdown]
+# With Adam + L2 the weight with the large gradient history keeps almost all of its size, while the quiet one is
+# crushed to 0; AdamW shrinks both by the same $(1 - \eta\lambda)^T$. That is why `AdamW` (with its default
+# `weight_decay=0.01`) is the usual choice when training with Adam and weight decay: the strength $\lambda$ means
+# the same thing for every weight.
+#
+# ## 6. Dropout: inverted dropout
+#
+# **Dropout** (one of the notes' CNN key concepts, "drop outs") silences random units during training: each
+# element of a layer's output $x$ is kept with probability $1 - p$ and set to 0 with probability $p$, afresh at
+# every forward pass. No unit can rely on a particular other unit being there, so the network must spread what it
+# knows over many units.
+#
+# With a keep-mask $m_i \sim \text{Bernoulli}(1 - p)$ (1 = keep), **inverted dropout** (PyTorch's, nnlib's)
+# computes
+#
+# $$y_i = \frac{m_i\, x_i}{1 - p} .$$
+#
+# Why divide by $1 - p$? The expectation over the mask:
+#
+# $$\mathbb{E}[y_i] = \frac{x_i\,\mathbb{E}[m_i]}{1 - p} = \frac{x_i\,(1 - p)}{1 - p} = x_i .$$
+#
+# Without the rescaling the next layer would receive on average only $(1 - p)\,x$ in training but the full $x$
+# at evaluation, when nothing is dropped. Scaling up during training keeps the two equal on average, so the
+# evaluation-time network needs no change at all.
+#
+# ### Exercise 5.2 — the dropout forward pass
+#
+# Write `dropout_forward(x, keep_mask, p)`: `keep_mask` is an array of 0.0 (drop) and 1.0 (keep) of `x`'s shape,
+# `p` the drop probability. Return inverted dropout's training output.
+
+# %%
+def dropout_forward(x, keep_mask, p):
+    """Inverted dropout in training: m ⊙ x / (1 − p), same shape as x."""
+    ### BEGIN SOLUTION
+    return x * keep_mask / (1 - p)
+    ### END SOLUTION
+
+
+# %%
+check_dropout_forward(dropout_forward)
+
+# %% [markdown]
+# Check the expectation with `nnlib.Dropout`, which draws a new mask at every training forward: average
+# $K = 20{,}000$ outputs for one input $x$. Each $y_i$ has variance $x_i^2\,p/(1 - p)$, so the average should sit
+# within a few $|x_i|\sqrt{p/((1 - p)K)}$ of $x_i$ — and far from the $(1 - p)\,x$ we would get without the
+# rescaling:
+
+# %%
+x = np.array([1.0, -2.0, 0.5, 3.0])
+K, p = 20_000, 0.3
+dropout = Dropout(p, rng=0)
+outputs = np.array([dropout(x) for _ in range(K)])
+standard_error = np.abs(x) * np.sqrt(p / ((1 - p) * K))
+print("x:               ", x)
+print("mean of outputs: ", outputs.mean(axis=0).round(3))
+print("without 1/(1−p): ", ((outputs != 0) * x).mean(axis=0).round(3))
+print("fraction kept:   ", (outputs != 0).mean().round(3))
+assert np.all(np.abs(outputs.mean(axis=0) - x) < 5 * standard_error)
+assert np.allclose(outputs[outputs != 0], np.broadcast_to(x / (1 - p), outputs.shape)[outputs != 0])
+
+# %% [markdown]
+# Dropout applied to the pixels of a digit: one random mask, and the average over many masks, which is the
+# original image again. Move $p$:
+
+# %% tags=["nbval-ignore-output"]
+digit = X_digits[0]
+
+
+def show_dropout(p=0.5):
+    """A digit, one inverted-dropout sample of its pixels, and the mean of 500 samples."""
+    layer = Dropout(p, rng=0)
+    samples = np.array([layer(digit) for _ in range(500)])
+    panels = {"input x": digit, "one sample m ⊙ x / (1 − p)": samples[0], "mean of 500 samples": samples.mean(axis=0)}
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), layout="constrained")
+    for ax, (title, image) in zip(axes, panels.items(), strict=True):
+        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=2)
+        ax.set(title=f"{title}\nmean pixel {image.mean():.3f}", xticks=[], yticks=[])
+    plt.show()
+
+
+_ = interact(show_dropout, p=FloatSlider(value=0.5, min=0.0, max=0.9, step=0.1, continuous_update=False))
+
+# %% [markdown]
+# ### Training mode and evaluation mode
+#
+# Dropout must be **off at evaluation**: a prediction should not depend on a coin toss, and we want the
+# network's best estimate — the expected output, which inverted dropout makes equal to the output of the full
+# network. `model.train()` and `model.eval()` switch every layer; in eval mode `Dropout` is the identity:
+
+# %%
+net = Sequential(Linear(3, 5, rng=0, dtype=np.float64), ReLU(), Dropout(0.5, rng=0),
+                 Linear(5, 2, rng=1, dtype=np.float64))
+no_dropout = Sequential(net[0], net[1], net[3])             # the same layers without the Dropout
+x_in = np.random.default_rng(1).normal(size=(1, 3))
+first, second = net.train()(x_in), net(x_in)
+print("train mode, two calls:", first.round(4), second.round(4))
+print("eval mode, two calls: ", net.eval()(x_in).round(4), net(x_in).round(4))
+assert not np.allclose(first, second) and np.array_equal(net(x_in), no_dropout(x_in))
+
+# %% [markdown]
+# ## 7. Dropout's backward pass
+#
+# Each output depends on its own input only: $y_i = m_i x_i / (1 - p)$, so the Jacobian is diagonal,
+# $\partial y_i / \partial x_j = 0$ for $i \ne j$ and
+#
+# $$\frac{\partial y_i}{\partial x_i} = \frac{m_i}{1 - p}
+# \qquad\Longrightarrow\qquad
+# \boxed{\;\frac{\partial L}{\partial x} = \frac{m \odot \partial L / \partial y}{1 - p}\;}$$
+#
+# The gradient flows back only through the kept units, scaled like the forward pass, using **the same mask** —
+# so the layer must remember it (nnlib keeps it in `dropout.mask`). In eval mode the backward is the identity.
+#
+# ### Exercise 5.3 — the dropout backward pass
+#
+# Write `dropout_backward(grad_out, keep_mask, p)`: given $\partial L/\partial y$ and the mask used in the
+# forward pass, return $\partial L/\partial x$.
+
+# %%
+def dropout_backward(grad_out, keep_mask, p):
+    """∂L/∂x = m ⊙ ∂L/∂y / (1 − p), same shape as grad_out."""
+    ### BEGIN SOLUTION
+    return grad_out * keep_mask / (1 - p)
+    ### END SOLUTION
+
+
+# %%
+check_dropout_backward(dropout_backward)
+
+# %% [markdown]
+# A gradient check needs a fixed function, and dropout draws a new mask at every forward. `fix_mask` pins one
+# mask; then `nnlib.gradcheck` compares the backward of `Linear → Dropout` (for the input, the weight and the
+# bias) with centred finite differences, in float64:
+
+# %%
+rng = np.random.default_rng(0)
+dropout = Dropout(0.4)
+dropout.fix_mask(rng.random((6, 4)) >= 0.4)
+errors = gradcheck(Sequential(Linear(3, 4, rng=0, dtype=np.float64), dropout), rng.normal(size=(6, 3)))
+print("relative errors below 1e-7 for", list(errors), ":", max(errors.values()) < 1e-7)
+assert max(errors.values()) < 1e-7
+
+# %% [markdown]
+# ## 8. Dropout as an ensemble, and its effect on validation
+#
+# Each mask selects a **sub-network** — the units it keeps — and all $2^{n}$ sub-networks share the same weights.
+# Training with dropout trains a different sub-network at each step; the eval-mode network approximates the
+# **average of their predictions** (for a linear layer right after dropout the average is exact, by the
+# expectation above; through non-linearities it is an approximation). Train the overfitting network with
+# `Dropout(0.5)` after both hidden layers, then measure how close the average of many dropped-out predictions
+# comes to the single eval-mode prediction, on the 600 validation points:
+
+# %%
+dropout_net = make_net(p_drop=0.5)
+histories["dropout, p = 0.5"] = train(dropout_net)
+
+eval_probs = softmax(dropout_net.eval()(X_val), axis=1)
+dropout_net.train()
+sub_network_probs = np.array([softmax(dropout_net(X_val), axis=1) for _ in range(200)])
+for k in [1, 10, 200]:
+    average = sub_network_probs[:k].mean(axis=0)
+    agree = np.mean(average.argmax(axis=1) == eval_probs.argmax(axis=1))
+    print(f"average of {k:3d} sub-networks: mean |Δ probability| {np.abs(average - eval_probs)[:, 1].mean():.3f}, "
+          f"same class as eval mode for {agree:.3f} of the points")
+dropout_net.eval()
+assert np.abs(sub_network_probs.mean(axis=0) - eval_probs).mean() < 0.05 and agree > 0.98
+
+# %% [markdown]
+# One sub-network alone disagrees with the full network on a few percent of the points; the average of many
+# predicts the same class almost everywhere. The probabilities do not converge *exactly* to the eval-mode ones —
+# the small difference that remains is the non-linearities' doing — but the eval-mode network gives, in one
+# pass, nearly what an ensemble of sub-networks would give. And ensembles overfit less than their members.
+#
+# The three runs side by side — the same network, the same start, the same batches:
+
+# %%
+plot_curves(histories)
+models = {"no regularization": plain, "L2, λ = 0.01": l2_net, "dropout, p = 0.5": dropout_net}
+for name, model in models.items():
+    print(f"{name:18s}: training accuracy {evaluate(model, LOSS, X_train, y_train)['accuracy']:.3f}, "
+          f"validation accuracy {evaluate(model, LOSS, X_val, y_val)['accuracy']:.3f}, gap {gap(model):.3f}")
+assert gap(dropout_net) < gap(plain) - 0.05
+assert evaluate(dropout_net, LOSS, X_val, y_val)["accuracy"] > evaluate(plain, LOSS, X_val, y_val)["accuracy"]
+
+# %%
+plot_boundaries(models)
+
+# %% [markdown]
+# Dropout's training curves are noisier and its training loss stays higher (each step trains a random
+# sub-network); its validation accuracy is the best of the three and its boundary is smooth. Look at the
+# validation *loss*, though: with dropout alone it still climbs, almost like the unregularized one — nothing
+# stops the weights from growing, and a few confidently wrong points dominate the cross-entropy. L2 keeps the
+# validation loss flat. The two act differently and are often combined (and with early stopping: keep the
+# weights of the epoch with the lowest validation loss). Both trade a little training accuracy for a smaller gap.
+#
+# ## Summary
+#
+# * **Regularization** adds information "to solve an ill-posed problem or to prevent overfitting". Overfitting
+#   shows as a training loss that keeps falling while the validation loss rises; measure the train–validation gap.
+# * **L2**: $R = \frac{\lambda}{2}\sum w^2$, gradient $\lambda w$, so each step multiplies the weights by
+#   $1 - \eta\lambda$ (**weight decay**) — small weights, smooth functions. With a squared-error loss it is
+#   **ridge regression**, $w = (X^\top X + \lambda I)^{-1}X^\top t$, which stays well-posed when $X^\top X$ is
+#   singular (mind the $\frac{1}{2}$ and mean-vs-sum conventions: `MSELoss` gives strength $N\lambda/2$).
+# * **L1**: $R = \lambda\sum|w|$, a constant pull $\lambda\operatorname{sign}(w)$; soft-thresholding sets every weight
+#   with $|v| \le \eta\lambda$ to exactly 0 — **sparsity** (the diamond's corners lie on the axes).
+# * With **SGD**, an L2 term and decoupled weight decay are identical; with **Adam** they are not: Adam + L2
+#   divides the decay by $\sqrt{\hat v}$, so weights with large gradients barely decay. **AdamW** decays every
+#   weight by the same factor.
+# * **Inverted dropout**: $y = m \odot x/(1 - p)$ with $m \sim \text{Bernoulli}(1 - p)$, so $\mathbb{E}[y] = x$;
+#   backward $\partial L/\partial x = m \odot \partial L/\partial y/(1 - p)$ with the same mask; identity in eval
+#   mode (`model.eval()`), where the network approximates the average of its $2^n$ sub-networks.
+#
+# ## Review questions
+#
+# 1. Give the notes' definition of regularization. What are the two problems it names, and how did each show up
+#    in this lesson?
+# 2. How do you recognise overfitting in training and validation curves? Why would stopping at the lowest
+#    validation loss also be a form of regularization?
+# 3. Derive the gradient of $\frac{\lambda}{2}\sum w^2$ and write the SGD update as weight decay. What is the
+#    ½ for?
+# 4. Derive the ridge solution from $\frac{1}{2}\lVert t - Xw\rVert^2 + \frac{\lambda}{2}\lVert w\rVert^2$. How does
+#    it change with `MSELoss`'s mean convention? Why is it always solvable for $\lambda > 0$?
+# 5. Why does L1 regularization produce weights that are exactly zero and L2 does not? Answer once with the
+#    corner of the diamond, once with soft-thresholding.
+# 6. Why does inverted dropout scale the kept units by $1/(1 - p)$? What would go wrong at evaluation without it?
+# 7. Why must dropout be switched off at evaluation? What does the eval-mode network compute, approximately?
+# 8. Derive dropout's backward pass. Why must the backward use the mask of the forward pass, and how do you
+#    gradient-check a layer that is random?
+# 9. Why is `Adam(weight_decay=λ)` not the same as `AdamW(weight_decay=λ)`, when `SGD(weight_decay=λ)` is the same
+#    as decoupled decay? Which weights does Adam + L2 decay least?
