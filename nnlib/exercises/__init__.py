@@ -3,5 +3,6 @@
 from ._core import Case, check_cases, check_with_diagnosis, evaluate
 from .lesson01 import check_and_gate, check_perceptron_predict, check_perceptron_update
 from .lesson02 import check_leaky_relu, check_leaky_relu_prime, check_sigmoid_prime, check_softmax, check_tanh_prime
+from .lesson03 import check_dE_dw1, check_dE_dw5, check_output_delta, check_update_all
 from .lesson04 import check_critical_learning_rate, check_minibatch_step, check_momentum_update
 from .lesson05 import check_dropout_backward, check_dropout_forward, check_l2_gradient
