@@ -30,7 +30,7 @@ class Case:
 
 
 def _short(value, width: int = 60) -> str:
-    text = np.array2string(np.asarray(value), precision=4, separator=", ", threshold=8) \
+    text = np.array2string(np.asarray(value), precision=6, separator=", ", threshold=8) \
         if isinstance(value, (np.ndarray, list, tuple)) else repr(value)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
