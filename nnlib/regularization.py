@@ -98,7 +98,11 @@ class L1Penalty(Penalty):
         return self.strength * float(np.abs(w).sum())
 
     def _gradient(self, w):
-        return np.zeros_like(w) if self.proximal else self.strength * np.sign(w)
+        return self.strength * np.sign(w)
+
+    def backward(self, model: Module) -> None:
+        if not self.proximal:  # the proximal form acts in after_step instead
+            super().backward(model)
 
     def after_step(self, model: Module, lr: float) -> None:
         if self.proximal:

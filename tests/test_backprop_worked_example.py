@@ -9,14 +9,15 @@ import pytest
 
 from nnlib import SGD, Linear, Sequential, Sigmoid, SquaredError, fit
 from nnlib.autograd import Value
+from nnlib.exercises.lesson03 import HIDDEN_WEIGHTS as HIDDEN
+from nnlib.exercises.lesson03 import OUTPUT_WEIGHTS as OUTPUT
+from nnlib.exercises.lesson03 import SLIDES as PARAMS
+from nnlib.exercises.lesson03 import SLIDES_INPUTS as INPUTS
+from nnlib.exercises.lesson03 import SLIDES_TARGETS as TARGETS
+from nnlib.exercises.lesson03 import layers_222
 from nnlib.functional import sigmoid
 
-INPUTS, TARGETS, ETA = (0.05, 0.10), (0.01, 0.99), 0.5
-PARAMS = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30, "b1": 0.35,
-          "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55, "b2": 0.60}
-# nnlib's weight is (in, out): weight[i, j] goes from input i to neuron j, so w1 (i1 -> h1) is hidden[0, 0].
-HIDDEN = {"w1": (0, 0), "w2": (1, 0), "w3": (0, 1), "w4": (1, 1)}
-OUTPUT = {"w5": (0, 0), "w6": (1, 0), "w7": (0, 1), "w8": (1, 1)}
+ETA = 0.5
 PUBLISHED_NEW = {"w1": "0.149780716", "w2": "0.19956143", "w3": "0.24975114", "w4": "0.29950229",
                  "w5": "0.35891648", "w6": "0.408666186", "w7": "0.511301270", "w8": "0.561370121"}
 PUBLISHED_FORWARD = {"out_h1": "0.593269992", "out_o1": "0.75136507", "E_total": "0.298371109"}
@@ -30,12 +31,8 @@ def agrees(value, published: str) -> bool:
 
 
 def slides_model(train_biases=False):
-    hidden, output = Linear(2, 2, dtype=np.float64), Linear(2, 2, dtype=np.float64)
-    for layer, positions, bias in ((hidden, HIDDEN, "b1"), (output, OUTPUT, "b2")):
-        for name, index in positions.items():
-            layer.weight.data[index] = PARAMS[name]
-        layer.bias.data[...] = PARAMS[bias]  # one bias per neuron in nnlib; the slides share it
-        layer.bias.requires_grad = train_biases
+    hidden, output = layers_222(PARAMS)  # w1 (i1 -> h1) is hidden.weight[0, 0]: nnlib's weight is (in, out)
+    hidden.bias.requires_grad = output.bias.requires_grad = train_biases
     return Sequential(hidden, Sigmoid(), output, Sigmoid())
 
 

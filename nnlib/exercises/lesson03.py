@@ -38,6 +38,19 @@ def _networks() -> list[tuple[str, dict, tuple, tuple]]:
     return networks
 
 
+def layers_222(params: Mapping) -> tuple[Linear, Linear]:
+    """The hidden and output float64 ``Linear(2, 2)`` layers holding ``params`` (named as in PARAMETERS).
+
+    nnlib has one bias per neuron: both neurons of a layer get the slides' shared bias.
+    """
+    hidden, output = Linear(2, 2, dtype=np.float64), Linear(2, 2, dtype=np.float64)
+    for layer, positions, bias in ((hidden, HIDDEN_WEIGHTS, "b1"), (output, OUTPUT_WEIGHTS, "b2")):
+        for name, index in positions.items():
+            layer.weight.data[index] = params[name]
+        layer.bias.data[...] = params[bias]
+    return hidden, output
+
+
 def _backprop(params: Mapping, inputs, targets) -> dict:
     """One forward and backward pass through nnlib layers holding ``params``.
 
@@ -45,11 +58,7 @@ def _backprop(params: Mapping, inputs, targets) -> dict:
     ``grads``: ∂E/∂parameter for the ten names of PARAMETERS (a shared bias's gradient is the sum over the
     two neurons that use it).
     """
-    hidden, output = Linear(2, 2, dtype=np.float64), Linear(2, 2, dtype=np.float64)
-    for layer, positions, bias in ((hidden, HIDDEN_WEIGHTS, "b1"), (output, OUTPUT_WEIGHTS, "b2")):
-        for name, index in positions.items():
-            layer.weight.data[index] = params[name]
-        layer.bias.data[...] = params[bias]
+    hidden, output = layers_222(params)
     act_h, act_o, loss = Sigmoid(), Sigmoid(), SquaredError()
     out_h = act_h(hidden(np.array([inputs], dtype=np.float64)))
     out_o = act_o(output(out_h))
