@@ -8,7 +8,22 @@ from . import autograd, data, exercises, functional, io, optim, regularization
 from ._checks import DTypeError, InputError
 from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
-from .layers import ELU, Dropout, LeakyReLU, Linear, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .layers import (
+    ELU,
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    Maxout,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop

@@ -95,6 +95,15 @@ def check_features(x, who: str, in_features: int, dtype) -> np.ndarray:
     return x
 
 
+def check_images(x, who: str, channels: int, dtype=None) -> np.ndarray:
+    """Validate a batch of images: shape (N, channels, H, W), the expected dtype, finite values."""
+    x = check_array(x, who, dtype=dtype, finite=True)
+    if x.ndim != 4 or x.shape[1] != channels or 0 in x.shape:
+        raise InputError(f"{who}: input must have shape (N, {channels}, H, W) with N, H, W ≥ 1, got {x.shape}"
+                         + (" — add the channel axis with x[:, None]" if x.ndim == 3 and channels == 1 else ""))
+    return x
+
+
 def check_finite(x: np.ndarray, who: str, name: str = "input") -> None:
     """Raise if ``x`` holds NaN or ±inf. A single sum is the fast path; a full scan only on suspicion."""
     with np.errstate(over="ignore", invalid="ignore"):

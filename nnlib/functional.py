@@ -1,4 +1,4 @@
-r"""Pure math: activations, their derivatives, softmax / log-softmax / logsumexp.
+r"""Pure math: activations, their derivatives, softmax / log-softmax / logsumexp, and convolution helpers.
 
 Every ``*_prime`` is the derivative with respect to the pre-activation (the notes' :math:`net`), evaluated
 elementwise. At a kink the derivative is the one PyTorch's autograd uses (``relu'(0) = 0``,
@@ -20,6 +20,7 @@ from ._checks import DTypeError, InputError
 __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime", "leaky_relu", "leaky_relu_prime",
     "elu", "elu_prime", "softplus", "softplus_prime", "softmax", "log_softmax", "logsumexp", "softmax_backward",
+    "conv_output_size", "pad2d", "im2col", "col2im", "conv2d_naive",
 ]
 
 
@@ -249,3 +250,107 @@ def softmax_backward(s, grad_out, axis: int = -1) -> np.ndarray:
                          f"got {grad_out.shape}")
     axis = _check_axis(s, axis, "softmax_backward")
     return s * (grad_out - np.sum(grad_out * s, axis=axis, keepdims=True))
+
+
+# --- convolution: output size, padding, im2col / col2im, the readable reference ---------------------
+
+def _pair(value, who: str, name: str, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (height, width), each ≥ ``minimum``, as a tuple of two ints."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum
+                             for v in pair):
+        raise InputError(f"{who}: {name} must be an int ≥ {minimum} or a pair of them (height, width), "
+                         f"got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+    r"""Length of a convolution's or pooling's output along one axis (cs231n's formula).
+
+    .. math::
+        H' = \left\lfloor \frac{H + 2\,\text{padding} - \text{kernel}}{\text{stride}} \right\rfloor + 1
+
+    Raises when the padded input is shorter than the kernel (there would be no output at all).
+    """
+    for value, name, minimum in ((size, "size", 1), (kernel_size, "kernel_size", 1), (stride, "stride", 1),
+                                 (padding, "padding", 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            raise InputError(f"conv_output_size: {name} must be an int ≥ {minimum}, got {value!r}")
+    if size + 2 * padding < kernel_size:
+        raise InputError(f"conv_output_size: the kernel ({kernel_size}) is larger than the padded input "
+                         f"({size} + 2·{padding} = {size + 2 * padding})")
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def pad2d(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes: x (N, C, H, W) → (N, C, H + 2·ph, W + 2·pw); ``x`` itself when padding is 0."""
+    ph, pw = padding
+    if ph == pw == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _windows(x: np.ndarray, kernel_size, stride, padding, pad_value: float = 0.0) -> np.ndarray:
+    """Every kernel-sized window of the padded input, as a strided view (no copy after padding).
+
+    x (N, C, H, W) → (N, C, H', W', KH, KW), where ``[n, c, i, j]`` is the window under output pixel (i, j).
+    """
+    (sh, sw), (kh, kw) = stride, kernel_size
+    windows = np.lib.stride_tricks.sliding_window_view(pad2d(x, padding, pad_value), (kh, kw), axis=(2, 3))
+    return windows[:, :, ::sh, ::sw]
+
+
+def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
+    r"""Unfold every receptive field into a column, so that a convolution becomes one matrix product.
+
+    x (N, C, H, W) → cols (N, C·KH·KW, H'·W'), ordered like a weight (C_out, C, KH, KW) reshaped to
+    (C_out, C·KH·KW): then ``weight.reshape(C_out, -1) @ cols`` is the convolution, shaped (N, C_out, H'·W').
+    """
+    kernel_size, stride = _pair(kernel_size, "im2col", "kernel_size"), _pair(stride, "im2col", "stride")
+    padding = _pair(padding, "im2col", "padding", minimum=0)
+    windows = _windows(x, kernel_size, stride, padding)
+    n, c, oh, ow, kh, kw = windows.shape
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+
+
+def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add every column back onto the pixels it was read from.
+
+    cols (N, C·KH·KW, H'·W') → (N, C, H, W). A pixel read by several windows receives the sum of their
+    entries — exactly dL/dx when ``cols`` holds dL/d(cols). Loops over the KH·KW kernel offsets only.
+    """
+    (kh, kw), (sh, sw) = _pair(kernel_size, "col2im", "kernel_size"), _pair(stride, "col2im", "stride")
+    ph, pw = _pair(padding, "col2im", "padding", minimum=0)
+    n, c, h, w = x_shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    cols = cols.reshape(n, c, kh, kw, oh, ow)
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            padded[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += cols[:, :, p, q]
+    return padded[:, :, ph:ph + h, pw:pw + w]
+
+
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
+    r"""The convolution layer written as its definition: one loop per index. Slow; for reading and testing.
+
+    .. math::
+        y_{n,o,i,j} = b_o + \sum_{c}\sum_{p}\sum_{q} w_{o,c,p,q}\; x^{\text{pad}}_{n,\,c,\,i s + p,\,j s + q}
+
+    Like every deep-learning library this is a cross-correlation: the kernel is not flipped.
+    Shapes: x (N, C, H, W), weight (C_out, C, KH, KW), bias (C_out,) or None → y (N, C_out, H', W').
+    """
+    x, weight = _float_array(x, "conv2d_naive"), _float_array(weight, "conv2d_naive")
+    (sh, sw), padding = _pair(stride, "conv2d_naive", "stride"), _pair(padding, "conv2d_naive", "padding", 0)
+    n, c, h, w = x.shape
+    c_out, _, kh, kw = weight.shape
+    xp = pad2d(x, padding)
+    oh, ow = conv_output_size(h, kh, sh, padding[0]), conv_output_size(w, kw, sw, padding[1])
+    y = np.zeros((n, c_out, oh, ow), dtype=np.result_type(x, weight))
+    for b in range(n):
+        for o in range(c_out):
+            for i in range(oh):
+                for j in range(ow):
+                    patch = xp[b, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    y[b, o, i, j] = np.sum(patch * weight[o]) + (0 if bias is None else bias[o])
+    return y

@@ -1,7 +1,10 @@
 """Layers: each a Module with a documented forward and backward."""
 
 from .activation import ELU, LeakyReLU, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .conv import Conv2d
 from .dropout import Dropout
 from .linear import Linear
+from .pooling import AvgPool2d, Flatten, MaxPool2d
 
-__all__ = ["Linear", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout"]
+__all__ = ["Linear", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout",
+           "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten"]

@@ -1,0 +1,95 @@
+r"""The 2-D convolution layer, computed as one matrix product over unfolded receptive fields (im2col).
+
+Forward, for input :math:`x` (N, C, H, W) zero-padded by ``padding`` and weight :math:`w` (C_out, C, KH, KW):
+
+.. math::
+    y_{n,o,i,j} = b_o + \sum_{c,p,q} w_{o,c,p,q}\, x_{n,c,\,i s + p,\,j s + q}
+
+Backward, with :math:`\delta = \partial L / \partial y`:
+
+.. math::
+    \frac{\partial L}{\partial w_{o,c,p,q}} = \sum_{n,i,j} \delta_{n,o,i,j}\, x_{n,c,\,i s + p,\,j s + q}
+    \qquad \text{(a correlation of the input with } \delta\text{)}
+
+    \frac{\partial L}{\partial x} = \text{every } w_{o,c,p,q}\,\delta_{n,o,i,j}
+    \text{ added back onto the pixel it multiplied}
+    \qquad \text{(for stride 1: a full convolution of } \delta \text{ with the flipped kernel)}
+
+:func:`nnlib.functional.conv2d_naive` is the same forward written as four nested loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import InputError, as_rng, check_float_dtype, check_grad, check_images, check_positive_int
+from ..functional import _pair, col2im, conv_output_size, im2col
+from ..module import Module, Parameter
+
+__all__ = ["Conv2d", "output_hw"]
+
+
+def output_hw(layer: Module, x_shape: tuple) -> tuple[int, int]:
+    """(H', W') of a convolution or pooling ``layer`` on an input of ``x_shape``, or an error naming it."""
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+    h, w = x_shape[2:]
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        raise InputError(f"{layer}: the kernel ({kh}×{kw}) is larger than the padded input "
+                         f"({h + 2 * ph}×{w + 2 * pw} from an input of shape {tuple(x_shape)})")
+    return conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+
+
+class Conv2d(Module):
+    """2-D convolution (a cross-correlation, as in PyTorch): ``C_out`` learned filters slid over the input.
+
+    Args:
+        in_channels, out_channels: C and C_out.
+        kernel_size, stride, padding: an int or a pair (height, width); zero padding on every side.
+        bias: learn one bias per output channel.
+        rng, dtype: initialisation (PyTorch's default, uniform in ±1/√(C·KH·KW)) and parameter dtype.
+
+    Shapes:
+        x: (N, C, H, W) → y: (N, C_out, H', W'), with H' = ⌊(H + 2·padding − KH) / stride⌋ + 1 (same for W').
+        weight: (C_out, C, KH, KW), PyTorch's layout; bias: (C_out,).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
+                 *, rng=None, dtype=np.float32):
+        self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check_positive_int(out_channels, "Conv2d", "out_channels")
+        self.kernel_size = _pair(kernel_size, "Conv2d", "kernel_size")
+        self.stride = _pair(stride, "Conv2d", "stride")
+        self.padding = _pair(padding, "Conv2d", "padding", minimum=0)
+        dtype = check_float_dtype(dtype, "Conv2d")
+        rng = as_rng(rng, "Conv2d")
+        shape = (out_channels, in_channels, *self.kernel_size)
+        bound = 1.0 / np.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
+        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype), "weight")
+        self.bias = Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype), "bias") if bias else None
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, bias={self.bias is not None}, dtype={self.weight.dtype}")
+
+    def forward(self, x):
+        """x (N, C, H, W) → y (N, C_out, H', W'): ``weight (C_out, C·KH·KW) @ im2col(x) (N, C·KH·KW, H'·W')``."""
+        x = check_images(x, str(self), self.in_channels, self.weight.dtype)
+        out_h, out_w = output_hw(self, x.shape)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding)
+        y = self.weight.data.reshape(self.out_channels, -1) @ cols
+        if self.bias is not None:
+            y += self.bias.data[:, None]
+        self._cache = (cols, x.shape)
+        return y.reshape(x.shape[0], self.out_channels, out_h, out_w)
+
+    def backward(self, grad_out):
+        """grad_out (N, C_out, H', W') → dL/dx (N, C, H, W); accumulates dL/dweight and dL/dbias."""
+        cols, x_shape = self._saved()
+        out_shape = (x_shape[0], self.out_channels, *output_hw(self, x_shape))
+        delta = check_grad(grad_out, out_shape, str(self), dtype=self.weight.dtype).reshape(*out_shape[:2], -1)
+        if self.weight.requires_grad:
+            self.weight.grad += (delta @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.weight.shape)
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += delta.sum(axis=(0, 2))
+        grad_cols = self.weight.data.reshape(self.out_channels, -1).T @ delta
+        return col2im(grad_cols, x_shape, self.kernel_size, self.stride, self.padding)

@@ -1,0 +1,297 @@
+"""Conv2d, MaxPool2d, AvgPool2d, Flatten and the im2col helpers: gradients, PyTorch on odd shapes, errors."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nnlib import DTypeError, InputError, Sequential, gradcheck
+from nnlib.functional import col2im, conv2d_naive, conv_output_size, im2col
+from nnlib.layers import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Tanh
+
+F64 = np.float64
+
+# (in_channels, out_channels, kernel, stride, padding): channels 1/3/8, kernels 1/3/5, stride 1/2, padding 0/1/2
+CONV_SETTINGS = [(c, o, k, s, p) for (c, o), k, s, p in
+                 itertools.product([(1, 4), (3, 2), (8, 3)], [1, 3, 5], [1, 2], [0, 1, 2])]
+IMAGE = (2, 7, 10)  # N, H, W: non-square, odd height
+# (kernel, stride, padding) of the pooling layers; stride None means "= kernel"
+POOL_SETTINGS = [(2, None, 0), (2, 1, 0), (3, 2, 1), (3, None, 0), ((2, 3), (1, 2), (1, 0)), (1, None, 0)]
+POOLS = {"MaxPool2d": MaxPool2d, "AvgPool2d": AvgPool2d}
+
+
+def _conv(setting, dtype=F64, bias=True):
+    c, o, k, s, p = setting
+    return Conv2d(c, o, k, stride=s, padding=p, bias=bias, rng=sum(setting), dtype=dtype)
+
+
+def _images(rng, channels, dtype=F64):
+    n, h, w = IMAGE
+    return rng.standard_normal((n, channels, h, w)).astype(dtype)
+
+
+def _ids(settings):
+    return [str(s).replace(" ", "") for s in settings]
+
+
+# --- the readable reference and the im2col helpers ----------------------------------------------------
+
+@pytest.mark.parametrize("setting", CONV_SETTINGS, ids=_ids(CONV_SETTINGS))
+def test_conv2d_equals_the_naive_loops(rng, setting):
+    layer = _conv(setting)
+    x = _images(rng, setting[0])
+    expected = conv2d_naive(x, layer.weight.data, layer.bias.data, stride=setting[3], padding=setting[4])
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(3, 1, 1), (2, 2, 0), ((3, 2), (2, 1), (0, 2))])
+def test_col2im_is_the_adjoint_of_im2col(rng, kernel, stride, padding):
+    x = rng.standard_normal((2, 3, 6, 5))
+    cols = im2col(x, kernel, stride, padding)
+    c = rng.standard_normal(cols.shape)
+    assert np.isclose(np.sum(cols * c), np.sum(x * col2im(c, x.shape, kernel, stride, padding)), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("size", "kernel", "stride", "padding", "expected"),
+                         [(28, 3, 1, 1, 28), (28, 5, 1, 0, 24), (7, 3, 2, 1, 4), (8, 2, 2, 0, 4), (5, 5, 3, 0, 1),
+                          (6, 3, 2, 0, 2), (1, 3, 1, 1, 1)])
+def test_conv_output_size(size, kernel, stride, padding, expected):
+    assert conv_output_size(size, kernel, stride, padding) == expected
+
+
+@pytest.mark.parametrize(("args", "pattern"), [
+    ((4, 7, 1, 1), r"the kernel \(7\) is larger than the padded input \(4 \+ 2·1 = 6\)"),
+    ((4, 3, 0, 0), "stride must be an int ≥ 1, got 0"),
+    ((4, 3, 1, -1), "padding must be an int ≥ 0, got -1"),
+    ((4.0, 3, 1, 0), "size must be an int ≥ 1, got 4.0"),
+])
+def test_conv_output_size_refuses_impossible_settings(args, pattern):
+    with pytest.raises(InputError, match=f"^conv_output_size: {pattern}"):
+        conv_output_size(*args)
+
+
+# --- gradients ------------------------------------------------------------------------------------------
+
+GRADCHECK_CONV = [(1, 4, 3, 1, 1), (3, 2, 5, 2, 2), (8, 3, 1, 2, 0), (3, 2, 3, 2, 0), (1, 4, 5, 1, 2)]
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("setting", GRADCHECK_CONV, ids=_ids(GRADCHECK_CONV))
+def test_conv_gradcheck(rng, setting, bias):
+    layer = _conv(setting, bias=bias)
+    errors = gradcheck(layer, _images(rng, setting[0]), tol=1e-7)
+    assert set(errors) == {"input0", "weight"} | ({"bias"} if bias else set())
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
+@pytest.mark.parametrize("name", POOLS)
+def test_pool_gradcheck(rng, name, setting):
+    x = rng.permutation(np.arange(2 * 3 * 7 * 10, dtype=F64)).reshape(2, 3, 7, 10) / 10  # distinct: no ties
+    assert set(gradcheck(POOLS[name](*setting), x, tol=1e-7)) == {"input0"}
+
+
+@pytest.mark.gradcheck
+def test_small_cnn_gradcheck(rng):
+    assert len(gradcheck(_small_cnn(), rng.standard_normal((2, 1, 8, 8)), tol=1e-7)) == 7
+
+
+def _small_cnn():
+    return Sequential(Conv2d(1, 3, 3, padding=1, rng=0, dtype=F64), Tanh(), MaxPool2d(2),
+                      Conv2d(3, 4, 3, stride=2, rng=1, dtype=F64), ReLU(), AvgPool2d(1), Flatten(),
+                      Linear(4, 5, rng=2, dtype=F64))
+
+
+# --- PyTorch ----------------------------------------------------------------------------------------------
+
+def _torch_forward(torch, layer, x):
+    """The torch twin of an nnlib conv/pool/flatten layer (or a Sequential of them) applied to tensor x,
+    returning (y, [(nnlib parameter, torch leaf)])."""
+    F = torch.nn.functional
+    if isinstance(layer, Sequential):
+        pairs = []
+        for sub in layer:
+            x, sub_pairs = _torch_forward(torch, sub, x)
+            pairs += sub_pairs
+        return x, pairs
+    if isinstance(layer, Conv2d):
+        leaves = [(p, torch.tensor(p.data, requires_grad=True)) for p in layer.parameters()]
+        weight, bias = leaves[0][1], (leaves[1][1] if layer.bias is not None else None)
+        return F.conv2d(x, weight, bias, stride=layer.stride, padding=layer.padding), leaves
+    if isinstance(layer, Linear):
+        weight, bias = (torch.tensor(p.data, requires_grad=True) for p in (layer.weight, layer.bias))
+        return x @ weight + bias, [(layer.weight, weight), (layer.bias, bias)]
+    simple = {MaxPool2d: lambda: F.max_pool2d(x, layer.kernel_size, layer.stride, layer.padding),
+              AvgPool2d: lambda: F.avg_pool2d(x, layer.kernel_size, layer.stride, layer.padding),
+              Flatten: lambda: torch.flatten(x, layer.start_dim), ReLU: lambda: F.relu(x), Tanh: lambda: torch.tanh(x)}
+    return simple[type(layer)](), []
+
+
+def _assert_matches_torch(torch, layer, x, upstream, atol=1e-12):
+    y = layer(x)
+    grad_x = layer.backward(upstream)
+    xt = torch.tensor(x, requires_grad=True)
+    yt, pairs = _torch_forward(torch, layer, xt)
+    yt.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-6, atol=atol)
+    assert len(pairs) == len(layer.parameters())
+    for param, leaf in pairs:
+        np.testing.assert_allclose(param.grad, leaf.grad.numpy(), rtol=1e-6, atol=atol, err_msg=param.name)
+
+
+@pytest.mark.parametrize("setting", CONV_SETTINGS, ids=_ids(CONV_SETTINGS))
+def test_conv_matches_torch(torch, rng, setting):
+    layer = _conv(setting)
+    x = _images(rng, setting[0])
+    _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
+
+
+@pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
+@pytest.mark.parametrize("name", POOLS)
+def test_pool_matches_torch(torch, rng, name, setting):
+    layer = POOLS[name](*setting)
+    x = _images(rng, 3)
+    _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
+
+
+@pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
+def test_maxpool_ties_follow_torch(torch, rng, setting):
+    """Integer inputs in 0..2 tie in almost every window: PyTorch sends the gradient to the first maximum."""
+    layer = MaxPool2d(*setting)
+    x = rng.integers(0, 3, (2, 3, 7, 10)).astype(F64)
+    _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
+
+
+def test_maxpool_tie_goes_to_the_first_maximum_in_row_major_order():
+    layer = MaxPool2d(2)
+    layer(np.array([[[[1.0, 5.0], [5.0, 5.0]]]]))
+    np.testing.assert_array_equal(layer.backward(np.array([[[[3.0]]]])), [[[[0.0, 3.0], [0.0, 0.0]]]])
+    assert layer.argmax.item() == 1
+
+
+def test_float32_cnn_matches_torch(torch, rng):
+    layer = Sequential(Conv2d(3, 8, 3, padding=1, rng=0), ReLU(), MaxPool2d(2),
+                       Conv2d(8, 4, 3, stride=2, padding=1, rng=1), Flatten())
+    x = _images(rng, 3, np.float32)
+    _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape).astype(np.float32), atol=1e-5)
+
+
+# --- the backward contract ----------------------------------------------------------------------------------
+
+LAYERS = {
+    "Conv2d": lambda dtype: Conv2d(3, 2, 3, stride=2, padding=1, rng=0, dtype=dtype),
+    "MaxPool2d": lambda dtype: MaxPool2d(2),
+    "AvgPool2d": lambda dtype: AvgPool2d(3, stride=1, padding=1),
+    "Flatten": lambda dtype: Flatten(),
+    "CNN": lambda dtype: Sequential(Conv2d(3, 4, 3, rng=1, dtype=dtype), ReLU(), MaxPool2d(2), Flatten()),
+}
+
+
+def _forward_backward(layer, x, rng):
+    y = layer(x)
+    upstream = rng.standard_normal(y.shape).astype(x.dtype)
+    return y, upstream, layer.backward(upstream)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_second_backward_accumulates_and_inputs_are_not_mutated(rng, name):
+    layer, x = LAYERS[name](F64), _images(rng, 3)
+    x_before = x.copy()
+    _, upstream, first = _forward_backward(layer, x, rng)
+    upstream_before = upstream.copy()
+    once = [p.grad.copy() for p in layer.parameters()]
+    layer(x)
+    np.testing.assert_array_equal(layer.backward(upstream), first)
+    for param, grad in zip(layer.parameters(), once, strict=True):
+        np.testing.assert_allclose(param.grad, 2 * grad, rtol=1e-12, err_msg=param.name)
+        assert np.any(grad != 0), param.name
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(upstream, upstream_before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", LAYERS)
+def test_dtype_is_preserved(rng, name, dtype):
+    layer = LAYERS[name](dtype)
+    y, _, grad_x = _forward_backward(layer, _images(rng, 3, dtype), rng)
+    assert y.dtype == grad_x.dtype == dtype
+    assert all(p.grad.dtype == dtype for p in layer.parameters())
+
+
+@pytest.mark.parametrize("frozen", ["weight", "bias"])
+def test_frozen_conv_parameter_keeps_zero_grad(rng, frozen):
+    layer = LAYERS["Conv2d"](F64)
+    getattr(layer, frozen).requires_grad = False
+    _forward_backward(layer, _images(rng, 3), rng)
+    for name, param in layer.named_parameters():
+        assert np.any(param.grad) == (name != frozen), name
+
+
+def test_flatten_keeps_leading_axes():
+    x = np.arange(2 * 3 * 4 * 5, dtype=F64).reshape(2, 3, 4, 5)
+    layer = Flatten(start_dim=2)
+    assert layer(x).shape == (2, 3, 20)
+    assert layer.backward(np.ones((2, 3, 20))).shape == x.shape
+
+
+@pytest.mark.parametrize(("layer", "text"), [
+    (Conv2d(1, 16, 3, padding=1),
+     "Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=True, dtype=float32)"),
+    (MaxPool2d(2), "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"),
+    (AvgPool2d((3, 2), stride=1), "AvgPool2d(kernel_size=(3, 2), stride=(1, 1), padding=(0, 0))"),
+    (Flatten(), "Flatten(start_dim=1)"),
+], ids=str)
+def test_repr(layer, text):
+    assert repr(layer) == text
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("layer", "bad", "error", "pattern"), [
+    (Conv2d(3, 2, 3, dtype=F64), np.ones((2, 1, 5, 5)), InputError, r"must have shape \(N, 3, H, W\).*\(2, 1, 5, 5\)"),
+    (Conv2d(1, 2, 3, dtype=F64), np.ones((2, 5, 5)), InputError, r"got \(2, 5, 5\) — add the channel axis"),
+    (Conv2d(1, 2, 3, dtype=F64), np.ones((0, 1, 5, 5)), InputError, "N, H, W ≥ 1"),
+    (Conv2d(1, 2, 3), np.ones((2, 1, 5, 5)), DTypeError, "has dtype float64 but the layer's parameters are float32"),
+    (Conv2d(1, 2, 3, dtype=F64), np.ones((2, 1, 5, 5), dtype=np.int64), DTypeError, "floating-point array"),
+    (Conv2d(1, 2, 3, dtype=F64), np.full((2, 1, 5, 5), np.inf), InputError, "contains 0 NaN and 50 infinite"),
+    (Conv2d(1, 2, 5, padding=1, dtype=F64), np.ones((2, 1, 2, 9)), InputError,
+     r"the kernel \(5×5\) is larger than the padded input \(4×11"),
+    (MaxPool2d(3), np.ones((2, 4, 2, 2)), InputError, r"the kernel \(3×3\) is larger than the padded input \(2×2"),
+    (AvgPool2d(2), np.ones((2, 4, 4)), InputError, r"must have shape \(N, 1, H, W\)"),
+    (MaxPool2d(2), np.ones((2, 4, 4, 4), dtype=complex), DTypeError, "floating-point array, got dtype complex128"),
+    (Flatten(), np.ones(3), InputError, r"input must have more than 1 axes, got shape \(3,\)"),
+], ids=lambda v: type(v).__name__ if isinstance(v, (Conv2d, MaxPool2d, AvgPool2d, Flatten)) else "")
+def test_bad_input_names_the_layer(layer, bad, error, pattern):
+    with pytest.raises(error, match=f"^{type(layer).__name__}.*{pattern}"):
+        layer(bad)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_bad_grad_out_and_early_backward_name_the_layer(rng, name):
+    layer = LAYERS[name](F64)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(np.ones((2, 2)))
+    y = layer(_images(rng, 3))
+    who = type(layer[-1] if isinstance(layer, Sequential) else layer).__name__
+    with pytest.raises(InputError, match=rf"^{who}.*grad_out \(dL/d output\) must have shape"):
+        layer.backward(np.ones(y.shape + (1,)))
+    with pytest.raises(DTypeError, match=rf"^{who}.*grad_out \(dL/d output\) has dtype float32"):
+        layer.backward(np.ones(y.shape, dtype=np.float32))
+
+
+@pytest.mark.parametrize(("build", "pattern"), [
+    (lambda: Conv2d(0, 2, 3), "Conv2d: in_channels must be a positive integer, got 0"),
+    (lambda: Conv2d(1, 2, 0), r"Conv2d: kernel_size must be an int ≥ 1 or a pair of them \(height, width\), got 0"),
+    (lambda: Conv2d(1, 2, (3, 3, 3)), r"Conv2d: kernel_size .* got \(3, 3, 3\)"),
+    (lambda: Conv2d(1, 2, 3, stride=1.5), "Conv2d: stride must be an int ≥ 1"),
+    (lambda: Conv2d(1, 2, 3, padding=-1), "Conv2d: padding must be an int ≥ 0"),
+    (lambda: Conv2d(1, 2, 3, dtype=np.float16), "Conv2d: dtype must be float32 or float64"),
+    (lambda: MaxPool2d(2, padding=2), r"MaxPool2d: padding \(2, 2\) must be at most half the kernel size"),
+    (lambda: AvgPool2d(True), "AvgPool2d: kernel_size must be an int ≥ 1"),
+    (lambda: Flatten(0), "Flatten: start_dim must be a positive integer"),
+], ids=["channels", "kernel", "kernel3", "stride", "padding", "dtype", "pool-padding", "bool", "start_dim"])
+def test_bad_constructor_arguments(build, pattern):
+    with pytest.raises((InputError, TypeError), match=f"^{pattern}"):
+        build()
