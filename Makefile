@@ -2,6 +2,7 @@
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
 #   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 to overwrite edited lessons)
+#   make bench        nnlib vs PyTorch CPU, 1 and 2 threads, written to benchmarks/RESULTS.md (installs torch's CPU build)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,10 +15,10 @@ PYTEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: help lab test lint unit nbval notebooks venv-course venv-test clean
+.PHONY: help lab test lint unit nbval notebooks bench venv-course venv-test clean
 
 help:
-	@sed -n '2,5p' Makefile
+	@sed -n '2,6p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,14 @@ NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline \
 nbval: venv-test
 	$(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
 	$(NBVAL) --nbval-lax lessons/*.ipynb
+
+# torch is only a benchmark and test reference. Elsewhere than this machine add
+# TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" so that pip takes the CPU build, not CUDA.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+bench: venv-test
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_INDEX)
+	$(PY) benchmarks/run.py
 
 notebooks: venv-test
 	FORCE=$(FORCE) $(PY) tools/make_lessons.py

@@ -88,7 +88,8 @@ class Conv2d(Module):
         out_shape = (x_shape[0], self.out_channels, *output_hw(self, x_shape))
         delta = check_grad(grad_out, out_shape, str(self), dtype=self.weight.dtype).reshape(*out_shape[:2], -1)
         if self.weight.requires_grad:
-            self.weight.grad += (delta @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.weight.shape)
+            # Σ_n cols_n @ δ_nᵀ, then transposed: numpy's batched matmul is faster this way round than δ_n @ cols_nᵀ
+            self.weight.grad += (cols @ delta.transpose(0, 2, 1)).sum(axis=0).T.reshape(self.weight.shape)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += delta.sum(axis=(0, 2))
         grad_cols = self.weight.data.reshape(self.out_channels, -1).T @ delta

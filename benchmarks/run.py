@@ -1,0 +1,50 @@
+"""Run the benchmarks: nnlib against PyTorch CPU side by side, with 1 and 2 threads.
+
+    python benchmarks/run.py                   # every group, 1 and 2 threads, writes benchmarks/RESULTS.md
+    python benchmarks/run.py --groups conv     # one group
+    python benchmarks/run.py --smoke           # tiny shapes, one repeat, nothing written (what CI runs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness import machine_description, markdown_table, measure
+from layer_cases import CASES, TARGETS
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--groups", nargs="+", choices=sorted(CASES), default=sorted(CASES))
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="tiny shapes, one repeat; RESULTS.md is not written")
+    args = parser.parse_args(argv)
+    try:
+        import threadpoolctl  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as err:
+        sys.exit(f"benchmarks need torch and threadpoolctl ({err}); run `make bench`, which installs them")
+
+    cases = [case for group in args.groups for case in CASES[group](smoke=args.smoke)]
+    repeats, warmup = (1, 1) if args.smoke else (args.repeats, 3)
+    sections = [f"# nnlib vs PyTorch CPU\n\nMachine:\n\n{machine_description()}\n",
+                "Median time of one forward + backward pass (float32); ratio below 1 means nnlib is faster."]
+    for threads in args.threads:
+        results = [measure(case, threads, repeats=repeats, warmup=warmup,
+                           target_seconds=0.0 if args.smoke else 0.02) for case in cases]
+        table = markdown_table(results, TARGETS if threads == 1 and not args.smoke else None)
+        sections.append(f"## {threads} thread{'s' if threads > 1 else ''}\n\n{table}")
+        print(sections[-1] + "\n", flush=True)
+    if not args.smoke:
+        RESULTS.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+        print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The benchmark scripts run (tiny shapes, one repeat) and print a well-formed table, so they cannot rot.
+
+Speed itself is never asserted here: ratios are measured by ``make bench`` and reported in benchmarks/RESULTS.md.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROW = re.compile(r"^\| (?P<case>[^|]+) \| (?P<ours>[\d.]+) \| torch \| (?P<peer>[\d.]+) \| (?P<ratio>[\d.]+) \|")
+
+
+def test_smoke_run_prints_a_ratio_for_every_case_and_thread_count(torch, tmp_path):
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--smoke"], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path, check=False)
+    assert run.returncode == 0, run.stderr
+    rows = [ROW.match(line) for line in run.stdout.splitlines() if ROW.match(line)]
+    cases = {row["case"] for row in rows}
+    assert {"Conv2d 1→16 on 28×28", "Conv2d 16→32 on 14×14", "MaxPool2d 2×2"} <= cases
+    assert len(rows) == 2 * len(cases)  # one table for 1 thread, one for 2
+    for row in rows:
+        ours, peer, ratio = (float(row[k]) for k in ("ours", "peer", "ratio"))
+        assert ours > 0 and peer > 0 and abs(ratio - ours / peer) <= 0.01 + 0.01 * ratio
+    assert "written to" not in run.stdout  # a smoke run never overwrites RESULTS.md
