@@ -12,11 +12,16 @@ from harness import Case
 import nnlib
 
 
+def _first(output):
+    """The main output of a layer: the output sequence of a recurrent layer's (output, state) pair."""
+    return output[0] if isinstance(output, tuple) else output
+
+
 def _layer_case(name: str, layer: nnlib.Module, twin, x: np.ndarray, note: str = "") -> Case:
     """Time ``layer`` forward + backward against the torch module ``twin`` on the same input."""
     import torch
 
-    grad_out = np.random.default_rng(1).standard_normal(layer(x).shape).astype(np.float32)
+    grad_out = np.random.default_rng(1).standard_normal(_first(layer(x)).shape).astype(np.float32)
     x_torch = torch.tensor(x, requires_grad=True)
     grad_torch = torch.tensor(grad_out)
 
@@ -28,7 +33,7 @@ def _layer_case(name: str, layer: nnlib.Module, twin, x: np.ndarray, note: str =
     def run_torch():
         x_torch.grad = None
         twin.zero_grad(set_to_none=True)
-        twin(x_torch).backward(grad_torch)
+        _first(twin(x_torch)).backward(grad_torch)
         return x_torch.grad
 
     return Case(name, run_nnlib, run_torch, "torch", note)
@@ -53,6 +58,18 @@ def conv_cases(smoke: bool = False) -> list[Case]:
     return cases
 
 
-CASES = {"conv": conv_cases}
+def recurrent_cases(smoke: bool = False) -> list[Case]:
+    """RNN (tanh), LSTM and GRU over T=50 steps, batch 32, 16 inputs, 64 hidden units; BPTT over every step."""
+    import torch
+
+    batch, steps, inputs, hidden = (2, 3, 4, 5) if smoke else (32, 50, 16, 64)
+    x = np.random.default_rng(0).standard_normal((batch, steps, inputs)).astype(np.float32)
+    note = f"T={steps}, N={batch}, I={inputs}, H={hidden}"
+    return [_layer_case(cls.__name__, cls(inputs, hidden, rng=0), getattr(torch.nn, cls.__name__)(
+        inputs, hidden, batch_first=True), x, note) for cls in (nnlib.RNN, nnlib.LSTM, nnlib.GRU)]
+
+
+CASES = {"conv": conv_cases, "recurrent": recurrent_cases}
 # The targets of issue 9 (ratio nnlib/torch, 1 thread).
-TARGETS = {"Conv2d 1→16 on 28×28": 1.0, "Conv2d 16→32 on 14×14": 1.5, "MaxPool2d 2×2": 0.5}
+TARGETS = {"Conv2d 1→16 on 28×28": 1.0, "Conv2d 16→32 on 14×14": 1.5, "MaxPool2d 2×2": 0.5,
+           "RNN": 0.6, "GRU": 0.6, "LSTM": 1.5}

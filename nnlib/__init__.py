@@ -10,9 +10,13 @@ from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
 from .layers import (
     ELU,
+    GRU,
+    LSTM,
+    RNN,
     AvgPool2d,
     Conv2d,
     Dropout,
+    Embedding,
     Flatten,
     LeakyReLU,
     Linear,
@@ -26,7 +30,7 @@ from .layers import (
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .module import Module, Parameter, Sequential
-from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .perceptron import Perceptron
 from .regularization import L1Penalty, L2Penalty
 from .training import History, TrainingDivergedError, accuracy, evaluate, fit

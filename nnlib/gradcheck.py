@@ -75,6 +75,20 @@ def check_gradient(f: Callable, grad_f: Callable, x, eps: float = 1e-6) -> float
     return relative_error(grad_f(x.copy()), numerical_gradient(lambda: f(x), x, eps))
 
 
+def _leaves(tree) -> list:
+    """The arrays of a nested tuple/list, depth first: ``(x, (h, c))`` → ``[x, h, c]``."""
+    if isinstance(tree, (tuple, list)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
+
+
+def _copy_tree(tree, make: Callable):
+    """A tree of the same structure with ``make(leaf)`` at every leaf."""
+    if isinstance(tree, (tuple, list)):
+        return tuple(_copy_tree(item, make) for item in tree)
+    return make(tree)
+
+
 def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | None = 1e-7) -> dict[str, float]:
     """Compare a module's backward with centred differences, for its inputs and every parameter.
 
@@ -82,13 +96,19 @@ def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | No
     is already a scalar, G = 1). Inputs that backward returns a gradient for are checked (a loss returns
     one for its prediction only); every trainable parameter is checked.
 
+    Layers with several outputs, such as a recurrent layer's ``(output, state)``, get one G per output, passed
+    to ``backward`` in the same structure; inputs and returned gradients may be nested pairs too (an LSTM's
+    ``(h0, c0)``) and are matched leaf by leaf.
+
     Returns:
-        ``{"input0": err, ..., "weight": err, ...}`` relative errors (parameter names are dotted).
+        ``{"input0": err, ..., "weight": err, ...}`` relative errors (inputs numbered by leaf, parameter names
+        dotted).
     Raises:
         GradcheckError: when ``tol`` is given and some error exceeds it (the message lists them all).
     """
-    inputs = [np.array(x) if np.asarray(x).dtype.kind == "f" else np.asarray(x) for x in inputs]
-    for i, x in enumerate(inputs):
+    inputs = _copy_tree(inputs, lambda x: np.array(x) if np.asarray(x).dtype.kind == "f" else np.asarray(x))
+    leaves = _leaves(inputs)
+    for i, x in enumerate(leaves):
         if x.dtype.kind == "f":
             _require_float64(x, f"gradcheck({type(module).__name__}) input {i}")
     params = [(name, p) for name, p in module.named_parameters() if p.requires_grad]
@@ -96,18 +116,18 @@ def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | No
         _require_float64(p.data, f"gradcheck({type(module).__name__}) parameter {name!r}")
 
     output = module(*inputs)
-    upstream = as_rng(rng).standard_normal(np.shape(output)) if np.ndim(output) else 1.0
+    draw = as_rng(rng)
+    upstream = _copy_tree(output, lambda y: draw.standard_normal(np.shape(y)) if np.ndim(y) else 1.0)
 
     def scalar_loss() -> float:
-        return float(np.sum(upstream * module(*inputs)))
+        outputs = _leaves(module(*inputs))
+        return float(sum(np.sum(g * y) for g, y in zip(_leaves(upstream), outputs, strict=True)))
 
     module.zero_grad()
     module(*inputs)
-    analytic_inputs = module.backward(upstream)
-    if not isinstance(analytic_inputs, tuple):
-        analytic_inputs = (analytic_inputs,)
-    errors = {f"input{i}": relative_error(g, numerical_gradient(scalar_loss, inputs[i], eps))
-              for i, g in enumerate(analytic_inputs) if g is not None}
+    analytic_inputs = module.backward(*upstream) if isinstance(output, tuple) else module.backward(upstream)
+    errors = {f"input{i}": relative_error(g, numerical_gradient(scalar_loss, leaves[i], eps))
+              for i, g in enumerate(_leaves(analytic_inputs)[:len(leaves)]) if g is not None}
     analytic_params = {name: p.grad.copy() for name, p in params}
     for name, p in params:
         errors[name] = relative_error(analytic_params[name], numerical_gradient(scalar_loss, p.data, eps))

@@ -21,7 +21,27 @@ import numpy as np
 from ._checks import InputError, check_real
 from .module import Parameter
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "clip_grad_norm", "clip_grad_value"]
+
+
+def _parameter_list(params, who: str) -> list[Parameter]:
+    """``params`` (e.g. ``model.parameters()``) as a list of distinct Parameters, or an error naming ``who``."""
+    if isinstance(params, Parameter):
+        raise InputError(f"{who}: params must be an iterable of Parameters (e.g. model.parameters()), "
+                         f"got a single Parameter; wrap it in a list: [{params.name or 'param'}]")
+    try:
+        params = list(params)
+    except TypeError as err:
+        raise InputError(f"{who}: params must be an iterable of Parameters (e.g. model.parameters()), "
+                         f"got {type(params).__name__}") from err
+    for i, param in enumerate(params):
+        if not isinstance(param, Parameter):
+            raise InputError(f"{who}: params[{i}] must be a Parameter, got {type(param).__name__}; "
+                             "pass model.parameters()")
+    if not params:
+        raise InputError(f"{who}: got an empty list of parameters — nothing to optimize")
+    unique = {id(p): p for p in params}  # a parameter listed twice must still be counted once
+    return list(unique.values())
 
 
 class Optimizer:
@@ -43,22 +63,7 @@ class Optimizer:
         return type(self).__name__
 
     def _collect(self, params) -> list[Parameter]:
-        if isinstance(params, Parameter):
-            raise InputError(f"{self._who()}: params must be an iterable of Parameters (e.g. model.parameters()), "
-                             f"got a single Parameter; wrap it in a list: [{params.name or 'param'}]")
-        try:
-            params = list(params)
-        except TypeError as err:
-            raise InputError(f"{self._who()}: params must be an iterable of Parameters (e.g. model.parameters()), "
-                             f"got {type(params).__name__}") from err
-        for i, param in enumerate(params):
-            if not isinstance(param, Parameter):
-                raise InputError(f"{self._who()}: params[{i}] must be a Parameter, got {type(param).__name__}; "
-                                 "pass model.parameters()")
-        if not params:
-            raise InputError(f"{self._who()}: got an empty list of parameters — nothing to optimize")
-        unique = {id(p): p for p in params}  # a parameter listed twice must still be updated once per step
-        return list(unique.values())
+        return _parameter_list(params, self._who())
 
     def zero_grad(self) -> None:
         """Reset the gradient of every parameter to zero (layers accumulate into it)."""
@@ -257,3 +262,39 @@ RMSProp = RMSprop  # the spelling of the lecture notes and of most textbooks
 
 def _check_weight_decay(value, who: str) -> float:
     return check_real(value, who, "weight_decay", lambda v: v >= 0, "a number >= 0")
+
+
+# --- gradient clipping -----------------------------------------------------------------------------------
+
+def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
+    r"""Scale all gradients together so that their global L2 norm is at most ``max_norm`` (``clip_grad_norm_``).
+
+    .. math::
+        \lVert g \rVert = \sqrt{\textstyle\sum_p \lVert g_p \rVert^2}, \qquad
+        g_p \leftarrow g_p \cdot \frac{\text{max\_norm}}{\lVert g \rVert + 10^{-6}}
+        \quad \text{when } \lVert g \rVert > \text{max\_norm}
+
+    One factor for every parameter keeps the gradient's direction; only its length is capped — the remedy for
+    exploding gradients in recurrent networks. Frozen parameters (``requires_grad=False``) are left out.
+    Returns the total norm *before* clipping (worth logging: spikes show the explosions).
+    """
+    params = [p for p in _parameter_list(params, "clip_grad_norm") if p.requires_grad]
+    max_norm = check_real(max_norm, "clip_grad_norm", "max_norm", lambda v: v > 0, "a number > 0")
+    total = float(np.sqrt(sum(float(np.sum(np.square(p.grad, dtype=np.float64))) for p in params)))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1:
+        for param in params:
+            param.grad *= scale
+    return total
+
+
+def clip_grad_value(params: Iterable[Parameter], clip_value: float) -> None:
+    """Clip every gradient entry to [−clip_value, clip_value] in place (``clip_grad_value_``).
+
+    Unlike :func:`clip_grad_norm` this changes the gradient's direction. Frozen parameters are left out.
+    """
+    params = _parameter_list(params, "clip_grad_value")
+    clip_value = check_real(clip_value, "clip_grad_value", "clip_value", lambda v: v > 0, "a number > 0")
+    for param in params:
+        if param.requires_grad:
+            np.clip(param.grad, -clip_value, clip_value, out=param.grad)

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._checks import InputError, as_rng, check_positive_int
+from ._checks import InputError, as_rng, check_positive_int, check_real
 from .data import batches
 from .module import Module
-from .optim import Optimizer
+from .optim import Optimizer, clip_grad_norm
 from .regularization import Penalty
 
 __all__ = ["History", "TrainingDivergedError", "accuracy", "evaluate", "fit"]
@@ -212,7 +212,8 @@ def _progress_bar(epochs: int):
 
 
 def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 10, batch_size: int = 32,
-        validation=None, rng=None, shuffle: bool = True, progress: bool = False, penalty=None) -> History:
+        validation=None, rng=None, shuffle: bool = True, progress: bool = False, penalty=None,
+        max_grad_norm: float | None = None) -> History:
     """Train ``model`` with mini-batch gradient descent; returns the per-epoch :class:`History`.
 
     Args:
@@ -226,6 +227,8 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
         progress: show a tqdm progress bar over epochs (notebook-aware), with the loss in its postfix.
         penalty: an optional :class:`~nnlib.regularization.Penalty` (L1, L2): its gradient joins every step's.
             The recorded ``loss`` stays the data loss alone, comparable with ``val_loss``.
+        max_grad_norm: when given, every step's gradients are rescaled to a global norm of at most this
+            (:func:`~nnlib.optim.clip_grad_norm`) before the optimizer uses them.
 
     The recorded ``loss``/``accuracy`` are sample-weighted means over the epoch's training batches, computed
     on the fly in train mode; ``val_loss``/``val_accuracy`` come from :func:`evaluate`. Accuracy is recorded
@@ -246,13 +249,15 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
     if penalty is not None and not isinstance(penalty, Penalty):
         raise InputError(f"fit: penalty must be an nnlib Penalty (e.g. L2Penalty(1e-4)) or None, "
                          f"got {type(penalty).__name__}")
+    if max_grad_norm is not None:
+        max_grad_norm = check_real(max_grad_norm, "fit", "max_grad_norm", lambda v: v > 0, "a number > 0 or None")
     rng = as_rng(rng, "fit")
     guard = _Guard(model, optimizer, epochs)
     bar = _progress_bar(epochs) if progress else range(epochs)
     try:
         for epoch in bar:
             guard.epoch = epoch + 1
-            metrics = _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty)
+            metrics = _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty, max_grad_norm)
             if validation is not None:
                 metrics.update({f"val_{k}": v for k, v in evaluate(model, loss, *validation, batch_size).items()})
             guard.history.append(**metrics)
@@ -264,7 +269,8 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
     return guard.history
 
 
-def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=None) -> dict[str, float]:
+def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=None,
+                 max_grad_norm=None) -> dict[str, float]:
     model.train()
     meter = _Meter(_is_classification(loss))
     for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle)):
@@ -279,6 +285,8 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=Non
             if penalty is not None:
                 penalty.backward(model)
         guard.check_grads()
+        if max_grad_norm is not None:
+            clip_grad_norm(model.parameters(), max_grad_norm)
         guard.apply_step()
         if penalty is not None:
             penalty.after_step(model, guard.optimizer.lr)

@@ -185,6 +185,17 @@ def test_non_finite_loss_stops_before_backward():
 # --- History, progress bar, argument errors ---------------------------------------------------------------
 
 
+def test_max_grad_norm_caps_every_step():
+    """With gradients clipped to norm 0.01, no SGD step (lr=1, no momentum) moves the weights further than 0.01."""
+    X, y = make_xor()
+    model = mlp()
+    before = snapshot(model)
+    fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=1.0), X, y, epochs=1, batch_size=len(X),
+        max_grad_norm=0.01, shuffle=False)
+    moved = np.sqrt(sum(np.sum((p.data - b) ** 2) for p, b in zip(model.parameters(), before, strict=True)))
+    assert 0.0099 < moved <= 0.01 + 1e-7
+
+
 def test_history_container():
     history = History()
     history.append(loss=1.0, accuracy=0.5)
@@ -238,6 +249,7 @@ def nan_weight_model():
     ({"model": lambda x: x}, "model must be an nnlib Module"),
     ({"loss": lambda a, b: 0.0}, "loss must be an nnlib loss Module"),
     ({"model": nan_weight_model()}, "parameter '0.weight' holds NaN or inf before training"),
+    ({"max_grad_norm": 0}, "fit: max_grad_norm must be a number > 0 or None, got 0"),
 ])
 def test_fit_argument_errors(change, match):
     X, y = make_xor()

@@ -1,0 +1,304 @@
+r"""Recurrent layers: RNN, LSTM and GRU, batch-first, with backpropagation through time (BPTT).
+
+Every layer reads a sequence x (N, T, I) and an optional initial state, and returns the whole output sequence
+(N, T, H) and the last state — PyTorch's ``batch_first=True`` convention with one layer. ``backward`` takes
+dL/d(outputs) and, optionally, dL/d(last state), and returns dL/dx and dL/d(initial state).
+
+The weights use nnlib's ``x @ W`` layout (PyTorch's transposed) with the gates side by side, in PyTorch's order:
+``weight_ih`` (I, G·H), ``weight_hh`` (H, G·H), ``bias_ih`` and ``bias_hh`` (G·H,) with G = 1 (RNN), 4 (LSTM, gates
+i, f, g, o) or 3 (GRU, gates r, z, n). Two biases, as in PyTorch, so parameter counts match its modules.
+
+BPTT, the idea shared by all three: the forward loop stores every state; the backward loop walks time in reverse,
+carrying dL/dh_t back one step at a time (:math:`\partial h_t / \partial h_{t-1}` is one step's Jacobian); the
+parameter gradients, sums over time, are then each one matrix product over all N·T rows at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import InputError, as_rng, check_array, check_float_dtype, check_grad, check_positive_int
+from ..module import Module, Parameter
+
+__all__ = ["RNN", "LSTM", "GRU"]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = (1 + tanh(x/2)) / 2: exact, cannot overflow, and one fast ufunc call on the hot path."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+class _Recurrent(Module):
+    """Shared construction, input checks and parameter gradients; subclasses define the cell."""
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, rng=None, dtype=np.float32):
+        who = type(self).__name__
+        self.input_size = check_positive_int(input_size, who, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, who, "hidden_size")
+        dtype = check_float_dtype(dtype, who)
+        rng = as_rng(rng, who)
+        width = self.gates * hidden_size
+        bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's default: every parameter uniform in ±1/√H
+
+        def uniform(*shape):
+            return rng.uniform(-bound, bound, shape).astype(dtype)
+
+        self.weight_ih = Parameter(uniform(input_size, width), "weight_ih")
+        self.weight_hh = Parameter(uniform(hidden_size, width), "weight_hh")
+        self.bias_ih = Parameter(uniform(width), "bias_ih") if bias else None
+        self.bias_hh = Parameter(uniform(width), "bias_hh") if bias else None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weight_ih.dtype
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}, "
+                f"dtype={self.dtype}")
+
+    # --- checks ---------------------------------------------------------------------------------------
+    def _check_x(self, x) -> np.ndarray:
+        x = check_array(x, str(self), dtype=self.dtype, finite=True)
+        if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
+            raise InputError(f"{self}: input must have shape (N, T, {self.input_size}) (batch, time, features) "
+                             f"with N, T ≥ 1, got {x.shape}"
+                             + (" — add the batch axis with x[None]" if x.ndim == 2 else ""))
+        return x
+
+    def _state(self, state, batch: int, name: str) -> np.ndarray:
+        """An initial state (N, H) — zeros when ``state`` is None."""
+        if state is None:
+            return np.zeros((batch, self.hidden_size), dtype=self.dtype)
+        return check_array(state, str(self), name=name, shape=(batch, self.hidden_size), dtype=self.dtype,
+                           finite=True)
+
+    def _input_projection(self, x: np.ndarray) -> np.ndarray:
+        """x W_ih + b_ih for every time step at once: (N, T, I) → time-major (T, N, G·H)."""
+        projected = x.transpose(1, 0, 2) @ self.weight_ih.data
+        if self.bias_ih is not None:
+            projected += self.bias_ih.data
+        return projected
+
+    def _check_grads(self, grad_output, grads_last: tuple, shape: tuple, names=("grad_h_n",)):
+        """dL/d(outputs) as time-major (T, N, H) and copies of the last-state gradients; zeros for each None."""
+        n, t = shape
+        h = self.hidden_size
+        if grad_output is None:
+            grad_output = np.zeros((t, n, h), dtype=self.dtype)
+        else:
+            grad_output = check_grad(grad_output, (n, t, h), str(self), dtype=self.dtype).transpose(1, 0, 2)
+        last = [np.zeros((n, h), dtype=self.dtype) if g is None else
+                check_array(g, str(self), name=name, shape=(n, h), dtype=self.dtype).copy()
+                for g, name in zip(grads_last, names, strict=True)]
+        return grad_output, last
+
+    # --- parameter gradients, all time steps at once ----------------------------------------------------
+    def _accumulate(self, x_tm: np.ndarray, h_prev: np.ndarray, d_ih: np.ndarray, d_hh: np.ndarray) -> np.ndarray:
+        """Add Σ_t of each parameter's gradient and return dL/dx (N, T, I).
+
+        x_tm (T, N, I) and h_prev (T, N, H) are each step's inputs; d_ih and d_hh (T, N, G·H) are dL/d(the
+        pre-activations) on the input side and on the hidden side (the same array except in the GRU).
+        """
+        rows = x_tm.shape[0] * x_tm.shape[1]
+        width = self.gates * self.hidden_size
+        d_ih_rows, d_hh_rows = d_ih.reshape(rows, width), d_hh.reshape(rows, width)
+        for param, inputs, delta in ((self.weight_ih, x_tm, d_ih_rows), (self.weight_hh, h_prev, d_hh_rows)):
+            if param.requires_grad:
+                param.grad += inputs.reshape(rows, -1).T @ delta
+        for param, delta in ((self.bias_ih, d_ih_rows), (self.bias_hh, d_hh_rows)):
+            if param is not None and param.requires_grad:
+                param.grad += delta.sum(axis=0)
+        return (d_ih @ self.weight_ih.data.T).transpose(1, 0, 2)
+
+
+class RNN(_Recurrent):
+    r"""The vanilla (Elman) recurrent layer, PyTorch's ``nn.RNN(batch_first=True)``.
+
+    .. math::
+        h_t = \tanh(x_t W_{ih} + b_{ih} + h_{t-1} W_{hh} + b_{hh})
+
+    ``nonlinearity="relu"`` uses ReLU instead of tanh.
+
+    BPTT: with :math:`\delta_t = \partial L / \partial net_t = (\partial L/\partial h_t) \odot \tanh'(net_t)`, the
+    gradient flowing back one step is :math:`\partial L / \partial h_{t-1} \mathrel{+}= \delta_t W_{hh}^\top`, and
+    :math:`\partial L / \partial W_{hh} = \sum_t h_{t-1}^\top \delta_t`.
+
+    Shapes: x (N, T, I), h0 (N, H) or None → (output (N, T, H), h_n (N, H)).
+    ``backward(grad_output, grad_h_n=None)`` → (dL/dx (N, T, I), dL/dh0 (N, H)).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", bias: bool = True, *,
+                 rng=None, dtype=np.float32):
+        if nonlinearity not in ("tanh", "relu"):
+            raise InputError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, rng=rng, dtype=dtype)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr().replace(", bias", f", nonlinearity={self.nonlinearity!r}, bias")
+
+    def _activate(self, net: np.ndarray) -> np.ndarray:
+        return np.tanh(net) if self.nonlinearity == "tanh" else np.maximum(net, 0)
+
+    def _activation_prime(self, h: np.ndarray) -> np.ndarray:
+        """The activation's derivative, written with its output h: 1 − h² for tanh, [h > 0] for ReLU."""
+        return 1 - h * h if self.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
+
+    def forward(self, x, h0=None):
+        x = self._check_x(x)
+        n, t, _ = x.shape
+        hs = np.empty((t + 1, n, self.hidden_size), dtype=self.dtype)  # hs[0] = h0, hs[k] = h_k (time-major)
+        hs[0] = self._state(h0, n, "h0")
+        net = self._input_projection(x)
+        if self.bias_hh is not None:
+            net += self.bias_hh.data
+        for step in range(t):
+            hs[step + 1] = self._activate(net[step] + hs[step] @ self.weight_hh.data)
+        self._cache = (x, hs)
+        return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
+
+    def backward(self, grad_output, grad_h_n=None):
+        x, hs = self._saved()
+        grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
+        delta = np.empty_like(hs[1:])  # δ_t = dL/d net_t, (T, N, H)
+        for step in reversed(range(x.shape[1])):
+            dh += grad_output[step]
+            delta[step] = dh * self._activation_prime(hs[step + 1])
+            dh = delta[step] @ self.weight_hh.data.T
+        return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), dh
+
+
+class LSTM(_Recurrent):
+    r"""Long short-term memory, PyTorch's ``nn.LSTM(batch_first=True)``; gates in PyTorch's order i, f, g, o.
+
+    .. math::
+        \begin{aligned}
+        i_t &= \sigma(x_t W_{ii} + h_{t-1} W_{hi} + b_i) &\quad& \text{input gate}\\
+        f_t &= \sigma(x_t W_{if} + h_{t-1} W_{hf} + b_f) && \text{forget gate}\\
+        g_t &= \tanh(x_t W_{ig} + h_{t-1} W_{hg} + b_g) && \text{candidate}\\
+        o_t &= \sigma(x_t W_{io} + h_{t-1} W_{ho} + b_o) && \text{output gate}\\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t && \text{cell state: an additive path}\\
+        h_t &= o_t \odot \tanh(c_t)
+        \end{aligned}
+
+    Backward through the cell path: :math:`\partial L/\partial c_{t-1} = (\partial L/\partial c_t) \odot f_t`, a
+    product of forget gates rather than of weight matrices — why gradients survive long sequences.
+
+    Shapes: x (N, T, I), state (h0, c0) each (N, H), or None → (output (N, T, H), (h_n, c_n)).
+    ``backward(grad_output, (grad_h_n, grad_c_n)=None)`` → (dL/dx, (dL/dh0, dL/dc0)).
+    """
+
+    gates = 4
+
+    def forward(self, x, state=None):
+        x = self._check_x(x)
+        n, t, _ = x.shape
+        h0, c0 = (None, None) if state is None else self._unpack(state, "state")
+        hs = np.empty((t + 1, n, self.hidden_size), dtype=self.dtype)
+        cs = np.empty_like(hs)
+        hs[0], cs[0] = self._state(h0, n, "h0"), self._state(c0, n, "c0")
+        gates = self._input_projection(x)  # (T, N, 4H): pre-activations, replaced by the gates i, f, g, o
+        if self.bias_hh is not None:
+            gates += self.bias_hh.data
+        tanh_c = np.empty_like(hs[1:])
+        for step in range(t):
+            z = gates[step]
+            z += hs[step] @ self.weight_hh.data
+            i, f, g, o = np.split(z, 4, axis=1)
+            i[:], f[:], g[:], o[:] = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
+            cs[step + 1] = f * cs[step] + i * g
+            np.tanh(cs[step + 1], out=tanh_c[step])
+            hs[step + 1] = o * tanh_c[step]
+        self._cache = (x, hs, cs, tanh_c, gates)
+        return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy())
+
+    def backward(self, grad_output, grad_state=None):
+        x, hs, cs, tanh_c, gates = self._saved()
+        grad_state = (None, None) if grad_state is None else self._unpack(grad_state, "grad_state")
+        grad_output, (dh, dc) = self._check_grads(grad_output, grad_state, x.shape[:2], ("grad_h_n", "grad_c_n"))
+        # Every factor that does not depend on the backward recursion, for all time steps at once:
+        # dL/d(pre-activation of i, f, g) = dc ⊙ (g σ'(i), c_{t-1} σ'(f), i (1 − g²)), of o = dh ⊙ tanh(c_t) σ'(o).
+        i, f, g, o = np.split(gates, 4, axis=2)
+        factor = np.concatenate([g * i * (1 - i), cs[:-1] * f * (1 - f), i * (1 - g * g),
+                                 tanh_c * o * (1 - o)], axis=2).reshape(*gates.shape[:2], 4, -1)
+        dc_from_h = o * (1 - tanh_c * tanh_c)  # ∂c-path factor: h_t = o ⊙ tanh(c_t)
+        delta = np.empty_like(factor)  # dL/d(pre-activations), (T, N, 4, H)
+        for step in reversed(range(x.shape[1])):
+            dh += grad_output[step]
+            dc += dh * dc_from_h[step]
+            np.multiply(factor[step, :, :3], dc[:, None], out=delta[step, :, :3])
+            np.multiply(factor[step, :, 3], dh, out=delta[step, :, 3])
+            dc *= f[step]  # the additive cell path: ∂c_t/∂c_{t-1} = f_t
+            dh = delta[step].reshape(dh.shape[0], -1) @ self.weight_hh.data.T
+        delta = delta.reshape(gates.shape)
+        return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), (dh, dc)
+
+    def _unpack(self, pair, name: str) -> tuple:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InputError(f"{self}: {name} must be a pair (h, c) of arrays (N, {self.hidden_size}), "
+                             f"got {type(pair).__name__}")
+        return tuple(pair)
+
+
+class GRU(_Recurrent):
+    r"""Gated recurrent unit, PyTorch's ``nn.GRU(batch_first=True)``; gates in PyTorch's order r, z, n.
+
+    .. math::
+        \begin{aligned}
+        r_t &= \sigma(x_t W_{ir} + b_{ir} + h_{t-1} W_{hr} + b_{hr}) &\quad& \text{reset gate}\\
+        z_t &= \sigma(x_t W_{iz} + b_{iz} + h_{t-1} W_{hz} + b_{hz}) && \text{update gate}\\
+        n_t &= \tanh\big(x_t W_{in} + b_{in} + r_t \odot (h_{t-1} W_{hn} + b_{hn})\big) && \text{candidate}\\
+        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+        \end{aligned}
+
+    The reset gate multiplies the hidden side of the candidate only, so the input and hidden sides of the n gate
+    get different gradients: ``_accumulate`` receives two δ arrays.
+
+    Shapes: x (N, T, I), h0 (N, H) or None → (output (N, T, H), h_n (N, H)).
+    ``backward(grad_output, grad_h_n=None)`` → (dL/dx (N, T, I), dL/dh0 (N, H)).
+    """
+
+    gates = 3
+
+    def forward(self, x, h0=None):
+        x = self._check_x(x)
+        n, t, _ = x.shape
+        size = self.hidden_size
+        hs = np.empty((t + 1, n, size), dtype=self.dtype)
+        hs[0] = self._state(h0, n, "h0")
+        from_x = self._input_projection(x)       # (T, N, 3H): x W_ih + b_ih
+        from_h = np.empty_like(from_x)           # (T, N, 3H): h W_hh + b_hh, kept for backward
+        gates = np.empty_like(from_x)            # (T, N, 3H): r, z, n
+        for step in range(t):
+            np.matmul(hs[step], self.weight_hh.data, out=from_h[step])
+            if self.bias_hh is not None:
+                from_h[step] += self.bias_hh.data
+            r, z, candidate = np.split(gates[step], 3, axis=1)
+            r[:], z[:] = np.split(_sigmoid(from_x[step, :, :2 * size] + from_h[step, :, :2 * size]), 2, axis=1)
+            candidate[:] = np.tanh(from_x[step, :, 2 * size:] + r * from_h[step, :, 2 * size:])
+            hs[step + 1] = candidate + z * (hs[step] - candidate)
+        self._cache = (x, hs, gates, from_h[:, :, 2 * size:])
+        return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
+
+    def backward(self, grad_output, grad_h_n=None):
+        x, hs, gates, h_hat = self._saved()  # h_hat = h W_hn + b_hn, (T, N, H)
+        grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
+        # The factors that do not depend on the backward recursion, for all time steps at once:
+        r, z, candidate = np.split(gates, 3, axis=2)
+        to_candidate = (1 - z) * (1 - candidate * candidate)   # dL/d(n's pre-activation) = dh ⊙ this
+        to_r = h_hat * r * (1 - r)                             # dL/d(r's pre-activation) = that ⊙ this
+        to_z = (hs[:-1] - candidate) * z * (1 - z)             # dL/d(z's pre-activation) = dh ⊙ this
+        d_ih = np.empty_like(gates)  # dL/d(x W_ih + b_ih), gates r, z, n
+        d_hh = np.empty_like(gates)  # dL/d(h W_hh + b_hh): the same except n's, which r multiplies
+        for step in reversed(range(x.shape[1])):
+            dh += grad_output[step]
+            d_r, d_z, d_n = np.split(d_ih[step], 3, axis=1)
+            np.multiply(dh, to_candidate[step], out=d_n)
+            np.multiply(d_n, to_r[step], out=d_r)
+            np.multiply(dh, to_z[step], out=d_z)
+            d_hh[step] = d_ih[step]
+            d_hh[step, :, 2 * self.hidden_size:] *= r[step]
+            dh = dh * z[step] + d_hh[step] @ self.weight_hh.data.T
+        return self._accumulate(x.transpose(1, 0, 2), hs[:-1], d_ih, d_hh), dh
