@@ -4,7 +4,7 @@ PyTorch's names, batch-first shapes, float32 parameters by default (float64 for 
 randomness only through an explicit ``rng``.
 """
 
-from . import autograd, data, exercises, functional, io, optim, regularization
+from . import autograd, data, exercises, functional, io, models, optim, regularization
 from ._checks import DTypeError, InputError
 from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
@@ -29,6 +29,7 @@ from .layers import (
     Tanh,
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
+from .models import SequenceModel
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .perceptron import Perceptron

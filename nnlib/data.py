@@ -13,7 +13,8 @@ import numpy as np
 
 from ._checks import InputError, as_rng, check_float_dtype, check_positive_int, check_real
 
-__all__ = ["make_xor", "make_spirals", "make_moons", "load_digits", "train_test_split", "batches", "one_hot"]
+__all__ = ["make_xor", "make_spirals", "make_moons", "load_digits", "make_adding_problem", "make_delayed_recall",
+           "make_noisy_sine", "train_test_split", "batches", "one_hot"]
 
 _XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 _XOR_Y = np.array([0, 1, 1, 0])
@@ -110,6 +111,71 @@ def load_digits(images: bool = False, dtype=np.float32) -> tuple[np.ndarray, np.
     if images:
         X = X.reshape(-1, 1, 8, 8)
     return X, digits.target.astype(np.int64)
+
+
+# --- sequence tasks (batch-first: X is (N, T, features) or (N, T) token ids) ----------------------------------
+
+def make_adding_problem(n: int = 1000, length: int = 50, rng=None, dtype=np.float32):
+    """The adding problem (Hochreiter & Schmidhuber, 1997), a test of long memory.
+
+    Each sequence has ``length`` steps of two features: a value uniform in [0, 1) and a marker that is 1 at exactly
+    two steps — one in the first half, one in the second — and 0 elsewhere. The target is the sum of the two marked
+    values. Predicting the mean, 1, without memory gives a mean squared error of 1/6 ≈ 0.167.
+
+    Returns ``X`` (n, length, 2) and ``y`` (n, 1), both of ``dtype``.
+    """
+    n = check_positive_int(n, "make_adding_problem", "n")
+    length = check_positive_int(length, "make_adding_problem", "length")
+    if length < 2:
+        raise InputError(f"make_adding_problem: length must be at least 2 (two marked steps), got {length}")
+    dtype = check_float_dtype(dtype, "make_adding_problem")
+    rng = as_rng(rng, "make_adding_problem")
+    values = rng.random((n, length))
+    half = length // 2
+    marked = np.column_stack([rng.integers(0, half, n), rng.integers(half, length, n)])
+    markers = np.zeros((n, length))
+    np.put_along_axis(markers, marked, 1.0, axis=1)
+    X = np.stack([values, markers], axis=2)
+    y = np.take_along_axis(values, marked, axis=1).sum(axis=1, keepdims=True)
+    return X.astype(dtype), y.astype(dtype)
+
+
+def make_delayed_recall(n: int = 1000, delay: int = 10, n_symbols: int = 4, rng=None):
+    """Remember the first token of a sequence across ``delay`` distracting tokens, then name it.
+
+    Token 0..n_symbols−1 opens each sequence (the one to recall); the next ``delay`` tokens are distractors drawn
+    from n_symbols..2·n_symbols−1. A model that forgets can only guess: accuracy 1/n_symbols.
+
+    Returns ``ids`` (n, delay + 1) int64 token ids in [0, 2·n_symbols) and ``y`` (n,) int64 in [0, n_symbols).
+    """
+    n = check_positive_int(n, "make_delayed_recall", "n")
+    delay = check_positive_int(delay, "make_delayed_recall", "delay")
+    n_symbols = check_positive_int(n_symbols, "make_delayed_recall", "n_symbols")
+    rng = as_rng(rng, "make_delayed_recall")
+    y = rng.integers(0, n_symbols, n)
+    distractors = rng.integers(n_symbols, 2 * n_symbols, (n, delay))
+    return np.column_stack([y, distractors]).astype(np.int64), y.astype(np.int64)
+
+
+def make_noisy_sine(n: int = 500, length: int = 30, noise: float = 0.1, rng=None, dtype=np.float32):
+    r"""Windows of a noisy sine wave, for one-step-ahead prediction.
+
+    Window i samples :math:`\sin(\varphi_i + \omega_i t)` every 0.2 time units, with a random phase
+    :math:`\varphi_i \in [0, 2\pi)` and angular frequency :math:`\omega_i \in [0.5, 1.5)`, plus Gaussian noise of
+    standard deviation ``noise`` on the inputs. The target at step t is the *clean* sine at step t + 1.
+
+    Returns ``X`` (n, length, 1) noisy values and ``y`` (n, length, 1) the next clean values.
+    """
+    n = check_positive_int(n, "make_noisy_sine", "n")
+    length = check_positive_int(length, "make_noisy_sine", "length")
+    noise = check_real(noise, "make_noisy_sine", "noise", lambda v: v >= 0, "a number >= 0")
+    dtype = check_float_dtype(dtype, "make_noisy_sine")
+    rng = as_rng(rng, "make_noisy_sine")
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    frequency = rng.uniform(0.5, 1.5, (n, 1))
+    clean = np.sin(phase + frequency * 0.2 * np.arange(length + 1))
+    X = clean[:, :-1] + noise * rng.standard_normal((n, length))
+    return X[..., None].astype(dtype), clean[:, 1:, None].astype(dtype)
 
 
 def _split_indices(y: np.ndarray, test_fraction: float, rng: np.random.Generator, stratify: bool):

@@ -1,0 +1,56 @@
+"""Ready-made compositions of layers that do not fit a Sequential: a recurrent layer returns (output, state)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import InputError
+from .layers import LSTM, Embedding
+from .layers.recurrent import _Recurrent
+from .module import Module
+
+__all__ = ["SequenceModel"]
+
+
+class SequenceModel(Module):
+    """An optional Embedding, a recurrent layer, and a head (e.g. Linear) on every step or on the last one.
+
+    Args:
+        recurrent: an RNN, LSTM or GRU.
+        head: any Module mapping (..., H) to the outputs, typically ``Linear(H, n_outputs)``.
+        embedding: an Embedding for token-id inputs, or None for float inputs (N, T, I).
+        last_step: apply the head to the last hidden state only (many-to-one: classify or regress a whole
+            sequence) instead of to every step (many-to-many: a language model, a tagger, a forecaster).
+
+    Shapes: x (N, T, I) floats, or (N, T) ids with an embedding → (N, T, O), or (N, O) with ``last_step``.
+    ``state`` holds the recurrent layer's last state after each forward (to continue a sequence, or sample).
+    """
+
+    def __init__(self, recurrent: Module, head: Module, embedding: Embedding | None = None, last_step: bool = False):
+        if not isinstance(recurrent, _Recurrent):
+            raise InputError("SequenceModel: recurrent must be an nnlib RNN, LSTM or GRU, "
+                             f"got {type(recurrent).__name__}")
+        if not isinstance(head, Module) or not (embedding is None or isinstance(embedding, Embedding)):
+            raise InputError("SequenceModel: head must be an nnlib Module and embedding an Embedding or None")
+        self.embedding, self.recurrent, self.head = embedding, recurrent, head
+        self.last_step = bool(last_step)
+        self.state = None
+
+    def forward(self, x, state=None):
+        inputs = x if self.embedding is None else self.embedding(x)
+        outputs, self.state = self.recurrent(inputs, state)
+        return self.head(self._last_hidden(self.state) if self.last_step else outputs)
+
+    def backward(self, grad_out):
+        """grad_out: dL/d(outputs) → dL/dx (N, T, I), or None for token ids (the embedding has no input gradient)."""
+        grad_hidden = self.head.backward(grad_out)
+        if self.last_step:
+            grad_last = (grad_hidden, None) if isinstance(self.recurrent, LSTM) else grad_hidden
+            grad_inputs, _ = self.recurrent.backward(None, grad_last)
+        else:
+            grad_inputs, _ = self.recurrent.backward(grad_hidden)
+        return grad_inputs if self.embedding is None else self.embedding.backward(grad_inputs)
+
+    @staticmethod
+    def _last_hidden(state) -> np.ndarray:
+        return state[0] if isinstance(state, tuple) else state
