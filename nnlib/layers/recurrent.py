@@ -23,9 +23,12 @@ from ..module import Module, Parameter
 __all__ = ["RNN", "LSTM", "GRU"]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = (1 + tanh(x/2)) / 2: exact, cannot overflow, and one fast ufunc call on the hot path."""
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
+def _sigmoid_inplace(a: np.ndarray) -> None:
+    """a ← σ(a), computed as ½ + ½ tanh(a/2): exact, cannot overflow, and no temporary arrays on the hot path."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
 
 
 class _Recurrent(Module):
@@ -199,40 +202,62 @@ class LSTM(_Recurrent):
         hs = np.empty((t + 1, n, self.hidden_size), dtype=self.dtype)
         cs = np.empty_like(hs)
         hs[0], cs[0] = self._state(h0, n, "h0"), self._state(c0, n, "c0")
-        gates = self._input_projection(x)  # (T, N, 4H): pre-activations, replaced by the gates i, f, g, o
+        # σ(u) = ½ + ½ tanh(u/2): with the i, f, o columns of the pre-activation halved, one tanh activates all
+        # four gates; then ×½ + ½ turns those three into sigmoids and leaves g = tanh as it is.
+        scale, shift = self._gate_scale_and_shift()
+        gates = self._input_projection(x)  # (T, N, 4H): scaled pre-activations, replaced by the gates i, f, g, o
         if self.bias_hh is not None:
             gates += self.bias_hh.data
+        gates *= scale
+        weight_hh = self.weight_hh.data * scale
         tanh_c = np.empty_like(hs[1:])
         for step in range(t):
             z = gates[step]
-            z += hs[step] @ self.weight_hh.data
+            z += hs[step] @ weight_hh
+            np.tanh(z, out=z)
+            z *= scale
+            z += shift
             i, f, g, o = np.split(z, 4, axis=1)
-            i[:], f[:], g[:], o[:] = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
-            cs[step + 1] = f * cs[step] + i * g
+            np.multiply(f, cs[step], out=cs[step + 1])
+            cs[step + 1] += i * g
             np.tanh(cs[step + 1], out=tanh_c[step])
-            hs[step + 1] = o * tanh_c[step]
+            np.multiply(o, tanh_c[step], out=hs[step + 1])
         self._cache = (x, hs, cs, tanh_c, gates)
         return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy())
+
+    def _gate_scale_and_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """(4H,) arrays: ½ for the sigmoid gates i, f, o and 1 for g; shift ½ for i, f, o and 0 for g."""
+        size = self.hidden_size
+        scale = np.full(4 * size, 0.5, dtype=self.dtype)
+        scale[2 * size:3 * size] = 1
+        return scale, np.where(scale == 1, 0, scale).astype(self.dtype)
+
+    def _gates_prime(self, gates: np.ndarray) -> np.ndarray:
+        """The activations' derivatives, from the gates (N, 4H): σ' = σ(1 − σ) for i, f, o and 1 − g² for g."""
+        prime = gates * (1 - gates)
+        g = gates[:, 2 * self.hidden_size:3 * self.hidden_size]
+        prime[:, 2 * self.hidden_size:3 * self.hidden_size] = 1 - g * g
+        return prime
 
     def backward(self, grad_output, grad_state=None):
         x, hs, cs, tanh_c, gates = self._saved()
         grad_state = (None, None) if grad_state is None else self._unpack(grad_state, "grad_state")
         grad_output, (dh, dc) = self._check_grads(grad_output, grad_state, x.shape[:2], ("grad_h_n", "grad_c_n"))
-        # Every factor that does not depend on the backward recursion, for all time steps at once:
-        # dL/d(pre-activation of i, f, g) = dc ⊙ (g σ'(i), c_{t-1} σ'(f), i (1 − g²)), of o = dh ⊙ tanh(c_t) σ'(o).
-        i, f, g, o = np.split(gates, 4, axis=2)
-        factor = np.concatenate([g * i * (1 - i), cs[:-1] * f * (1 - f), i * (1 - g * g),
-                                 tanh_c * o * (1 - o)], axis=2).reshape(*gates.shape[:2], 4, -1)
-        dc_from_h = o * (1 - tanh_c * tanh_c)  # ∂c-path factor: h_t = o ⊙ tanh(c_t)
-        delta = np.empty_like(factor)  # dL/d(pre-activations), (T, N, 4, H)
+        delta = np.empty_like(gates)  # dL/d(pre-activations of i, f, g, o), (T, N, 4H)
         for step in reversed(range(x.shape[1])):
+            i, f, g, o = np.split(gates[step], 4, axis=1)
             dh += grad_output[step]
-            dc += dh * dc_from_h[step]
-            np.multiply(factor[step, :, :3], dc[:, None], out=delta[step, :, :3])
-            np.multiply(factor[step, :, 3], dh, out=delta[step, :, 3])
-            dc *= f[step]  # the additive cell path: ∂c_t/∂c_{t-1} = f_t
-            dh = delta[step].reshape(dh.shape[0], -1) @ self.weight_hh.data.T
-        delta = delta.reshape(gates.shape)
+            dc += dh * o * (1 - tanh_c[step] * tanh_c[step])  # h_t = o ⊙ tanh(c_t)
+            # dL/d(each gate) from c_t = f ⊙ c_{t−1} + i ⊙ g and h_t = o ⊙ tanh(c_t) ...
+            d_i, d_f, d_g, d_o = np.split(delta[step], 4, axis=1)
+            np.multiply(dc, g, out=d_i)
+            np.multiply(dc, cs[step], out=d_f)
+            np.multiply(dc, i, out=d_g)
+            np.multiply(dh, tanh_c[step], out=d_o)
+            # ... then through its activation, to its pre-activation
+            delta[step] *= self._gates_prime(gates[step])
+            dc *= f  # the additive cell path: ∂c_t/∂c_{t−1} = f_t
+            dh = delta[step] @ self.weight_hh.data.T
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), (dh, dc)
 
     def _unpack(self, pair, name: str) -> tuple:
@@ -268,37 +293,38 @@ class GRU(_Recurrent):
         size = self.hidden_size
         hs = np.empty((t + 1, n, size), dtype=self.dtype)
         hs[0] = self._state(h0, n, "h0")
-        from_x = self._input_projection(x)       # (T, N, 3H): x W_ih + b_ih
-        from_h = np.empty_like(from_x)           # (T, N, 3H): h W_hh + b_hh, kept for backward
-        gates = np.empty_like(from_x)            # (T, N, 3H): r, z, n
+        from_x = self._input_projection(x)                   # (T, N, 3H): x W_ih + b_ih
+        b_hh = np.zeros(3 * size, self.dtype) if self.bias_hh is None else self.bias_hh.data
+        from_x[:, :, :2 * size] += b_hh[:2 * size]           # r and z add both biases; n's b_hn sits inside r ⊙ (·)
+        h_hat = np.empty((t, n, size), dtype=self.dtype)     # h W_hn + b_hn, which r multiplies: kept for backward
+        gates = np.empty_like(from_x)                        # (T, N, 3H): r, z, n
         for step in range(t):
-            np.matmul(hs[step], self.weight_hh.data, out=from_h[step])
-            if self.bias_hh is not None:
-                from_h[step] += self.bias_hh.data
-            r, z, candidate = np.split(gates[step], 3, axis=1)
-            r[:], z[:] = np.split(_sigmoid(from_x[step, :, :2 * size] + from_h[step, :, :2 * size]), 2, axis=1)
-            candidate[:] = np.tanh(from_x[step, :, 2 * size:] + r * from_h[step, :, 2 * size:])
+            from_h = hs[step] @ self.weight_hh.data
+            r_z = gates[step, :, :2 * size]
+            np.add(from_x[step, :, :2 * size], from_h[:, :2 * size], out=r_z)
+            _sigmoid_inplace(r_z)
+            r, z = np.split(r_z, 2, axis=1)
+            np.add(from_h[:, 2 * size:], b_hh[2 * size:], out=h_hat[step])
+            candidate = gates[step, :, 2 * size:]
+            np.tanh(from_x[step, :, 2 * size:] + r * h_hat[step], out=candidate)
             hs[step + 1] = candidate + z * (hs[step] - candidate)
-        self._cache = (x, hs, gates, from_h[:, :, 2 * size:])
+        self._cache = (x, hs, gates, h_hat)
         return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
 
     def backward(self, grad_output, grad_h_n=None):
-        x, hs, gates, h_hat = self._saved()  # h_hat = h W_hn + b_hn, (T, N, H)
+        x, hs, gates, h_hat = self._saved()
         grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
-        # The factors that do not depend on the backward recursion, for all time steps at once:
-        r, z, candidate = np.split(gates, 3, axis=2)
-        to_candidate = (1 - z) * (1 - candidate * candidate)   # dL/d(n's pre-activation) = dh ⊙ this
-        to_r = h_hat * r * (1 - r)                             # dL/d(r's pre-activation) = that ⊙ this
-        to_z = (hs[:-1] - candidate) * z * (1 - z)             # dL/d(z's pre-activation) = dh ⊙ this
+        size = self.hidden_size
         d_ih = np.empty_like(gates)  # dL/d(x W_ih + b_ih), gates r, z, n
         d_hh = np.empty_like(gates)  # dL/d(h W_hh + b_hh): the same except n's, which r multiplies
         for step in reversed(range(x.shape[1])):
-            dh += grad_output[step]
+            r, z, candidate = np.split(gates[step], 3, axis=1)
             d_r, d_z, d_n = np.split(d_ih[step], 3, axis=1)
-            np.multiply(dh, to_candidate[step], out=d_n)
-            np.multiply(d_n, to_r[step], out=d_r)
-            np.multiply(dh, to_z[step], out=d_z)
-            d_hh[step] = d_ih[step]
-            d_hh[step, :, 2 * self.hidden_size:] *= r[step]
-            dh = dh * z[step] + d_hh[step] @ self.weight_hh.data.T
+            dh += grad_output[step]
+            np.multiply(dh, (1 - z) * (1 - candidate * candidate), out=d_n)   # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+            np.multiply(d_n, h_hat[step] * r * (1 - r), out=d_r)              # n = tanh(… + r ⊙ h_hat)
+            np.multiply(dh, (hs[step] - candidate) * z * (1 - z), out=d_z)
+            d_hh[step, :, :2 * size] = d_ih[step, :, :2 * size]
+            np.multiply(d_n, r, out=d_hh[step, :, 2 * size:])
+            dh = dh * z + d_hh[step] @ self.weight_hh.data.T
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], d_ih, d_hh), dh
