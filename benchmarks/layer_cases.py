@@ -69,7 +69,26 @@ def recurrent_cases(smoke: bool = False) -> list[Case]:
         inputs, hidden, batch_first=True), x, note) for cls in (nnlib.RNN, nnlib.LSTM, nnlib.GRU)]
 
 
-CASES = {"conv": conv_cases, "recurrent": recurrent_cases}
+def attention_cases(smoke: bool = False) -> list[Case]:
+    """Self-attention, N=32, T=64, d=64, 4 heads, against nn.MultiheadAttention (need_weights=False: its fast path)."""
+    import torch
+
+    batch, steps, dim, heads = (2, 3, 8, 2) if smoke else (32, 64, 64, 4)
+    x = np.random.default_rng(0).standard_normal((batch, steps, dim)).astype(np.float32)
+
+    class SelfAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = torch.nn.MultiheadAttention(dim, heads, batch_first=True)
+
+        def forward(self, x):
+            return self.attention(x, x, x, need_weights=False)[0]
+
+    return [_layer_case("MultiHeadAttention", nnlib.MultiHeadAttention(dim, heads, rng=0), SelfAttention(), x,
+                        f"N={batch}, T={steps}, d={dim}, {heads} heads, self-attention")]
+
+
+CASES = {"conv": conv_cases, "recurrent": recurrent_cases, "attention": attention_cases}
 # The targets of issue 9 (ratio nnlib/torch, 1 thread).
 TARGETS = {"Conv2d 1→16 on 28×28": 1.0, "Conv2d 16→32 on 14×14": 1.5, "MaxPool2d 2×2": 0.5,
-           "RNN": 0.6, "GRU": 0.6, "LSTM": 1.5}
+           "RNN": 0.6, "GRU": 0.6, "LSTM": 1.5, "MultiHeadAttention": 1.5}

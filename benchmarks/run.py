@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         table = markdown_table(results, TARGETS if threads == 1 and not args.smoke else None)
         sections.append(f"## {threads} thread{'s' if threads > 1 else ''}\n\n{table}")
         print(sections[-1] + "\n", flush=True)
-    if not args.smoke:
+    if args.smoke or sorted(args.groups) != sorted(CASES):
+        print(f"(a smoke or partial run: {RESULTS.name} is left as it was)")
+    else:
         RESULTS.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
         print(f"written to {RESULTS}")
     return 0

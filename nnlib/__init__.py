@@ -18,18 +18,22 @@ from .layers import (
     Dropout,
     Embedding,
     Flatten,
+    LayerNorm,
     LeakyReLU,
     Linear,
     Maxout,
     MaxPool2d,
+    MultiHeadAttention,
+    PositionalEncoding,
     ReLU,
     Sigmoid,
     Softmax,
     Softplus,
     Tanh,
+    TransformerEncoderLayer,
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
-from .models import SequenceModel
+from .models import SequenceModel, TransformerModel
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
 from .perceptron import Perceptron

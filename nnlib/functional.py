@@ -1,4 +1,4 @@
-r"""Pure math: activations, their derivatives, softmax / log-softmax / logsumexp, and convolution helpers.
+r"""Pure math: activations and their derivatives, softmax / log-softmax / logsumexp, convolution and attention.
 
 Every ``*_prime`` is the derivative with respect to the pre-activation (the notes' :math:`net`), evaluated
 elementwise. At a kink the derivative is the one PyTorch's autograd uses (``relu'(0) = 0``,
@@ -21,6 +21,7 @@ __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime", "leaky_relu", "leaky_relu_prime",
     "elu", "elu_prime", "softplus", "softplus_prime", "softmax", "log_softmax", "logsumexp", "softmax_backward",
     "conv_output_size", "pad2d", "im2col", "col2im", "conv2d_naive",
+    "causal_mask", "scaled_dot_product_attention", "scaled_dot_product_attention_backward", "sinusoidal_positions",
 ]
 
 
@@ -354,3 +355,88 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
                     patch = xp[b, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
                     y[b, o, i, j] = np.sum(patch * weight[o]) + (0 if bias is None else bias[o])
     return y
+
+
+# --- attention -------------------------------------------------------------------------------------------------
+
+def causal_mask(length: int, key_length: int | None = None) -> np.ndarray:
+    """Boolean (length, key_length) mask, True where query i may attend to key j, i.e. j ≤ i (no peeking ahead)."""
+    key_length = length if key_length is None else key_length
+    return np.tril(np.ones((length, key_length), dtype=bool))
+
+
+def scaled_dot_product_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Attention: every query takes a softmax-weighted average of the values, weighted by query–key similarity.
+
+    .. math::
+        A = \operatorname{softmax}\Big(\frac{Q K^\top}{\sqrt{d_k}}\Big), \qquad \text{output} = A V
+
+    Dividing by :math:`\sqrt{d_k}` keeps the scores' variance near 1 whatever :math:`d_k` (a dot product of two
+    random unit-variance vectors has variance :math:`d_k`), so the softmax does not saturate.
+
+    Args:
+        q: (..., T_q, d_k); k: (..., T_k, d_k); v: (..., T_k, d_v); the leading axes (batch, heads) broadcast.
+        mask: boolean, broadcastable to (..., T_q, T_k); True where a query may attend to a key (PyTorch's
+            ``F.scaled_dot_product_attention`` convention). Masked scores get weight exactly 0.
+
+    Returns:
+        ``(output (..., T_q, d_v), weights A (..., T_q, T_k))`` — each row of A sums to 1.
+    """
+    q, k, v = (_float_array(a, "scaled_dot_product_attention") for a in (q, k, v))
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise InputError(f"scaled_dot_product_attention: q (..., T_q, d_k), k (..., T_k, d_k) and v (..., T_k, d_v) "
+                         f"must agree on d_k and T_k, got q {q.shape}, k {k.shape}, v {v.shape}")
+    scores = q @ np.swapaxes(k, -1, -2)
+    scores *= 1 / np.sqrt(q.shape[-1])
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            raise DTypeError(f"scaled_dot_product_attention: mask must be boolean (True = may attend), "
+                             f"got dtype {mask.dtype}")
+        allowed = np.broadcast_to(mask, scores.shape)
+        if not allowed.any(axis=-1).all():
+            raise InputError("scaled_dot_product_attention: some query may attend to no key at all (a mask row "
+                             "is all False); its weights would be 0/0")
+        scores = np.where(allowed, scores, -np.inf)
+    weights = softmax(scores, axis=-1)
+    return weights @ v, weights
+
+
+def scaled_dot_product_attention_backward(grad_out, q, k, v, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""dL/dq, dL/dk, dL/dv of :func:`scaled_dot_product_attention`, given its weights A and dL/d(output) G.
+
+    .. math::
+        \frac{\partial L}{\partial V} = A^\top G, \qquad
+        \frac{\partial L}{\partial A} = G V^\top, \qquad
+        \frac{\partial L}{\partial S} = A \odot \Big(\frac{\partial L}{\partial A}
+            - \operatorname{rowsum}\big(\tfrac{\partial L}{\partial A} \odot A\big)\Big),
+
+        \frac{\partial L}{\partial Q} = \frac{1}{\sqrt{d_k}} \frac{\partial L}{\partial S} K, \qquad
+        \frac{\partial L}{\partial K} = \frac{1}{\sqrt{d_k}} \Big(\frac{\partial L}{\partial S}\Big)^\top Q
+
+    (S are the scaled scores; the softmax step is :func:`softmax_backward`. Masked entries have A = 0, so they
+    receive no gradient.) Shapes: as in the forward; returns arrays shaped like q, k and v.
+    """
+    grad_v = np.swapaxes(weights, -1, -2) @ grad_out
+    grad_scores = softmax_backward(weights, grad_out @ np.swapaxes(v, -1, -2))
+    grad_scores *= 1 / np.sqrt(q.shape[-1])
+    return grad_scores @ k, np.swapaxes(grad_scores, -1, -2) @ q, grad_v
+
+
+def sinusoidal_positions(length: int, d_model: int, dtype=np.float64) -> np.ndarray:
+    r"""The sinusoidal positional encoding of "Attention is all you need", (length, d_model).
+
+    .. math::
+        PE_{t, 2i} = \sin\big(t / 10000^{2i/d}\big), \qquad PE_{t, 2i+1} = \cos\big(t / 10000^{2i/d}\big)
+
+    Each pair of features is a clock at its own frequency, from one turn per 2π positions down to one per
+    10000·2π; for every offset k, :math:`PE_{t+k}` is a fixed rotation of :math:`PE_t`.
+    """
+    for value, name in ((length, "length"), (d_model, "d_model")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise InputError(f"sinusoidal_positions: {name} must be a positive integer, got {value!r}")
+    angles = np.arange(length)[:, None] / 10000 ** (np.arange(0, d_model, 2) / d_model)
+    positions = np.empty((length, d_model))
+    positions[:, 0::2] = np.sin(angles)
+    positions[:, 1::2] = np.cos(angles[:, :d_model // 2])
+    return positions.astype(dtype)

@@ -22,13 +22,17 @@ class GradcheckError(AssertionError):
     """Analytic and numerical gradients disagree beyond the tolerance."""
 
 
-def relative_error(analytic, numerical) -> float:
-    """‖a − n‖ / (‖a‖ + ‖n‖): 0 when equal, 1 when unrelated; 0 when both are exactly zero."""
+def relative_error(analytic, numerical, floor: float = 0.0) -> float:
+    """‖a − n‖ / max(‖a‖ + ‖n‖, floor): 0 when equal, 1 when unrelated; 0 when both are exactly zero.
+
+    A ``floor`` > 0 compares tiny gradients absolutely: a gradient that is exactly zero in theory comes out of
+    finite differences as rounding noise (~1e-10), which relative to itself would be an error of 1.
+    """
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numerical, dtype=np.float64)
     if a.shape != n.shape:
         raise InputError(f"relative_error: shapes differ, analytic {a.shape} vs numerical {n.shape}")
-    scale = np.linalg.norm(a) + np.linalg.norm(n)
+    scale = max(np.linalg.norm(a) + np.linalg.norm(n), floor)
     return 0.0 if scale == 0 else float(np.linalg.norm(a - n) / scale)
 
 
@@ -75,6 +79,9 @@ def check_gradient(f: Callable, grad_f: Callable, x, eps: float = 1e-6) -> float
     return relative_error(grad_f(x.copy()), numerical_gradient(lambda: f(x), x, eps))
 
 
+_FLOOR = 1e-2  # see gradcheck's docstring
+
+
 def _leaves(tree) -> list:
     """The arrays of a nested tuple/list, depth first: ``(x, (h, c))`` → ``[x, h, c]``."""
     if isinstance(tree, (tuple, list)):
@@ -99,6 +106,10 @@ def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | No
     Layers with several outputs, such as a recurrent layer's ``(output, state)``, get one G per output, passed
     to ``backward`` in the same structure; inputs and returned gradients may be nested pairs too (an LSTM's
     ``(h0, c0)``) and are matched leaf by leaf.
+
+    Gradients with a norm below 1e-2 are compared absolutely (``relative_error``'s floor): an exactly-zero
+    gradient, such as that of the key projection's bias in attention, must then agree with finite differences to
+    tol · 1e-2.
 
     Returns:
         ``{"input0": err, ..., "weight": err, ...}`` relative errors (inputs numbered by leaf, parameter names
@@ -126,11 +137,11 @@ def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | No
     module.zero_grad()
     module(*inputs)
     analytic_inputs = module.backward(*upstream) if isinstance(output, tuple) else module.backward(upstream)
-    errors = {f"input{i}": relative_error(g, numerical_gradient(scalar_loss, leaves[i], eps))
+    errors = {f"input{i}": relative_error(g, numerical_gradient(scalar_loss, leaves[i], eps), _FLOOR)
               for i, g in enumerate(_leaves(analytic_inputs)[:len(leaves)]) if g is not None}
     analytic_params = {name: p.grad.copy() for name, p in params}
     for name, p in params:
-        errors[name] = relative_error(analytic_params[name], numerical_gradient(scalar_loss, p.data, eps))
+        errors[name] = relative_error(analytic_params[name], numerical_gradient(scalar_loss, p.data, eps), _FLOOR)
 
     failed = {k: v for k, v in errors.items() if tol is not None and not v <= tol}
     if failed:

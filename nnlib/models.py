@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import InputError
-from .layers import LSTM, Embedding
+from .layers import LSTM, Embedding, Linear, PositionalEncoding, TransformerEncoderLayer
 from .layers.recurrent import _Recurrent
 from .module import Module
 
-__all__ = ["SequenceModel"]
+__all__ = ["SequenceModel", "TransformerModel"]
 
 
 class SequenceModel(Module):
@@ -54,3 +54,39 @@ class SequenceModel(Module):
     @staticmethod
     def _last_hidden(state) -> np.ndarray:
         return state[0] if isinstance(state, tuple) else state
+
+
+class TransformerModel(Module):
+    """Token ids → embedding (scaled by √d_model) + sinusoidal positions → encoder layers → a Linear on every step.
+
+    An encoder-only transformer for sequence-to-sequence tasks of equal length (tagging, reversing or sorting a
+    sequence). Every step sees every other step through self-attention (``causal=True`` restricts it to the past).
+
+    Shapes: ids (N, T) ints in [0, vocab_size) → (N, T, n_outputs) logits.
+    """
+
+    def __init__(self, vocab_size: int, n_outputs: int, d_model: int = 32, nhead: int = 4, num_layers: int = 2,
+                 dim_feedforward: int = 64, dropout: float = 0.0, max_len: int = 512, norm_first: bool = True,
+                 causal: bool = False, *, rng=None, dtype=np.float32):
+        from ._checks import as_rng
+
+        rng = as_rng(rng, "TransformerModel")
+        self.embedding = Embedding(vocab_size, d_model, rng=rng, dtype=dtype)
+        self.positions = PositionalEncoding(d_model, max_len, dtype=dtype)
+        self.layers = [TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first, rng=rng,
+                                               dtype=dtype) for _ in range(num_layers)]
+        self.head = Linear(d_model, n_outputs, rng=rng, dtype=dtype)
+        self.scale = np.sqrt(d_model).astype(dtype)
+        self.causal = bool(causal)
+
+    def forward(self, ids):
+        x = self.positions(self.embedding(ids) * self.scale)
+        for layer in self.layers:
+            x = layer(x, causal=self.causal)
+        return self.head(x)
+
+    def backward(self, grad_out):
+        grad = self.head.backward(grad_out)
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return self.embedding.backward(self.positions.backward(grad) * self.scale)
