@@ -210,18 +210,20 @@ class LSTM(_Recurrent):
             gates += self.bias_hh.data
         gates *= scale
         weight_hh = self.weight_hh.data * scale
+        i, f, g, o = np.split(gates, 4, axis=2)  # views (T, N, H) of each gate, made once: cheaper than per step
         tanh_c = np.empty_like(hs[1:])
+        input_times_candidate = np.empty_like(hs[0])
         for step in range(t):
             z = gates[step]
             z += hs[step] @ weight_hh
             np.tanh(z, out=z)
             z *= scale
             z += shift
-            i, f, g, o = np.split(z, 4, axis=1)
-            np.multiply(f, cs[step], out=cs[step + 1])
-            cs[step + 1] += i * g
+            np.multiply(f[step], cs[step], out=cs[step + 1])
+            np.multiply(i[step], g[step], out=input_times_candidate)
+            cs[step + 1] += input_times_candidate
             np.tanh(cs[step + 1], out=tanh_c[step])
-            np.multiply(o, tanh_c[step], out=hs[step + 1])
+            np.multiply(o[step], tanh_c[step], out=hs[step + 1])
         self._cache = (x, hs, cs, tanh_c, gates)
         return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy())
 
@@ -244,19 +246,19 @@ class LSTM(_Recurrent):
         grad_state = (None, None) if grad_state is None else self._unpack(grad_state, "grad_state")
         grad_output, (dh, dc) = self._check_grads(grad_output, grad_state, x.shape[:2], ("grad_h_n", "grad_c_n"))
         delta = np.empty_like(gates)  # dL/d(pre-activations of i, f, g, o), (T, N, 4H)
+        i, f, g, o = np.split(gates, 4, axis=2)
+        d_i, d_f, d_g, d_o = np.split(delta, 4, axis=2)
         for step in reversed(range(x.shape[1])):
-            i, f, g, o = np.split(gates[step], 4, axis=1)
             dh += grad_output[step]
-            dc += dh * o * (1 - tanh_c[step] * tanh_c[step])  # h_t = o ⊙ tanh(c_t)
+            dc += dh * o[step] * (1 - tanh_c[step] * tanh_c[step])  # h_t = o ⊙ tanh(c_t)
             # dL/d(each gate) from c_t = f ⊙ c_{t−1} + i ⊙ g and h_t = o ⊙ tanh(c_t) ...
-            d_i, d_f, d_g, d_o = np.split(delta[step], 4, axis=1)
-            np.multiply(dc, g, out=d_i)
-            np.multiply(dc, cs[step], out=d_f)
-            np.multiply(dc, i, out=d_g)
-            np.multiply(dh, tanh_c[step], out=d_o)
+            np.multiply(dc, g[step], out=d_i[step])
+            np.multiply(dc, cs[step], out=d_f[step])
+            np.multiply(dc, i[step], out=d_g[step])
+            np.multiply(dh, tanh_c[step], out=d_o[step])
             # ... then through its activation, to its pre-activation
             delta[step] *= self._gates_prime(gates[step])
-            dc *= f  # the additive cell path: ∂c_t/∂c_{t−1} = f_t
+            dc *= f[step]  # the additive cell path: ∂c_t/∂c_{t−1} = f_t
             dh = delta[step] @ self.weight_hh.data.T
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), (dh, dc)
 
@@ -298,16 +300,18 @@ class GRU(_Recurrent):
         from_x[:, :, :2 * size] += b_hh[:2 * size]           # r and z add both biases; n's b_hn sits inside r ⊙ (·)
         h_hat = np.empty((t, n, size), dtype=self.dtype)     # h W_hn + b_hn, which r multiplies: kept for backward
         gates = np.empty_like(from_x)                        # (T, N, 3H): r, z, n
+        r, z, candidate = np.split(gates, 3, axis=2)         # views (T, N, H), made once: cheaper than per step
+        x_rz, x_n = from_x[:, :, :2 * size], from_x[:, :, 2 * size:]
+        r_z = gates[:, :, :2 * size]
         for step in range(t):
             from_h = hs[step] @ self.weight_hh.data
-            r_z = gates[step, :, :2 * size]
-            np.add(from_x[step, :, :2 * size], from_h[:, :2 * size], out=r_z)
-            _sigmoid_inplace(r_z)
-            r, z = np.split(r_z, 2, axis=1)
+            np.add(x_rz[step], from_h[:, :2 * size], out=r_z[step])
+            _sigmoid_inplace(r_z[step])
             np.add(from_h[:, 2 * size:], b_hh[2 * size:], out=h_hat[step])
-            candidate = gates[step, :, 2 * size:]
-            np.tanh(from_x[step, :, 2 * size:] + r * h_hat[step], out=candidate)
-            hs[step + 1] = candidate + z * (hs[step] - candidate)
+            np.multiply(r[step], h_hat[step], out=candidate[step])
+            candidate[step] += x_n[step]
+            np.tanh(candidate[step], out=candidate[step])
+            hs[step + 1] = candidate[step] + z[step] * (hs[step] - candidate[step])
         self._cache = (x, hs, gates, h_hat)
         return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
 
@@ -317,14 +321,15 @@ class GRU(_Recurrent):
         size = self.hidden_size
         d_ih = np.empty_like(gates)  # dL/d(x W_ih + b_ih), gates r, z, n
         d_hh = np.empty_like(gates)  # dL/d(h W_hh + b_hh): the same except n's, which r multiplies
+        r, z, candidate = np.split(gates, 3, axis=2)
+        d_r, d_z, d_n = np.split(d_ih, 3, axis=2)
         for step in reversed(range(x.shape[1])):
-            r, z, candidate = np.split(gates[step], 3, axis=1)
-            d_r, d_z, d_n = np.split(d_ih[step], 3, axis=1)
             dh += grad_output[step]
-            np.multiply(dh, (1 - z) * (1 - candidate * candidate), out=d_n)   # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
-            np.multiply(d_n, h_hat[step] * r * (1 - r), out=d_r)              # n = tanh(… + r ⊙ h_hat)
-            np.multiply(dh, (hs[step] - candidate) * z * (1 - z), out=d_z)
+            n_t = candidate[step]
+            np.multiply(dh, (1 - z[step]) * (1 - n_t * n_t), out=d_n[step])  # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+            np.multiply(d_n[step], h_hat[step] * r[step] * (1 - r[step]), out=d_r[step])  # n = tanh(… + r ⊙ h_hat)
+            np.multiply(dh, (hs[step] - n_t) * z[step] * (1 - z[step]), out=d_z[step])
             d_hh[step, :, :2 * size] = d_ih[step, :, :2 * size]
-            np.multiply(d_n, r, out=d_hh[step, :, 2 * size:])
-            dh = dh * z + d_hh[step] @ self.weight_hh.data.T
+            np.multiply(d_n[step], r[step], out=d_hh[step, :, 2 * size:])
+            dh = dh * z[step] + d_hh[step] @ self.weight_hh.data.T
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], d_ih, d_hh), dh
