@@ -48,8 +48,9 @@ lint: venv-test
 unit: venv-test
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
 
-# The kernel inherits this environment: a fixed hash seed (set order) and inline figures whatever MPLBACKEND says.
-NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline \
+# The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says, and
+# one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much).
+NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline OPENBLAS_NUM_THREADS=1 \
 	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300
 
 nbval: venv-test

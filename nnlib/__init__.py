@@ -35,7 +35,7 @@ from .layers import (
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .models import SequenceModel, TransformerModel
 from .module import Module, Parameter, Sequential
-from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value, grad_norm
 from .perceptron import Perceptron
 from .regularization import L1Penalty, L2Penalty
 from .training import History, TrainingDivergedError, accuracy, evaluate, fit

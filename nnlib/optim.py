@@ -21,7 +21,7 @@ import numpy as np
 from ._checks import InputError, check_real
 from .module import Parameter
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "clip_grad_norm", "clip_grad_value"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "grad_norm", "clip_grad_norm", "clip_grad_value"]
 
 
 def _parameter_list(params, who: str) -> list[Parameter]:
@@ -266,6 +266,12 @@ def _check_weight_decay(value, who: str) -> float:
 
 # --- gradient clipping -----------------------------------------------------------------------------------
 
+def grad_norm(params: Iterable[Parameter]) -> float:
+    r"""The global L2 norm of all trainable gradients, :math:`\sqrt{\sum_p \lVert g_p \rVert^2}`, in float64."""
+    params = _parameter_list(params, "grad_norm")
+    return float(np.sqrt(sum(float(np.sum(np.square(p.grad, dtype=np.float64))) for p in params if p.requires_grad)))
+
+
 def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     r"""Scale all gradients together so that their global L2 norm is at most ``max_norm`` (``clip_grad_norm_``).
 
@@ -280,7 +286,7 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     """
     params = [p for p in _parameter_list(params, "clip_grad_norm") if p.requires_grad]
     max_norm = check_real(max_norm, "clip_grad_norm", "max_norm", lambda v: v > 0, "a number > 0")
-    total = float(np.sqrt(sum(float(np.sum(np.square(p.grad, dtype=np.float64))) for p in params)))
+    total = grad_norm(params)
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for param in params:

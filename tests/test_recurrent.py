@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnlib import GRU, LSTM, RNN, DTypeError, Embedding, InputError, Linear, gradcheck
-from nnlib.optim import clip_grad_norm, clip_grad_value
+from nnlib.optim import clip_grad_norm, clip_grad_value, grad_norm
 
 F64 = np.float64
 LAYERS = {
@@ -167,6 +167,7 @@ def test_clip_grad_norm_matches_torch(torch, rng, max_norm):
     leaves = [torch.zeros(p.shape, dtype=torch.float64, requires_grad=True) for p in params]
     for leaf, g in zip(leaves, grads, strict=True):
         leaf.grad = torch.tensor(g)
+    assert grad_norm(params) == pytest.approx(np.sqrt(sum(np.sum(g * g) for g in grads)), rel=1e-12)
     total = clip_grad_norm(params, max_norm)
     assert total == pytest.approx(float(torch.nn.utils.clip_grad_norm_(leaves, max_norm)), rel=1e-12)
     for p, leaf in zip(params, leaves, strict=True):

@@ -6,7 +6,7 @@ Usage::
 
 Each notebook runs in a fresh kernel of *this* Python environment (the "python3" kernelspec resolved to
 ``sys.executable``, never whatever ``python`` is first on PATH), in the notebook's folder, with
-PYTHONHASHSEED=0 and matplotlib's inline backend, so outputs (figures as inline PNGs) are reproducible.
+PYTHONHASHSEED=0, one BLAS thread and matplotlib's inline backend, so outputs (figures as inline PNGs) are reproducible.
 No per-cell timing is stored and widget model ids are renumbered, so rerunning an unchanged notebook rewrites
 the same bytes. Any error fails the run, showing the cell; the previous .ipynb is then left as it was.
 """
@@ -31,7 +31,10 @@ from make_lessons import atomic_write, notebook_from_py, notebook_text  # noqa: 
 
 CELL_TIMEOUT = 300  # seconds
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+# One BLAS thread: course-sized matrices gain nothing from more, and on a busy machine a second spinning thread
+# slowed training cells tenfold. The Makefile's nbval runs use the same environment.
+KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+              "OPENBLAS_NUM_THREADS": "1"}
 
 
 class CurrentEnvKernelSpecManager(KernelSpecManager):

@@ -7,3 +7,4 @@ from .lesson03 import check_dE_dw1, check_dE_dw5, check_output_delta, check_upda
 from .lesson04 import check_critical_learning_rate, check_minibatch_step, check_momentum_update
 from .lesson05 import check_dropout_backward, check_dropout_forward, check_l2_gradient
 from .lesson06 import check_conv_output_size, check_correlate2d, check_maxpool_backward
+from .lesson07 import check_bptt_step, check_rnn_step
