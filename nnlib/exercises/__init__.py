@@ -8,3 +8,4 @@ from .lesson04 import check_critical_learning_rate, check_minibatch_step, check_
 from .lesson05 import check_dropout_backward, check_dropout_forward, check_l2_gradient
 from .lesson06 import check_conv_output_size, check_correlate2d, check_maxpool_backward
 from .lesson07 import check_bptt_step, check_rnn_step
+from .lesson08 import check_gru_num_parameters, check_gru_step, check_lstm_cell_update
