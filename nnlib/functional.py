@@ -21,7 +21,8 @@ __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime", "leaky_relu", "leaky_relu_prime",
     "elu", "elu_prime", "softplus", "softplus_prime", "softmax", "log_softmax", "logsumexp", "softmax_backward",
     "conv_output_size", "pad2d", "im2col", "col2im", "conv2d_naive",
-    "causal_mask", "scaled_dot_product_attention", "scaled_dot_product_attention_backward", "sinusoidal_positions",
+    "causal_mask", "scaled_dot_product_attention", "scaled_dot_product_attention_backward", "split_heads",
+    "merge_heads", "sinusoidal_positions",
 ]
 
 
@@ -421,6 +422,24 @@ def scaled_dot_product_attention_backward(grad_out, q, k, v, weights) -> tuple[n
     grad_scores = softmax_backward(weights, grad_out @ np.swapaxes(v, -1, -2))
     grad_scores *= 1 / np.sqrt(q.shape[-1])
     return grad_scores @ k, np.swapaxes(grad_scores, -1, -2) @ q, grad_v
+
+
+def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
+    """(N, T, E) → (N, h, T, E/h): head j gets features j·E/h … (j+1)·E/h − 1 of every step.
+
+    The reshape splits the feature axis (N, T, h, E/h), the transpose brings the heads forward; reshaping straight to
+    (N, h, T, E/h) would mix steps and heads.
+    """
+    n, t, e = x.shape
+    if isinstance(num_heads, bool) or not isinstance(num_heads, numbers.Integral) or num_heads < 1 or e % num_heads:
+        raise InputError(f"split_heads: num_heads must be a positive integer dividing E = {e}, got {num_heads!r}")
+    return x.reshape(n, t, num_heads, e // num_heads).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`split_heads`: (N, h, T, E/h) → (N, T, E), the heads' features side by side."""
+    n, _, t, _ = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(n, t, -1)
 
 
 def sinusoidal_positions(length: int, d_model: int, dtype=np.float64) -> np.ndarray:

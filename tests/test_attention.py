@@ -364,3 +364,13 @@ def test_transformer_model_learns_to_reverse(rng):
         batch_size=64, rng=0)
     test = np.random.default_rng(1).integers(0, 10, (300, 5))
     assert accuracy(model.eval()(test), test[:, ::-1]) > 0.95  # chance: 0.1
+
+
+def test_split_and_merge_heads_are_inverse_and_keep_features_together(rng):
+    x = rng.standard_normal((2, 3, 8))
+    heads = F.split_heads(x, 4)
+    assert heads.shape == (2, 4, 3, 2)
+    np.testing.assert_array_equal(heads[1, 2, 0], x[1, 0, 4:6])  # head 2 holds features 4, 5 of every step
+    np.testing.assert_array_equal(F.merge_heads(heads), x)
+    with pytest.raises(InputError, match="num_heads must be a positive integer dividing E = 8, got 3"):
+        F.split_heads(x, 3)

@@ -71,17 +71,6 @@ class MultiHeadAttention(Module):
     def __repr__(self) -> str:  # the four projections are implied by the arguments
         return f"MultiHeadAttention({self.extra_repr()})"
 
-    def _split_heads(self, x: np.ndarray) -> np.ndarray:
-        """(N, T, E) → (N, h, T, E/h)."""
-        n, t, _ = x.shape
-        return x.reshape(n, t, self.num_heads, -1).transpose(0, 2, 1, 3)
-
-    @staticmethod
-    def _merge_heads(x: np.ndarray) -> np.ndarray:
-        """(N, h, T, E/h) → (N, T, E)."""
-        n, _, t, _ = x.shape
-        return x.transpose(0, 2, 1, 3).reshape(n, t, -1)
-
     def _check(self, x, name: str, batch: int | None = None) -> np.ndarray:
         x = check_array(x, str(self), name=name, dtype=self.dtype, finite=True)
         if x.ndim != 3 or x.shape[2] != self.embed_dim or 0 in x.shape or (batch is not None and len(x) != batch):
@@ -115,18 +104,18 @@ class MultiHeadAttention(Module):
         value = query if self_attention else self._check(value, "value", len(query))
         if value.shape[1] != key.shape[1]:
             raise InputError(f"{self}: key and value must have the same length, got {key.shape} and {value.shape}")
-        heads = [self._split_heads(proj(x)) for proj, x in
+        heads = [F.split_heads(proj(x), self.num_heads) for proj, x in
                  ((self.q_proj, query), (self.k_proj, key), (self.v_proj, value))]
         mask = self._mask(key_padding_mask, causal, len(query), query.shape[1], key.shape[1])
         attended, self.weights = F.scaled_dot_product_attention(*heads, mask)
         self._cache = (heads, self.weights, self_attention)
-        return self.out_proj(self._merge_heads(attended))
+        return self.out_proj(F.merge_heads(attended))
 
     def backward(self, grad_out):
         heads, weights, self_attention = self._saved()
-        grad_attended = self._split_heads(self.out_proj.backward(grad_out))
+        grad_attended = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)
         grads = F.scaled_dot_product_attention_backward(grad_attended, *heads, weights)
-        grad_q, grad_k, grad_v = (proj.backward(self._merge_heads(g)) for proj, g in
+        grad_q, grad_k, grad_v = (proj.backward(F.merge_heads(g)) for proj, g in
                                   zip((self.q_proj, self.k_proj, self.v_proj), grads, strict=True))
         return grad_q + grad_k + grad_v if self_attention else (grad_q, grad_k, grad_v)
 
