@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from exercise_helpers import run, todo
 
 from nnlib.exercises import check_and_gate, check_perceptron_predict, check_perceptron_update
 
@@ -17,15 +18,6 @@ def update(x, t, w, b, lr):
 
 def and_gate():
     return np.array([1.0, 1.0]), -1.5
-
-
-def todo(*args):
-    raise NotImplementedError("Exercise 1.k: your turn")
-
-
-def run(check, fn, capsys):
-    assert check(fn) is None
-    return capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("check", "fn"), [

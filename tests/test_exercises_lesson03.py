@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from exercise_helpers import failure_hint, run, todo
 
 from nnlib.exercises import check_dE_dw1, check_dE_dw5, check_output_delta, check_update_all
 from nnlib.exercises.lesson03 import PARAMETERS, SLIDES, SLIDES_INPUTS, SLIDES_TARGETS
@@ -39,21 +40,6 @@ def step(params, eta, inputs, targets, *, sign=1.0, use_eta=True, new_output_wei
 
 def update_all(params, eta, inputs=SLIDES_INPUTS, targets=SLIDES_TARGETS):
     return step(params, eta, inputs, targets)
-
-
-def todo(*args):
-    raise NotImplementedError("Exercise 3.k: your turn")
-
-
-def run(check, fn, capsys):
-    assert check(fn) is None
-    return capsys.readouterr().out
-
-
-def failure_hint(check, fn, capsys, exercise):
-    out = run(check, fn, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}") and out.count("\n") == 2, out
-    return out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize(("check", "fn", "exercise"), [

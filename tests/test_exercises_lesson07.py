@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from exercise_helpers import failure_hint, run, todo
 
 from nnlib.exercises import check_bptt_step, check_rnn_step
 from nnlib.functional import sigmoid
@@ -29,21 +30,6 @@ def bptt_step(dh_t, h_t, h_prev, W_hh):
 def bptt_step_einsum(dh_t, h_t, h_prev, W_hh):
     delta_t = dh_t * (1 - h_t**2)
     return delta_t, np.einsum("nj,kj->nk", delta_t, W_hh), np.einsum("nk,nj->kj", h_prev, delta_t)
-
-
-def todo(*args):
-    raise NotImplementedError("Exercise 7.k: your turn")
-
-
-def run(check, fn, capsys):
-    assert check(fn) is None
-    return capsys.readouterr().out
-
-
-def failure_hint(check, fn, capsys, exercise):
-    out = run(check, fn, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}") and out.count("\n") == 2, out
-    return out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize(("check", "fn", "exercise"), [
