@@ -23,14 +23,6 @@ from ..module import Module, Parameter
 __all__ = ["RNN", "LSTM", "GRU"]
 
 
-def _sigmoid_inplace(a: np.ndarray) -> None:
-    """a ← σ(a), computed as ½ + ½ tanh(a/2): exact, cannot overflow, and no temporary arrays on the hot path."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-
-
 class _Recurrent(Module):
     """Shared construction, input checks and parameter gradients; subclasses define the cell."""
 
@@ -295,23 +287,32 @@ class GRU(_Recurrent):
         size = self.hidden_size
         hs = np.empty((t + 1, n, size), dtype=self.dtype)
         hs[0] = self._state(h0, n, "h0")
-        from_x = self._input_projection(x)                   # (T, N, 3H): x W_ih + b_ih
         b_hh = np.zeros(3 * size, self.dtype) if self.bias_hh is None else self.bias_hh.data
+        # σ(u) = ½ + ½ tanh(u/2): the r and z columns of both pre-activations are halved up front, so one tanh,
+        # one ×½ and one +½ per step activate both gates.
+        from_x = self._input_projection(x)                   # (T, N, 3H): x W_ih + b_ih
         from_x[:, :, :2 * size] += b_hh[:2 * size]           # r and z add both biases; n's b_hn sits inside r ⊙ (·)
+        from_x[:, :, :2 * size] *= 0.5
+        weight_hh = self.weight_hh.data.copy()
+        weight_hh[:, :2 * size] *= 0.5
         h_hat = np.empty((t, n, size), dtype=self.dtype)     # h W_hn + b_hn, which r multiplies: kept for backward
         gates = np.empty_like(from_x)                        # (T, N, 3H): r, z, n
         r, z, candidate = np.split(gates, 3, axis=2)         # views (T, N, H), made once: cheaper than per step
-        x_rz, x_n = from_x[:, :, :2 * size], from_x[:, :, 2 * size:]
-        r_z = gates[:, :, :2 * size]
+        x_rz, x_n, r_z = from_x[:, :, :2 * size], from_x[:, :, 2 * size:], gates[:, :, :2 * size]
         for step in range(t):
-            from_h = hs[step] @ self.weight_hh.data
-            np.add(x_rz[step], from_h[:, :2 * size], out=r_z[step])
-            _sigmoid_inplace(r_z[step])
+            from_h = hs[step] @ weight_hh
+            rz, n_t, h = r_z[step], candidate[step], hs[step + 1]
+            np.add(x_rz[step], from_h[:, :2 * size], out=rz)
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
             np.add(from_h[:, 2 * size:], b_hh[2 * size:], out=h_hat[step])
-            np.multiply(r[step], h_hat[step], out=candidate[step])
-            candidate[step] += x_n[step]
-            np.tanh(candidate[step], out=candidate[step])
-            hs[step + 1] = candidate[step] + z[step] * (hs[step] - candidate[step])
+            np.multiply(r[step], h_hat[step], out=n_t)
+            n_t += x_n[step]
+            np.tanh(n_t, out=n_t)
+            np.subtract(hs[step], n_t, out=h)  # h_t = n + z ⊙ (h_{t−1} − n)
+            h *= z[step]
+            h += n_t
         self._cache = (x, hs, gates, h_hat)
         return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
 
@@ -319,17 +320,29 @@ class GRU(_Recurrent):
         x, hs, gates, h_hat = self._saved()
         grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
         size = self.hidden_size
+        r, z, candidate = np.split(gates, 3, axis=2)
+        # The factors that do not depend on the recursion, for all steps at once (in place: no big temporaries).
+        to_n = 1 - z                                   # dL/d(n's pre-activation) = dh ⊙ (1 − z)(1 − n²)
+        to_n *= 1 - candidate * candidate
+        to_r = 1 - r                                   # dL/d(r's pre-activation) = that ⊙ h_hat r(1 − r)
+        to_r *= r
+        to_r *= h_hat
+        to_z = hs[:-1] - candidate                     # dL/d(z's pre-activation) = dh ⊙ (h_{t−1} − n) z(1 − z)
+        to_z *= z
+        to_z *= 1 - z
         d_ih = np.empty_like(gates)  # dL/d(x W_ih + b_ih), gates r, z, n
         d_hh = np.empty_like(gates)  # dL/d(h W_hh + b_hh): the same except n's, which r multiplies
-        r, z, candidate = np.split(gates, 3, axis=2)
         d_r, d_z, d_n = np.split(d_ih, 3, axis=2)
+        d_hn = d_hh[:, :, 2 * size:]
+        from_later = np.empty_like(dh)
         for step in reversed(range(x.shape[1])):
             dh += grad_output[step]
-            n_t = candidate[step]
-            np.multiply(dh, (1 - z[step]) * (1 - n_t * n_t), out=d_n[step])  # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
-            np.multiply(d_n[step], h_hat[step] * r[step] * (1 - r[step]), out=d_r[step])  # n = tanh(… + r ⊙ h_hat)
-            np.multiply(dh, (hs[step] - n_t) * z[step] * (1 - z[step]), out=d_z[step])
+            np.multiply(dh, to_n[step], out=d_n[step])
+            np.multiply(d_n[step], to_r[step], out=d_r[step])
+            np.multiply(dh, to_z[step], out=d_z[step])
             d_hh[step, :, :2 * size] = d_ih[step, :, :2 * size]
-            np.multiply(d_n[step], r[step], out=d_hh[step, :, 2 * size:])
-            dh = dh * z[step] + d_hh[step] @ self.weight_hh.data.T
+            np.multiply(d_n[step], r[step], out=d_hn[step])
+            np.matmul(d_hh[step], self.weight_hh.data.T, out=from_later)
+            dh *= z[step]  # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+            dh += from_later
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], d_ih, d_hh), dh
