@@ -186,7 +186,7 @@ class AdamW(Adam):
     outside the adaptive step, instead of entering the gradient:
 
     .. math::
-        w \leftarrow w\,(1 - \eta\lambda), \qquad 	ext{then Adam's step with } g_t = \partial E / \partial w
+        w \leftarrow w\,(1 - \eta\lambda), \qquad \text{then Adam's step with } g_t = \partial E / \partial w
 
     In ``Adam(weight_decay=λ)`` the term :math:`\lambda w` is divided by :math:`\sqrt{\hat v_t}` like the rest of
     the gradient, so weights with large gradients are barely decayed; here every weight shrinks by the same
@@ -206,13 +206,13 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     r"""RMSProp: divide the gradient by a running root-mean-square of recent gradients (Hinton's rule).
 
-    With :math:`g_t = \partial E / \partial w + \lambda w` and smoothing constant :math:`lpha`:
+    With :math:`g_t = \partial E / \partial w + \lambda w` and smoothing constant :math:`\alpha`:
 
     .. math::
-        v_t = lpha\, v_{t-1} + (1 - lpha)\, g_t^2, \qquad w^{+} = w - \eta\, rac{g_t}{\sqrt{v_t} + \epsilon}
+        v_t = \alpha\, v_{t-1} + (1 - \alpha)\, g_t^2, \qquad w^{+} = w - \eta\, \frac{g_t}{\sqrt{v_t} + \epsilon}
 
     ``centered=True`` divides by an estimate of the gradient's standard deviation instead,
-    :math:`\sqrt{v_t - ar g_t^2}` with :math:`ar g_t` the running mean of :math:`g`; ``momentum`` :math:`\mu`
+    :math:`\sqrt{v_t - \bar g_t^2}` with :math:`\bar g_t` the running mean of :math:`g`; ``momentum`` :math:`\mu`
     keeps a buffer :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{v_t} + \epsilon)` and steps by :math:`\eta b_t`.
     PyTorch's ``torch.optim.RMSprop`` exactly, including :math:`v_0 = 0` (no bias correction, unlike Adam).
     """

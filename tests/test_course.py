@@ -163,3 +163,15 @@ def test_compared_cells_do_not_rely_on_a_semicolon(name):
     bad = [source for kind, source, tags in cells if kind == "code" and IGNORE_OUTPUT not in tags
            and "nbval-skip" not in tags and source.strip() and DisplayHook.semicolon_at_end_of_expression(source)]
     assert not bad, f"cells ending with `;` (use `_ = ...`): {bad}"
+
+
+SOURCES = sorted(p.relative_to(ROOT) for folder in ("nnlib", "tests", "tools", "solutions", "lessons", "benchmarks")
+                 for p in (ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=str)
+def test_source_has_no_control_characters(path):
+    """A backslash sequence such as \\frac or \\text in a non-raw string becomes a form feed or a tab."""
+    text = (ROOT / path).read_text(encoding="utf-8")
+    bad = [(n, repr(c)) for n, line in enumerate(text.splitlines(), 1) for c in line if ord(c) < 32]
+    assert not bad, f"{path}: control characters at (line, char) {bad[:5]}"
