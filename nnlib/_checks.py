@@ -1,7 +1,8 @@
 """Input validation shared by every layer, loss and helper.
 
 Every check names *who* complained (a layer's repr, or a function name) and states what was expected
-and what was received, so that a learner never has to decode a NumPy broadcasting error.
+and what was received, so that a learner never has to decode a NumPy broadcasting error. Layers pass themselves as
+``who``: their repr is only built when a message is, not on every forward pass.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class DTypeError(InputError, TypeError):
     """An array of the wrong dtype (integer, complex, object, or float32/float64 mismatch)."""
 
 
-def as_rng(rng, who: str = "rng") -> np.random.Generator:
+def as_rng(rng, who="rng") -> np.random.Generator:
     """Turn ``None``, an int seed or a ``np.random.Generator`` into a Generator (never global state)."""
     if isinstance(rng, np.random.Generator):
         return rng
@@ -28,14 +29,14 @@ def as_rng(rng, who: str = "rng") -> np.random.Generator:
     raise TypeError(f"{who}: expected None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
 
 
-def check_positive_int(value, who: str, name: str) -> int:
+def check_positive_int(value, who, name: str) -> int:
     """Return ``value`` as an int, or raise if it is not a whole number ≥ 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise InputError(f"{who}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def check_real(value, who: str, name: str, ok=None, expected: str = "a finite real number") -> float:
+def check_real(value, who, name: str, ok=None, expected: str = "a finite real number") -> float:
     """Return ``value`` as a float if it is a finite real number (not a bool) for which ``ok(value)`` holds."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
             or (ok is not None and not ok(value))):
@@ -43,7 +44,7 @@ def check_real(value, who: str, name: str, ok=None, expected: str = "a finite re
     return float(value)
 
 
-def check_float_dtype(dtype, who: str) -> np.dtype:
+def check_float_dtype(dtype, who) -> np.dtype:
     """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise."""
     try:
         dtype = np.dtype(dtype)
@@ -54,7 +55,7 @@ def check_float_dtype(dtype, who: str) -> np.dtype:
     return dtype
 
 
-def check_array(x, who: str, *, name: str = "input", ndim=None, shape=None, dtype=None,
+def check_array(x, who, *, name: str = "input", ndim=None, shape=None, dtype=None,
                 finite: bool = False) -> np.ndarray:
     """Validate a floating-point array and return it as an ndarray (no copy when already one).
 
@@ -85,7 +86,7 @@ def check_array(x, who: str, *, name: str = "input", ndim=None, shape=None, dtyp
     return x
 
 
-def check_features(x, who: str, in_features: int, dtype) -> np.ndarray:
+def check_features(x, who, in_features: int, dtype) -> np.ndarray:
     """Validate the input of a feature-mapping layer: shape (N, in_features) or (N, ..., in_features),
     the layer's parameter dtype, finite values."""
     x = check_array(x, who, dtype=dtype, finite=True)
@@ -95,7 +96,7 @@ def check_features(x, who: str, in_features: int, dtype) -> np.ndarray:
     return x
 
 
-def check_images(x, who: str, channels: int, dtype=None) -> np.ndarray:
+def check_images(x, who, channels: int, dtype=None) -> np.ndarray:
     """Validate a batch of images: shape (N, channels, H, W), the expected dtype, finite values."""
     x = check_array(x, who, dtype=dtype, finite=True)
     if x.ndim != 4 or x.shape[1] != channels or 0 in x.shape:
@@ -104,7 +105,7 @@ def check_images(x, who: str, channels: int, dtype=None) -> np.ndarray:
     return x
 
 
-def check_finite(x: np.ndarray, who: str, name: str = "input") -> None:
+def check_finite(x: np.ndarray, who, name: str = "input") -> None:
     """Raise if ``x`` holds NaN or ±inf. A single sum is the fast path; a full scan only on suspicion."""
     with np.errstate(over="ignore", invalid="ignore"):
         suspicious = not np.isfinite(np.sum(x))
@@ -116,6 +117,6 @@ def check_finite(x: np.ndarray, who: str, name: str = "input") -> None:
                              f"(first at index {tuple(int(i) for i in np.argwhere(bad)[0])})")
 
 
-def check_grad(grad_out, expected_shape: tuple, who: str, dtype=None) -> np.ndarray:
+def check_grad(grad_out, expected_shape: tuple, who, dtype=None) -> np.ndarray:
     """Validate the upstream gradient given to ``backward``: same shape as the forward output."""
     return check_array(grad_out, who, name="grad_out (dL/d output)", shape=tuple(expected_shape), dtype=dtype)

@@ -40,7 +40,7 @@ class Loss(Module):
 
     def forward(self, pred, target) -> float:
         """pred: the model output (see the subclass), target: matching labels/values → the loss, a float."""
-        pred = check_array(pred, str(self), name="pred (the model output)", finite=True)
+        pred = check_array(pred, self, name="pred (the model output)", finite=True)
         target = self._check_target(pred, target)
         terms = self._terms(pred, target)
         self._cache = (pred, target, terms.size)
@@ -76,7 +76,7 @@ class _RegressionLoss(Loss):
             raise InputError(f"{self}: target must have the prediction's shape {pred.shape}, got {target.shape} "
                              f"(no broadcasting: reshape one of them explicitly)")
         target = target.astype(pred.dtype, copy=False)
-        check_finite(target, str(self), "target")
+        check_finite(target, self, "target")
         return target
 
 
@@ -171,10 +171,12 @@ class CrossEntropyLoss(Loss):
         return target
 
     def _terms(self, pred, target):
-        return -np.take_along_axis(F.log_softmax(pred), target[..., None], axis=-1)[..., 0]
+        self._log_probs = F.log_softmax(pred)  # kept: its exponential is the softmax that backward needs
+        rows = self._log_probs.reshape(-1, pred.shape[-1])
+        return -rows[np.arange(len(rows)), target.ravel()]
 
     def _grad(self, pred, target):
-        grad = F.softmax(pred)
-        labels = target[..., None]
-        np.put_along_axis(grad, labels, np.take_along_axis(grad, labels, axis=-1) - 1, axis=-1)
+        grad = np.exp(self._log_probs)
+        rows = grad.reshape(-1, pred.shape[-1])
+        rows[np.arange(len(rows)), target.ravel()] -= 1
         return grad

@@ -43,7 +43,7 @@ class Perceptron:
         return f"Perceptron(n_features={self.n_features}, lr={self.lr}, dtype={self.dtype})"
 
     def _inputs(self, X, name: str = "X") -> np.ndarray:
-        return check_array(X, str(self), name=name, shape=(None, self.n_features), dtype=self.dtype, finite=True)
+        return check_array(X, self, name=name, shape=(None, self.n_features), dtype=self.dtype, finite=True)
 
     def _labels(self, y, n: int) -> np.ndarray:
         y = np.asarray(y)
@@ -86,8 +86,8 @@ class Perceptron:
         """
         X = self._inputs(X)
         y = self._labels(y, X.shape[0])
-        epochs = check_positive_int(epochs, str(self), "epochs")
-        rng = as_rng(rng, str(self)) if shuffle else None
+        epochs = check_positive_int(epochs, self, "epochs")
+        rng = as_rng(rng, self) if shuffle else None
         mistakes: list[int] = []
         for _ in range(epochs):
             order = rng.permutation(len(X)) if shuffle else range(len(X))

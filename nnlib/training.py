@@ -275,7 +275,7 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=Non
     meter = _Meter(_is_classification(loss))
     for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle)):
         guard.step, guard.loss = step, float("nan")
-        model.zero_grad()
+        guard.zero_grad()
         with guard.watch("the forward pass or the loss"):
             out = model(xb)
             guard.loss = float(loss(out, yb))
@@ -286,7 +286,7 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=Non
                 penalty.backward(model)
         guard.check_grads()
         if max_grad_norm is not None:
-            clip_grad_norm(model.parameters(), max_grad_norm)
+            clip_grad_norm(guard.parameters, max_grad_norm)
         guard.apply_step()
         if penalty is not None:
             penalty.after_step(model, guard.optimizer.lr)
@@ -299,6 +299,7 @@ class _Guard:
 
     def __init__(self, model: Module, optimizer: Optimizer, epochs: int):
         self.optimizer, self.epochs = optimizer, epochs
+        self.parameters = model.parameters()  # gathered once: walking the module tree every step costs
         self.named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
         self.names = {id(p): name for name, p in model.named_parameters()}
         name = _first_non_finite((name, p.data) for name, p in model.named_parameters())
@@ -325,6 +326,10 @@ class _Guard:
                 yield
         except FloatingPointError as err:
             self.fail(f"{phase} produced NaN/inf ({err})", show_loss=not np.isnan(self.loss))
+
+    def zero_grad(self) -> None:
+        for param in self.parameters:
+            param.grad.fill(0)
 
     def check_loss(self) -> None:
         if not np.isfinite(self.loss):
@@ -355,10 +360,9 @@ class _Guard:
 
 
 def _first_non_finite(named_arrays) -> str | None:
-    """Name of the first array holding NaN/inf; a single sum per array is the fast path."""
-    for name, array in named_arrays:
-        with np.errstate(over="ignore", invalid="ignore"):
-            suspicious = not np.isfinite(np.sum(array))
-        if suspicious and not np.isfinite(array).all():
-            return name
+    """Name of the first array holding NaN/inf; one sum per array is the fast path (NaN and inf propagate)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, array in named_arrays:
+            if not np.isfinite(array.sum()) and not np.isfinite(array).all():
+                return name
     return None

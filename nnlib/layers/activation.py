@@ -41,7 +41,7 @@ class _Activation(Module):
 
     def forward(self, x):
         """x: any shape, float32 or float64 → y: same shape and dtype."""
-        x = check_array(x, str(self))
+        x = check_array(x, self)
         y = self._f(x)
         self._cache = (x, y)
         return y
@@ -49,7 +49,7 @@ class _Activation(Module):
     def backward(self, grad_out):
         """grad_out: dL/dy, the shape and dtype of y → dL/dx, same shape and dtype (grad_out is not modified)."""
         x, y = self._saved()
-        grad_out = check_grad(grad_out, y.shape, str(self))
+        grad_out = check_grad(grad_out, y.shape, self)
         if grad_out.dtype != y.dtype:
             raise DTypeError(f"{self}: grad_out (dL/d output) has dtype {grad_out.dtype} but the forward output "
                              f"was {y.dtype}; convert it with .astype(np.{y.dtype})")
@@ -185,7 +185,7 @@ class Softmax(_Activation):
         return f"axis={self.axis}"
 
     def _f(self, x):
-        F._check_axis(x, self.axis, str(self))
+        F._check_axis(x, self.axis, self)
         return F.softmax(x, self.axis)
 
     def _vjp(self, grad_out, x, y):
@@ -234,7 +234,7 @@ class Maxout(Module):
 
     def forward(self, x):
         """x: (N, ..., in_features) → y: (N, ..., out_features), the parameters' dtype."""
-        x = check_features(x, str(self), self.in_features, self.weight.dtype)
+        x = check_features(x, self, self.in_features, self.weight.dtype)
         x2 = x.reshape(-1, self.in_features)
         z = x2 @ self.weight.data + self.bias.data[:, None, :]  # (pieces, M, out)
         winner = np.argmax(z, axis=0)[None]  # (1, M, out): first maximum on ties
@@ -244,7 +244,7 @@ class Maxout(Module):
     def backward(self, grad_out):
         """grad_out: (N, ..., out_features) → dL/dx: (N, ..., in_features); accumulates weight/bias grads."""
         x, x2, winner = self._saved()
-        grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), str(self), dtype=self.weight.dtype)
+        grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), self, dtype=self.weight.dtype)
         delta = np.zeros((self.pieces,) + winner.shape[1:], dtype=grad_out.dtype)
         np.put_along_axis(delta, winner, grad_out.reshape(winner.shape), axis=0)  # (pieces, M, out)
         if self.weight.requires_grad:

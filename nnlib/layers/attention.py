@@ -72,7 +72,7 @@ class MultiHeadAttention(Module):
         return f"MultiHeadAttention({self.extra_repr()})"
 
     def _check(self, x, name: str, batch: int | None = None) -> np.ndarray:
-        x = check_array(x, str(self), name=name, dtype=self.dtype, finite=True)
+        x = check_array(x, self, name=name, dtype=self.dtype, finite=True)
         if x.ndim != 3 or x.shape[2] != self.embed_dim or 0 in x.shape or (batch is not None and len(x) != batch):
             want = f"({'N' if batch is None else batch}, T, {self.embed_dim})"
             raise InputError(f"{self}: {name} must have shape {want} with T ≥ 1, got {x.shape}")
@@ -137,7 +137,7 @@ class PositionalEncoding(Module):
         return f"d_model={self.d_model}, max_len={self.max_len}"
 
     def forward(self, x):
-        x = check_features(x, str(self), self.d_model, self.dtype)
+        x = check_features(x, self, self.d_model, self.dtype)
         if x.ndim != 3 or x.shape[1] > self.max_len:
             raise InputError(f"{self}: input must have shape (N, T, {self.d_model}) with T ≤ {self.max_len}, "
                              f"got {x.shape}")
@@ -145,7 +145,7 @@ class PositionalEncoding(Module):
         return x + self.encoding[:x.shape[1]]
 
     def backward(self, grad_out):
-        return check_grad(grad_out, self._saved(), str(self), dtype=self.dtype)
+        return check_grad(grad_out, self._saved(), self, dtype=self.dtype)
 
 
 class TransformerEncoderLayer(Module):

@@ -73,7 +73,7 @@ class Conv2d(Module):
 
     def forward(self, x):
         """x (N, C, H, W) → y (N, C_out, H', W'): ``weight (C_out, C·KH·KW) @ im2col(x) (N, C·KH·KW, H'·W')``."""
-        x = check_images(x, str(self), self.in_channels, self.weight.dtype)
+        x = check_images(x, self, self.in_channels, self.weight.dtype)
         out_h, out_w = output_hw(self, x.shape)
         cols = im2col(x, self.kernel_size, self.stride, self.padding)
         y = self.weight.data.reshape(self.out_channels, -1) @ cols
@@ -86,7 +86,7 @@ class Conv2d(Module):
         """grad_out (N, C_out, H', W') → dL/dx (N, C, H, W); accumulates dL/dweight and dL/dbias."""
         cols, x_shape = self._saved()
         out_shape = (x_shape[0], self.out_channels, *output_hw(self, x_shape))
-        delta = check_grad(grad_out, out_shape, str(self), dtype=self.weight.dtype).reshape(*out_shape[:2], -1)
+        delta = check_grad(grad_out, out_shape, self, dtype=self.weight.dtype).reshape(*out_shape[:2], -1)
         if self.weight.requires_grad:
             # Σ_n cols_n @ δ_nᵀ, then transposed: numpy's batched matmul is faster this way round than δ_n @ cols_nᵀ
             self.weight.grad += (cols @ delta.transpose(0, 2, 1)).sum(axis=0).T.reshape(self.weight.shape)

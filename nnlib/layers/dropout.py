@@ -48,14 +48,14 @@ class Dropout(Module):
             mask = np.asarray(mask)
             if mask.dtype == bool:
                 mask = mask.astype(np.float64)
-            mask = check_array(mask, str(self), name="mask")
+            mask = check_array(mask, self, name="mask")
             if not np.isin(mask, (0, 1)).all():
                 raise InputError(f"{self}: mask must hold only 0 (drop) and 1 (keep)")
         self._fixed_mask = mask
 
     def forward(self, x):
         """x: any shape → y: same shape and dtype; m ⊙ x / (1 − p) in training, x itself in eval mode."""
-        x = check_array(x, str(self))
+        x = check_array(x, self)
         if not self.training or self.p == 0:
             self._cache = (None, x.shape, x.dtype)
             return x
@@ -67,7 +67,7 @@ class Dropout(Module):
     def backward(self, grad_out):
         """grad_out: dL/dy (y's shape) → dL/dx = m ⊙ grad_out / (1 − p) (grad_out itself in eval mode)."""
         scale, shape, dtype = self._saved()
-        grad_out = check_grad(grad_out, shape, str(self), dtype=dtype)
+        grad_out = check_grad(grad_out, shape, self, dtype=dtype)
         return grad_out if scale is None else grad_out * scale
 
     def _draw_mask(self, shape: tuple[int, ...]) -> np.ndarray:

@@ -49,7 +49,7 @@ class Embedding(Module):
 
     def backward(self, grad_out):
         ids = self._saved()
-        grad_out = check_grad(grad_out, ids.shape + (self.embedding_dim,), str(self), dtype=self.weight.dtype)
+        grad_out = check_grad(grad_out, ids.shape + (self.embedding_dim,), self, dtype=self.weight.dtype)
         if self.weight.requires_grad:
             np.add.at(self.weight.grad, ids.ravel(), grad_out.reshape(-1, self.embedding_dim))
         return None

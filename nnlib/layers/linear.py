@@ -42,7 +42,7 @@ class Linear(Module):
                 f"bias={self.bias is not None}, dtype={self.weight.dtype}")
 
     def forward(self, x):
-        x = check_features(x, str(self), self.in_features, self.weight.dtype)
+        x = check_features(x, self, self.in_features, self.weight.dtype)
         self._cache = x
         y = x @ self.weight.data
         if self.bias is not None:
@@ -51,7 +51,7 @@ class Linear(Module):
 
     def backward(self, grad_out):
         x = self._saved()
-        grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), str(self), dtype=self.weight.dtype)
+        grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), self, dtype=self.weight.dtype)
         if self.weight.requires_grad:
             self.weight.grad += x.reshape(-1, self.in_features).T @ grad_out.reshape(-1, self.out_features)
         if self.bias is not None and self.bias.requires_grad:

@@ -42,7 +42,7 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
 
     def forward(self, x):
-        x = check_features(x, str(self), self.normalized_shape, self.dtype)
+        x = check_features(x, self, self.normalized_shape, self.dtype)
         centred = x - x.mean(axis=-1, keepdims=True)
         inv_std = 1 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + self.eps)
         x_hat = centred * inv_std
@@ -51,7 +51,7 @@ class LayerNorm(Module):
 
     def backward(self, grad_out):
         x_hat, inv_std = self._saved()
-        grad_out = check_grad(grad_out, x_hat.shape, str(self), dtype=self.dtype)
+        grad_out = check_grad(grad_out, x_hat.shape, self, dtype=self.dtype)
         if self.weight is None:
             g = grad_out
         else:

@@ -40,7 +40,7 @@ class _Pool2d(Module):
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x)
         channels = x.shape[1] if x.ndim == 4 else 1
-        x = check_images(x, str(self), channels)
+        x = check_images(x, self, channels)
         output_hw(self, x.shape)
         return x
 
@@ -88,7 +88,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_out):
         """grad_out (N, C, H', W') → dL/dx (N, C, H, W): each δ goes to its window's maximum only."""
         argmax, x_shape, dtype = self._saved()
-        grad_out = check_grad(grad_out, argmax.shape, str(self), dtype=dtype)
+        grad_out = check_grad(grad_out, argmax.shape, self, dtype=dtype)
         return self._scatter(lambda k: (argmax == k) * grad_out, x_shape, dtype)
 
 
@@ -111,7 +111,7 @@ class AvgPool2d(_Pool2d):
     def backward(self, grad_out):
         """grad_out (N, C, H', W') → dL/dx (N, C, H, W): each δ shared equally by the KH·KW inputs of its window."""
         out_shape, x_shape, dtype = self._saved()
-        share = check_grad(grad_out, out_shape, str(self), dtype=dtype) / len(self._offsets())
+        share = check_grad(grad_out, out_shape, self, dtype=dtype) / len(self._offsets())
         return self._scatter(lambda k: share, x_shape, dtype)
 
 
@@ -125,7 +125,7 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}"
 
     def forward(self, x):
-        x = check_array(x, str(self))
+        x = check_array(x, self)
         if x.ndim <= self.start_dim:
             raise InputError(f"{self}: input must have more than {self.start_dim} axes, got shape {x.shape}")
         self._cache = (x.shape, x.dtype)
@@ -135,4 +135,4 @@ class Flatten(Module):
         """grad_out (N, d1·d2·...) → dL/dx (N, d1, d2, ...)."""
         x_shape, dtype = self._saved()
         expected = (*x_shape[:self.start_dim], int(np.prod(x_shape[self.start_dim:])))
-        return check_grad(grad_out, expected, str(self), dtype=dtype).reshape(x_shape)
+        return check_grad(grad_out, expected, self, dtype=dtype).reshape(x_shape)

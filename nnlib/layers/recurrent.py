@@ -55,7 +55,7 @@ class _Recurrent(Module):
 
     # --- checks ---------------------------------------------------------------------------------------
     def _check_x(self, x) -> np.ndarray:
-        x = check_array(x, str(self), dtype=self.dtype, finite=True)
+        x = check_array(x, self, dtype=self.dtype, finite=True)
         if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
             raise InputError(f"{self}: input must have shape (N, T, {self.input_size}) (batch, time, features) "
                              f"with N, T ≥ 1, got {x.shape}"
@@ -66,7 +66,7 @@ class _Recurrent(Module):
         """An initial state (N, H) — zeros when ``state`` is None."""
         if state is None:
             return np.zeros((batch, self.hidden_size), dtype=self.dtype)
-        return check_array(state, str(self), name=name, shape=(batch, self.hidden_size), dtype=self.dtype,
+        return check_array(state, self, name=name, shape=(batch, self.hidden_size), dtype=self.dtype,
                            finite=True)
 
     def _input_projection(self, x: np.ndarray) -> np.ndarray:
@@ -83,9 +83,9 @@ class _Recurrent(Module):
         if grad_output is None:
             grad_output = np.zeros((t, n, h), dtype=self.dtype)
         else:
-            grad_output = check_grad(grad_output, (n, t, h), str(self), dtype=self.dtype).transpose(1, 0, 2)
+            grad_output = check_grad(grad_output, (n, t, h), self, dtype=self.dtype).transpose(1, 0, 2)
         last = [np.zeros((n, h), dtype=self.dtype) if g is None else
-                check_array(g, str(self), name=name, shape=(n, h), dtype=self.dtype).copy()
+                check_array(g, self, name=name, shape=(n, h), dtype=self.dtype).copy()
                 for g, name in zip(grads_last, names, strict=True)]
         return grad_output, last
 
