@@ -39,6 +39,28 @@ def _layer_case(name: str, layer: nnlib.Module, twin, x: np.ndarray, note: str =
     return Case(name, run_nnlib, run_torch, "torch", note)
 
 
+def dense_cases(smoke: bool = False) -> list[Case]:
+    """Linear 784→512 on a batch of 256, and the three bare NumPy matmuls its forward + backward consist of."""
+    import torch
+
+    batch, n_in, n_out = (4, 6, 5) if smoke else (256, 784, 512)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, n_in)).astype(np.float32)
+    layer = nnlib.Linear(n_in, n_out, rng=0)
+    weight, grad_out = layer.weight.data, rng.standard_normal((batch, n_out)).astype(np.float32)
+
+    def bare_matmuls():  # y = x W, dW = xᵀ δ, dx = δ Wᵀ: the floor any implementation pays
+        return x @ weight, x.T @ grad_out, grad_out @ weight.T
+
+    note = f"batch {batch}, {n_in}→{n_out}"
+    linear = _layer_case("Linear", layer, torch.nn.Linear(n_in, n_out), x, note)
+    floor = Case(BARE_MATMULS, bare_matmuls, linear.peer, "torch", "the 3 products alone, NumPy's BLAS")
+    return [linear, floor]
+
+
+BARE_MATMULS = "Linear's 3 bare matmuls"
+
+
 def conv_cases(smoke: bool = False) -> list[Case]:
     """Conv2d 1→16 on 28×28 and 16→32 on 14×14 (3×3, padding 1), MaxPool2d 2×2 on 16×28×28; batch 64."""
     import torch
@@ -88,7 +110,7 @@ def attention_cases(smoke: bool = False) -> list[Case]:
                         f"N={batch}, T={steps}, d={dim}, {heads} heads, self-attention")]
 
 
-CASES = {"conv": conv_cases, "recurrent": recurrent_cases, "attention": attention_cases}
+CASES = {"dense": dense_cases, "conv": conv_cases, "recurrent": recurrent_cases, "attention": attention_cases}
 # The targets of issue 9 (ratio nnlib/torch, 1 thread).
-TARGETS = {"Conv2d 1→16 on 28×28": 1.0, "Conv2d 16→32 on 14×14": 1.5, "MaxPool2d 2×2": 0.5,
+TARGETS = {"Linear": 1.0, "Conv2d 1→16 on 28×28": 1.0, "Conv2d 16→32 on 14×14": 1.5, "MaxPool2d 2×2": 0.5,
            "RNN": 0.6, "GRU": 0.6, "LSTM": 1.5, "MultiHeadAttention": 1.5}

@@ -3,6 +3,9 @@
     python benchmarks/run.py                   # every group, 1 and 2 threads, writes benchmarks/RESULTS.md
     python benchmarks/run.py --groups conv     # one group
     python benchmarks/run.py --smoke           # tiny shapes, one repeat, nothing written (what CI runs)
+
+Groups: dense, conv, recurrent, attention (one layer's forward + backward against its torch twin), training (whole
+runs against scikit-learn and torch, with accuracies) and scaling (nnlib against batch size and sequence length).
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ import sys
 from pathlib import Path
 
 from harness import machine_description, markdown_table, measure
-from layer_cases import CASES, TARGETS
+from layer_cases import BARE_MATMULS, CASES, TARGETS
+from training_cases import scaling_table, training_table
+
+WHOLE_RUNS = {"training": training_table, "scaling": scaling_table}
+GROUPS = sorted(CASES) + sorted(WHOLE_RUNS)
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--groups", nargs="+", choices=sorted(CASES), default=sorted(CASES))
+    parser.add_argument("--groups", nargs="+", choices=GROUPS, default=GROUPS)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--smoke", action="store_true", help="tiny shapes, one repeat; RESULTS.md is not written")
@@ -30,22 +37,36 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:
         sys.exit(f"benchmarks need torch and threadpoolctl ({err}); run `make bench`, which installs them")
 
-    cases = [case for group in args.groups for case in CASES[group](smoke=args.smoke)]
+    cases = [case for group in args.groups if group in CASES for case in CASES[group](smoke=args.smoke)]
     repeats, warmup = (1, 1) if args.smoke else (args.repeats, 3)
-    sections = [f"# nnlib vs PyTorch CPU\n\nMachine:\n\n{machine_description()}\n",
-                "Median time of one forward + backward pass (float32); ratio below 1 means nnlib is faster."]
+    sections = [f"# nnlib vs PyTorch CPU\n\nMachine:\n\n{machine_description()}\n"]
     for threads in args.threads:
-        results = [measure(case, threads, repeats=repeats, warmup=warmup,
-                           target_seconds=0.0 if args.smoke else 0.02) for case in cases]
-        table = markdown_table(results, TARGETS if threads == 1 and not args.smoke else None)
-        sections.append(f"## {threads} thread{'s' if threads > 1 else ''}\n\n{table}")
-        print(sections[-1] + "\n", flush=True)
-    if args.smoke or sorted(args.groups) != sorted(CASES):
+        title = f"{threads} thread{'s' if threads > 1 else ''}"
+        if cases:
+            results = [measure(case, threads, repeats=repeats, warmup=warmup,
+                               target_seconds=0.0 if args.smoke else 0.02) for case in cases]
+            table = markdown_table(results, TARGETS if threads == 1 and not args.smoke else None)
+            sections.append(f"## Layers, {title}\n\nMedian time of one forward + backward pass (float32); a ratio "
+                            f"below 1 means nnlib is faster.{_matmul_fraction(results)}\n\n{table}")
+            print(sections[-1] + "\n", flush=True)
+        for group in (g for g in sorted(WHOLE_RUNS) if g in args.groups):
+            sections.append(f"## {group.capitalize()}, {title}\n\n{WHOLE_RUNS[group](threads, args.smoke)}")
+            print(sections[-1] + "\n", flush=True)
+    if args.smoke or sorted(args.groups) != GROUPS:
         print(f"(a smoke or partial run: {RESULTS.name} is left as it was)")
     else:
         RESULTS.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
         print(f"written to {RESULTS}")
     return 0
+
+
+def _matmul_fraction(results) -> str:
+    """A sentence: the share of the bare matmuls' speed that nnlib's Linear reaches, when both were measured."""
+    seconds = {r.case.name: r.nnlib_seconds for r in results}
+    if "Linear" not in seconds or BARE_MATMULS not in seconds:
+        return ""
+    return (f" nnlib's Linear runs at {seconds[BARE_MATMULS] / seconds['Linear']:.0%} of the throughput of its three "
+            "bare matmuls.")
 
 
 if __name__ == "__main__":

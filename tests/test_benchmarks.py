@@ -18,9 +18,14 @@ def test_smoke_run_prints_a_ratio_for_every_case_and_thread_count(torch, tmp_pat
     assert run.returncode == 0, run.stderr
     rows = [ROW.match(line) for line in run.stdout.splitlines() if ROW.match(line)]
     cases = {row["case"] for row in rows}
-    assert {"Conv2d 1→16 on 28×28", "Conv2d 16→32 on 14×14", "MaxPool2d 2×2"} <= cases
+    assert {"Linear", "Conv2d 1→16 on 28×28", "Conv2d 16→32 on 14×14", "MaxPool2d 2×2", "RNN", "LSTM", "GRU",
+            "MultiHeadAttention"} <= cases
     assert len(rows) == 2 * len(cases)  # one table for 1 thread, one for 2
     for row in rows:
         ours, peer, ratio = (float(row[k]) for k in ("ours", "peer", "ratio"))
         assert ours > 0 and peer > 0 and abs(ratio - ours / peer) <= 0.01 + 0.01 * ratio
     assert "written to" not in run.stdout  # a smoke run never overwrites RESULTS.md
+    for contender in ("nnlib", "scikit-learn", "torch"):  # the end-to-end table: a time and an accuracy each
+        assert re.search(rf"^\| MLP 64-128-10 on digits.* \| {contender} \| [\d.]+ \| 0\.\d{{3}} \|", run.stdout, re.M)
+    assert re.search(r"^\| MultiHeadAttention\(64, 4\), batch 8, forward \+ backward \| T = 16 \| [\d.]+ \| [\d.]+ \|",
+                     run.stdout, re.M)
