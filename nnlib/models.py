@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import InputError
+from ._checks import InputError, as_rng
 from .layers import LSTM, Embedding, Linear, PositionalEncoding, TransformerEncoderLayer
 from .layers.recurrent import _Recurrent
 from .module import Module
@@ -68,8 +68,6 @@ class TransformerModel(Module):
     def __init__(self, vocab_size: int, n_outputs: int, d_model: int = 32, nhead: int = 4, num_layers: int = 2,
                  dim_feedforward: int = 64, dropout: float = 0.0, max_len: int = 512, norm_first: bool = True,
                  causal: bool = False, *, rng=None, dtype=np.float32):
-        from ._checks import as_rng
-
         rng = as_rng(rng, "TransformerModel")
         self.embedding = Embedding(vocab_size, d_model, rng=rng, dtype=dtype)
         self.positions = PositionalEncoding(d_model, max_len, dtype=dtype)
