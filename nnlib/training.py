@@ -301,7 +301,6 @@ class _Guard:
         self.optimizer, self.epochs = optimizer, epochs
         self.parameters = model.parameters()  # gathered once: walking the module tree every step costs
         self.named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-        self.names = {id(p): name for name, p in model.named_parameters()}
         name = _first_non_finite((name, p.data) for name, p in model.named_parameters())
         if name is not None:
             raise InputError(f"fit: parameter {name!r} holds NaN or inf before training; re-create the model")
@@ -341,22 +340,20 @@ class _Guard:
             self.fail(f"the gradient of parameter {name!r} contains NaN or inf", name)
 
     def apply_step(self) -> None:
-        """``optimizer.step()``, undone if it overflows: an update must never leave NaN/inf weights."""
+        """``optimizer.step()``, undone if it overflows: an update must never leave NaN/inf weights.
+
+        The weights and gradients are finite here (both are checked), so an update can only become NaN/inf through
+        an overflow, a division by zero or an invalid operation — each of which raises inside this errstate.
+        """
         params = [p for p in self.optimizer.params if p.requires_grad]
         backup = [p.data.copy() for p in params]
         try:
-            with np.errstate(over="raise", invalid="raise"):
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
                 self.optimizer.step()
         except FloatingPointError as err:
-            problem, name = f"the optimizer step produced NaN/inf ({err})", None
-        else:
-            name = _first_non_finite((self.names.get(id(p), p.name), p.data) for p in params)
-            if name is None:
-                return
-            problem = f"the optimizer step made parameter {name!r} non-finite"
-        for p, saved in zip(params, backup, strict=True):
-            p.data[...] = saved
-        self.fail(problem, name)
+            for p, saved in zip(params, backup, strict=True):
+                p.data[...] = saved
+            self.fail(f"the optimizer step produced NaN/inf ({err})")
 
 
 def _first_non_finite(named_arrays) -> str | None:
