@@ -46,7 +46,7 @@ lint: venv-test
 	$(VENV)/bin/ruff check .
 
 unit: venv-test
-	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
 
 # The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says, and
 # one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much).

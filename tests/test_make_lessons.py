@@ -347,6 +347,12 @@ EXECUTABLE = textwrap.dedent('''\
     ''')
 
 
+# Kernels started at the same moment by two xdist workers can race for one free TCP port and hang until the cell
+# timeout; tests that start kernels share one xdist group, so they run one after the other (make test: loadgroup).
+KERNELS = pytest.mark.xdist_group(name="kernels")
+
+
+@KERNELS
 @pytest.mark.slow
 def test_execute_runs_in_this_environment_and_is_reproducible(tmp_path, capsys):
     source = tmp_path / "01_run.py"
@@ -366,6 +372,7 @@ def test_execute_runs_in_this_environment_and_is_reproducible(tmp_path, capsys):
     assert (tmp_path / "01_run.ipynb").read_text() == first  # widget model ids too
 
 
+@KERNELS
 @pytest.mark.slow
 def test_execute_fails_on_an_error_showing_the_cell(tmp_path, capsys):
     source = tmp_path / "01_bad.py"
