@@ -347,18 +347,25 @@ EXECUTABLE = textwrap.dedent('''\
     ''')
 
 
-# Kernels started at the same moment by two xdist workers can race for one free TCP port and hang until the cell
-# timeout; tests that start kernels share one xdist group, so they run one after the other (make test: loadgroup).
+def run_execute_notebooks(source: Path) -> subprocess.CompletedProcess:
+    """The tool as a user runs it, in a process of its own. Kernels started again and again inside one test
+    process sometimes waited out the 300 s cell timeout (a stale kernel from the previous run stayed alive); the
+    command line, one process per run, never did."""
+    return subprocess.run([sys.executable, execute_notebooks.__file__, str(source)], capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+# Tests that start kernels share one xdist group (make test: --dist loadgroup), so they never start at once.
 KERNELS = pytest.mark.xdist_group(name="kernels")
 
 
 @KERNELS
 @pytest.mark.slow
-def test_execute_runs_in_this_environment_and_is_reproducible(tmp_path, capsys):
+def test_execute_runs_in_this_environment_and_is_reproducible(tmp_path):
     source = tmp_path / "01_run.py"
     source.write_text(EXECUTABLE)
-    assert execute_notebooks.main([str(source)]) == 0
-    assert "01_run.ipynb in" in capsys.readouterr().out
+    run = run_execute_notebooks(source)
+    assert run.returncode == 0 and "01_run.ipynb in" in run.stdout, run.stderr
     first = (tmp_path / "01_run.ipynb").read_text()
     nb = nbformat.reads(first, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -368,16 +375,16 @@ def test_execute_runs_in_this_environment_and_is_reproducible(tmp_path, capsys):
     assert "image/png" in code[1].outputs[0].data
     assert code[2].metadata.tags == ["nbval-ignore-output"]
     assert ml.cells(tmp_path / "01_run.ipynb") == ml.cells(source)
-    assert execute_notebooks.main([str(source)]) == 0
+    assert run_execute_notebooks(source).returncode == 0
     assert (tmp_path / "01_run.ipynb").read_text() == first  # widget model ids too
 
 
 @KERNELS
 @pytest.mark.slow
-def test_execute_fails_on_an_error_showing_the_cell(tmp_path, capsys):
+def test_execute_fails_on_an_error_showing_the_cell(tmp_path):
     source = tmp_path / "01_bad.py"
     source.write_text("# %%\nx = 1\n\n# %%\nundefined_name + x\n")
-    assert execute_notebooks.main([str(source)]) == 1
-    err = capsys.readouterr().err
-    assert "undefined_name + x" in err and "NameError" in err
+    run = run_execute_notebooks(source)
+    assert run.returncode == 1
+    assert "undefined_name + x" in run.stderr and "NameError" in run.stderr
     assert not (tmp_path / "01_bad.ipynb").exists()
