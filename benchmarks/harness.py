@@ -12,7 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -32,7 +32,6 @@ class Result:
     threads: int
     nnlib_seconds: float
     peer_seconds: float
-    samples: int = field(default=0)
 
     @property
     def ratio(self) -> float:
@@ -72,7 +71,8 @@ def _calls_per_sample(fn: Callable, target_seconds: float) -> int:
     return max(1, int(target_seconds / once))
 
 
-def _time(fn: Callable, calls: int) -> float:
+def seconds_per_call(fn: Callable, calls: int = 1) -> float:
+    """Wall-clock seconds of one call of ``fn``, averaged over ``calls`` back-to-back calls."""
     start = time.perf_counter()
     for _ in range(calls):
         fn()
@@ -90,8 +90,8 @@ def measure(case: Case, threads: int, repeats: int = 15, warmup: int = 3, target
         for repeat in range(repeats):
             order = ("nnlib", "peer") if repeat % 2 == 0 else ("peer", "nnlib")
             for side in order:
-                times[side].append(_time(getattr(case, side), calls[side]))
-    return Result(case, threads, statistics.median(times["nnlib"]), statistics.median(times["peer"]), repeats)
+                times[side].append(seconds_per_call(getattr(case, side), calls[side]))
+    return Result(case, threads, statistics.median(times["nnlib"]), statistics.median(times["peer"]))
 
 
 def _milliseconds(seconds: float) -> str:

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from harness import pinned_threads
+from harness import pinned_threads, seconds_per_call
 
 import nnlib
 from nnlib.data import load_digits, train_test_split
@@ -124,14 +124,8 @@ def training_table(threads: int, smoke: bool = False) -> str:
 
 
 def _time_call(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    return statistics.median(_time_once(fn) for _ in range(repeats))
-
-
-def _time_once(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    fn()  # warm-up
+    return statistics.median(seconds_per_call(fn) for _ in range(repeats))
 
 
 def _forward_backward(layer, x: np.ndarray) -> Callable[[], object]:

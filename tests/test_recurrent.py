@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from nnlib import GRU, LSTM, RNN, DTypeError, Embedding, InputError, Linear, gradcheck
+from nnlib.gradcheck import _leaves
 from nnlib.optim import clip_grad_norm, clip_grad_value, grad_norm
 
 F64 = np.float64
@@ -84,10 +85,6 @@ def _torch_state(torch, state):
     if isinstance(state, tuple):
         return tuple(_torch_state(torch, s) for s in state)
     return torch.tensor(state[None], requires_grad=True)
-
-
-def _leaves(tree):
-    return [leaf for item in tree for leaf in _leaves(item)] if isinstance(tree, tuple) else [tree]
 
 
 @pytest.mark.parametrize("bias", [True, False])
