@@ -2,6 +2,7 @@
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
 #   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 to overwrite edited lessons)
+#   make pretrained   retrain lesson 09's source CNN (digits 0–4) and rewrite nnlib/pretrained/digits_cnn_0_4.npz
 #   make bench        nnlib vs PyTorch CPU, 1 and 2 threads, written to benchmarks/RESULTS.md (installs torch's CPU build)
 
 PYTHON ?= python3
@@ -15,10 +16,10 @@ PYTEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: help lab test lint unit nbval notebooks bench venv-course venv-test clean
+.PHONY: help lab test lint unit nbval notebooks pretrained bench venv-course venv-test clean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,10 @@ TORCH_INDEX ?=
 bench: venv-test
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_INDEX)
 	$(PY) benchmarks/run.py
+
+# Deterministic (fixed seeds, one BLAS thread): rerunning it rewrites the committed weights with the same values.
+pretrained: venv-course
+	OPENBLAS_NUM_THREADS=1 $(PY) -m nnlib.pretrained
 
 notebooks: venv-test
 	FORCE=$(FORCE) $(PY) tools/make_lessons.py

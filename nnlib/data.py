@@ -14,7 +14,7 @@ import numpy as np
 from ._checks import InputError, as_rng, check_float_dtype, check_positive_int, check_real
 
 __all__ = ["make_xor", "make_spirals", "make_moons", "load_digits", "make_adding_problem", "make_delayed_recall",
-           "make_noisy_sine", "train_test_split", "batches", "one_hot"]
+           "make_noisy_sine", "place_on_canvas", "train_test_split", "take_per_class", "batches", "one_hot"]
 
 _XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 _XOR_Y = np.array([0, 1, 1, 0])
@@ -111,6 +111,31 @@ def load_digits(images: bool = False, dtype=np.float32) -> tuple[np.ndarray, np.
     if images:
         X = X.reshape(-1, 1, 8, 8)
     return X, digits.target.astype(np.int64)
+
+
+def place_on_canvas(images, size: int, noise: float = 0.0, rng=None) -> np.ndarray:
+    """Paste each image at a uniformly random position on a blank ``size``×``size`` canvas, then add noise.
+
+    ``images`` (N, C, h, w) with h, w ≤ ``size`` → (N, C, size, size) of the same dtype; ``noise`` is the standard
+    deviation of Gaussian noise added to every canvas pixel. The digits of lesson 09 are "scanned" this way.
+    """
+    who = "place_on_canvas"
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype.kind != "f":
+        raise InputError(f"{who}: images must be a float array (N, C, h, w), got shape {images.shape} and dtype "
+                         f"{images.dtype}")
+    size = check_positive_int(size, who, "size")
+    n, channels, h, w = images.shape
+    if h > size or w > size:
+        raise InputError(f"{who}: a {h}×{w} image does not fit on a {size}×{size} canvas; use size ≥ {max(h, w)}")
+    noise = check_real(noise, who, "noise", lambda v: v >= 0, "a number ≥ 0")
+    rng = as_rng(rng, who)
+    top, left = rng.integers(0, size - h + 1, n), rng.integers(0, size - w + 1, n)
+    rows = (top[:, None] + np.arange(h))[:, :, None]                      # (N, h, 1)
+    cols = (left[:, None] + np.arange(w))[:, None, :]                     # (N, 1, w)
+    canvas = np.zeros((n, channels, size, size), images.dtype)
+    canvas[np.arange(n)[:, None, None], :, rows, cols] = images.transpose(0, 2, 3, 1)
+    return canvas + (noise * rng.standard_normal(canvas.shape)).astype(images.dtype)
 
 
 # --- sequence tasks (batch-first: X is (N, T, features) or (N, T) token ids) ----------------------------------
@@ -211,6 +236,26 @@ def train_test_split(X, y, test_fraction: float = 0.25, rng=None, stratify: bool
         raise InputError(f"{who}: {len(X)} samples with test_fraction={test_fraction} leave an empty "
                          f"{'test' if len(test) == 0 else 'training'} set; use more samples or another fraction")
     return X[train], X[test], y[train], y[test]
+
+
+def take_per_class(y, n_per_class: int, rng=None) -> np.ndarray:
+    """Indices of ``n_per_class`` samples drawn at random from each class of ``y``, class by class.
+
+    ``y`` (N,) integer labels → indices (n_classes · n_per_class,): the first ``n_per_class`` are of the smallest
+    label, and so on. Every class must have at least ``n_per_class`` samples.
+    """
+    who = "take_per_class"
+    y = _check_labels(y, who)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise InputError(f"{who}: y must be 1-D integer class labels, got shape {y.shape} and dtype {y.dtype}")
+    n_per_class = check_positive_int(n_per_class, who, "n_per_class")
+    rng = as_rng(rng, who)
+    labels, counts = np.unique(y, return_counts=True)
+    if counts.min(initial=n_per_class) < n_per_class:
+        label = labels[np.argmin(counts)]
+        raise InputError(f"{who}: class {label} has {counts.min()} samples, fewer than n_per_class={n_per_class}")
+    return np.concatenate([rng.permutation(np.flatnonzero(y == label))[:n_per_class] for label in labels]
+                          or [np.zeros(0, np.int64)])
 
 
 def batches(X, y, batch_size: int, rng=None, shuffle: bool = True,

@@ -44,6 +44,7 @@ def save(model: Module, path) -> Path:
     state = model.state_dict()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _file_mode(path))  # mkstemp creates files readable by their owner only
         with os.fdopen(fd, "wb") as file:
             np.savez(file, **state)
             file.flush()
@@ -53,6 +54,15 @@ def save(model: Module, path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions ``path`` has, or those a newly created file gets (read-write as the umask allows)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _describe(path: Path) -> str:
@@ -97,16 +107,17 @@ def load_state(path) -> dict[str, np.ndarray]:
         raise InputError(f"load: {path} is {what}; {_EXPECTED}") from err
 
 
-def load(model: Module, path) -> Module:
+def load(model: Module, path, strict: bool = True) -> Module:
     """Copy a checkpoint's arrays into ``model``'s parameters and return the model.
 
     Names, shapes and dtypes must match exactly (the error names the parameter); on any mismatch the model
-    is left unchanged. ``path`` may omit the ``.npz`` suffix.
+    is left unchanged. ``strict=False`` loads only the names the checkpoint and the model share (shapes must
+    still match), as :meth:`~nnlib.module.Module.load_state_dict` does. ``path`` may omit the ``.npz`` suffix.
     """
     _check_model(model, "load")
     state = load_state(path)
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state, strict=strict)
     except InputError as err:
         raise InputError(f"load({str(path)!r}): {err}") from err
     return model

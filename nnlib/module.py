@@ -11,6 +11,7 @@ The contract, shared with every layer in :mod:`nnlib.layers`:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,6 +37,16 @@ class Parameter:
         self.requires_grad = requires_grad
 
     @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if not isinstance(flag, (bool, np.bool_)):
+            raise InputError(f"Parameter {self.name!r}: requires_grad must be True or False, got {flag!r}")
+        self._requires_grad = bool(flag)
+
+    @property
     def shape(self) -> tuple:
         return self.data.shape
 
@@ -53,6 +64,13 @@ class Parameter:
     def __repr__(self) -> str:
         frozen = "" if self.requires_grad else ", requires_grad=False"
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype}{frozen})"
+
+
+class LoadResult(NamedTuple):
+    """What :meth:`Module.load_state_dict` with ``strict=False`` left out: parameter names, sorted."""
+
+    missing: list[str]
+    unexpected: list[str]
 
 
 class Module:
@@ -108,6 +126,16 @@ class Module:
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (``False``) or unfreeze (``True``) every parameter of this module; returns the module.
+
+        A frozen parameter keeps its values: backward still passes dL/d(input) through the layer but leaves the
+        parameter's ``grad`` alone, and every optimizer, penalty and clipping function skips it.
+        """
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
     # --- state -------------------------------------------------------------------------------
     def zero_grad(self) -> None:
         for param in self.parameters():
@@ -125,25 +153,32 @@ class Module:
         """A copy of every parameter's values, keyed by its dotted name."""
         return {name: param.data.copy() for name, param in self.named_parameters()}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Copy values into the parameters. Names, shapes and dtypes must match exactly.
+    def load_state_dict(self, state: dict, strict: bool = True) -> LoadResult:
+        """Copy values into the parameters, matched by name; shapes and dtypes must match exactly.
 
-        Nothing is modified unless everything matches, so a failed load leaves the model as it was.
+        With ``strict=True`` the names must match too. With ``strict=False`` only the names both sides share are
+        loaded (e.g. a pretrained feature extractor into a model with a new head), and the returned
+        :class:`LoadResult` lists the ``missing`` and ``unexpected`` names. A shared name with the wrong shape or
+        dtype is an error either way. Nothing is modified unless everything checks, so a failed load leaves the
+        model as it was.
         """
+        who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, dict):
+            raise InputError(f"{who}: state must be a dict of {{name: array}} (as state_dict() returns), "
+                             f"got {type(state).__name__}")
         params = dict(self.named_parameters())
-        missing = sorted(set(params) - set(state))
-        unexpected = sorted(set(state) - set(params))
-        if missing or unexpected:
-            raise InputError(f"{type(self).__name__}.load_state_dict: names do not match; "
-                             f"missing {missing or 'none'}, unexpected {unexpected or 'none'}")
-        for name, param in params.items():
-            value = np.asarray(state[name])
+        result = LoadResult(sorted(set(params) - set(state)), sorted(set(state) - set(params)))
+        if strict and (result.missing or result.unexpected):
+            raise InputError(f"{who}: names do not match; missing {result.missing or 'none'}, "
+                             f"unexpected {result.unexpected or 'none'} (strict=False loads the shared names only)")
+        shared = {name: (param, np.asarray(state[name])) for name, param in params.items() if name in state}
+        for name, (param, value) in shared.items():
             if value.shape != param.shape or value.dtype != param.dtype:
-                raise InputError(f"{type(self).__name__}.load_state_dict: parameter {name!r} expects shape "
-                                 f"{param.shape} and dtype {param.dtype}, "
+                raise InputError(f"{who}: parameter {name!r} expects shape {param.shape} and dtype {param.dtype}, "
                                  f"got shape {value.shape} and dtype {value.dtype}")
-        for name, param in params.items():
-            param.data[...] = state[name]
+        for param, value in shared.values():
+            param.data[...] = value
+        return result
 
     # --- forward/backward bookkeeping ----------------------------------------------------------
     def _saved(self):

@@ -5,7 +5,17 @@ import numpy as np
 import pytest
 
 from nnlib import InputError
-from nnlib.data import batches, load_digits, make_moons, make_spirals, make_xor, one_hot, train_test_split
+from nnlib.data import (
+    batches,
+    load_digits,
+    make_moons,
+    make_spirals,
+    make_xor,
+    one_hot,
+    place_on_canvas,
+    take_per_class,
+    train_test_split,
+)
 
 GENERATORS = [
     (make_xor, {"n": 40, "noise": 0.1}, 40, {0, 1}),
@@ -139,10 +149,46 @@ def test_one_hot():
     (lambda: batches(np.float32(1.0), np.zeros(4), 2), "X must be an array with one row per sample"),
     (lambda: one_hot(np.array([0, 3]), 3), r"labels must lie in 0..2"),
     (lambda: one_hot(np.array([0.0]), 3), "integer class labels"),
+    (lambda: place_on_canvas(np.zeros((2, 8, 8)), 12), r"images must be a float array \(N, C, h, w\)"),
+    (lambda: place_on_canvas(np.zeros((2, 1, 8, 8), int), 12), "got shape .* and dtype int"),
+    (lambda: place_on_canvas(np.zeros((2, 1, 8, 9)), 8), "a 8×9 image does not fit on a 8×8 canvas; use size ≥ 9"),
+    (lambda: place_on_canvas(np.zeros((2, 1, 8, 8)), 12, noise=-1), "noise must be a number ≥ 0"),
+    (lambda: take_per_class(np.repeat([0, 1], [5, 2]), 3), "class 1 has 2 samples, fewer than n_per_class=3"),
+    (lambda: take_per_class(np.zeros(4), 1), "y must be 1-D integer class labels"),
+    (lambda: take_per_class(np.zeros(4, int), 0), "n_per_class must be a positive integer"),
 ])
 def test_bad_arguments_are_rejected(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_place_on_canvas_moves_each_image_whole_to_a_random_place():
+    images = np.random.default_rng(0).random((200, 2, 3, 4), dtype=np.float32)
+    canvas = place_on_canvas(images, 6, rng=1)
+    assert canvas.shape == (200, 2, 6, 6) and canvas.dtype == np.float32
+    corners = set()
+    for image, placed in zip(images, canvas, strict=True):
+        rows, cols = np.nonzero(placed[0])
+        top, left = rows.min(), cols.min()
+        np.testing.assert_array_equal(placed[:, top:top + 3, left:left + 4], image)
+        assert placed.sum() == pytest.approx(image.sum(), rel=1e-6)
+        corners.add((top, left))
+    assert corners == {(r, c) for r in range(4) for c in range(3)}     # every position is used
+    np.testing.assert_array_equal(place_on_canvas(images, 6, rng=1), canvas)
+
+
+def test_place_on_canvas_adds_noise_of_the_given_spread():
+    canvas = place_on_canvas(np.zeros((50, 1, 2, 2)), 20, noise=0.3, rng=0)
+    assert canvas.std() == pytest.approx(0.3, rel=0.02) and abs(canvas.mean()) < 0.01
+
+
+def test_take_per_class_draws_n_of_each_class_class_by_class():
+    y = np.repeat([3, 1, 2], [10, 4, 7])
+    index = take_per_class(y, 4, rng=0)
+    np.testing.assert_array_equal(y[index], np.repeat([1, 2, 3], 4))
+    assert len(set(index)) == 12
+    assert not np.array_equal(take_per_class(y, 4, rng=1), index)
+    np.testing.assert_array_equal(take_per_class(y, 4, rng=0), index)
 
 
 def test_rng_must_be_a_seed_or_generator():

@@ -66,6 +66,27 @@ def test_wrong_shape_names_the_parameter_and_changes_nothing(tmp_path):
         np.testing.assert_array_equal(value, before[name])
 
 
+def test_non_strict_load_takes_a_pretrained_body_under_a_new_head(tmp_path):
+    path = io.save(mlp(0, hidden=3), tmp_path / "m.npz")
+    target = Sequential(Linear(2, 3, rng=8), Tanh(), Linear(3, 1, rng=9), Tanh(), Linear(1, 4, rng=10))
+    with pytest.raises(InputError, match=r"load\('.*m.npz'\): .*missing \['4.bias', '4.weight'\]"):
+        io.load(target, path)
+    assert io.load(target, path, strict=False) is target
+    np.testing.assert_array_equal(target[2].weight.data, mlp(0)[2].weight.data)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_get_the_usual_permissions_and_keep_existing_ones(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = io.save(mlp(), tmp_path / "new.npz")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    assert io.save(mlp(1), path).stat().st_mode & 0o777 == 0o640
+
+
 def test_wrong_dtype_names_the_parameter(tmp_path):
     path = io.save(mlp(dtype=np.float64), tmp_path / "m.npz")
     with pytest.raises(InputError, match=r"'0.weight' expects shape \(2, 3\) and dtype float32.*dtype float64"):

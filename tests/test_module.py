@@ -77,6 +77,32 @@ def test_load_state_dict_rejects_mismatches_and_changes_nothing(edit, message):
         np.testing.assert_array_equal(value, before[name])
 
 
+def test_non_strict_load_fills_the_shared_names_and_reports_the_rest():
+    model, source = mlp(), Sequential(Linear(3, 4, rng=7, dtype=np.float64), Linear(4, 9, rng=8, dtype=np.float64))
+    head = model.state_dict()["1.0.weight"]
+    state = source.state_dict()
+    result = model.load_state_dict(state, strict=False)
+    assert result.missing == ["1.0.bias", "1.0.weight"] and result.unexpected == ["1.bias", "1.weight"]
+    np.testing.assert_array_equal(model[0].weight.data, state["0.weight"])
+    np.testing.assert_array_equal(model.state_dict()["1.0.weight"], head)
+    assert model.load_state_dict(mlp().state_dict()) == ([], [])
+
+
+def test_non_strict_load_still_refuses_a_shared_name_with_another_shape():
+    model = mlp()
+    before = model.state_dict()
+    state = {"0.bias": np.zeros(4), "1.0.weight": np.zeros((4, 10))}
+    with pytest.raises(InputError, match=r"parameter '1.0.weight' expects shape \(4, 2\) .* got shape \(4, 10\)"):
+        model.load_state_dict(state, strict=False)
+    assert np.any(model[0].bias.data) and np.array_equal(model[0].bias.data, before["0.bias"])
+
+
+@pytest.mark.parametrize("state", [[("0.weight", np.zeros((3, 4)))], None, "model.npz"])
+def test_load_state_dict_needs_a_dict(state):
+    with pytest.raises(InputError, match=r"Sequential.load_state_dict: state must be a dict of \{name: array\}"):
+        mlp().load_state_dict(state)
+
+
 def test_sequential_backward_chains_in_reverse(rng):
     first, second = Linear(3, 4, rng=0, dtype=np.float64), Linear(4, 2, rng=1, dtype=np.float64)
     x, g = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
