@@ -69,11 +69,15 @@ class _Recurrent(Module):
         return check_array(state, self, name=name, shape=(batch, self.hidden_size), dtype=self.dtype,
                            finite=True)
 
-    def _input_projection(self, x: np.ndarray) -> np.ndarray:
-        """x W_ih + b_ih for every time step at once: (N, T, I) → time-major (T, N, G·H)."""
-        projected = x.transpose(1, 0, 2) @ self.weight_ih.data
+    def _input_projection(self, x: np.ndarray, scale=1, include_bias_hh=True) -> np.ndarray:
+        """(x W_ih + b_ih + b_hh) · scale for every time step at once: (N, T, I) → time-major (T, N, G·H).
+
+        ``scale`` and ``include_bias_hh`` may be per-column (G·H,) arrays. Scaling the weights and the biases costs
+        less than scaling the result, the largest array of the forward pass.
+        """
+        projected = x.transpose(1, 0, 2) @ (self.weight_ih.data * scale)
         if self.bias_ih is not None:
-            projected += self.bias_ih.data
+            projected += (self.bias_ih.data + self.bias_hh.data * include_bias_hh) * scale
         return projected
 
     def _check_grads(self, grad_output, grads_last: tuple, shape: tuple, names=("grad_h_n",)):
@@ -88,6 +92,11 @@ class _Recurrent(Module):
                 check_array(g, self, name=name, shape=(n, h), dtype=self.dtype).copy()
                 for g, name in zip(grads_last, names, strict=True)]
         return grad_output, last
+
+    def _transposed_weight_hh(self) -> np.ndarray:
+        """W_hhᵀ (G·H, H) as its own C-ordered array: the backward loop's small products run about twice as fast
+        with it than with the transposed view (measured with OpenBLAS)."""
+        return np.ascontiguousarray(self.weight_hh.data.T)
 
     # --- parameter gradients, all time steps at once ----------------------------------------------------
     def _accumulate(self, x_tm: np.ndarray, h_prev: np.ndarray, d_ih: np.ndarray, d_hh: np.ndarray) -> np.ndarray:
@@ -147,8 +156,6 @@ class RNN(_Recurrent):
         hs = np.empty((t + 1, n, self.hidden_size), dtype=self.dtype)  # hs[0] = h0, hs[k] = h_k (time-major)
         hs[0] = self._state(h0, n, "h0")
         net = self._input_projection(x)
-        if self.bias_hh is not None:
-            net += self.bias_hh.data
         for step in range(t):
             hs[step + 1] = self._activate(net[step] + hs[step] @ self.weight_hh.data)
         self._cache = (x, hs)
@@ -158,10 +165,11 @@ class RNN(_Recurrent):
         x, hs = self._saved()
         grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
         delta = np.empty_like(hs[1:])  # δ_t = dL/d net_t, (T, N, H)
+        weight_hh_t = self._transposed_weight_hh()
         for step in reversed(range(x.shape[1])):
             dh += grad_output[step]
             delta[step] = dh * self._activation_prime(hs[step + 1])
-            dh = delta[step] @ self.weight_hh.data.T
+            dh = delta[step] @ weight_hh_t
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), dh
 
 
@@ -197,10 +205,7 @@ class LSTM(_Recurrent):
         # σ(u) = ½ + ½ tanh(u/2): with the i, f, o columns of the pre-activation halved, one tanh activates all
         # four gates; then ×½ + ½ turns those three into sigmoids and leaves g = tanh as it is.
         scale, shift = self._gate_scale_and_shift()
-        gates = self._input_projection(x)  # (T, N, 4H): scaled pre-activations, replaced by the gates i, f, g, o
-        if self.bias_hh is not None:
-            gates += self.bias_hh.data
-        gates *= scale
+        gates = self._input_projection(x, scale)  # (T, N, 4H): scaled pre-activations, replaced by the gates i, f, g, o
         weight_hh = self.weight_hh.data * scale
         i, f, g, o = np.split(gates, 4, axis=2)  # views (T, N, H) of each gate, made once: cheaper than per step
         tanh_c = np.empty_like(hs[1:])
@@ -240,6 +245,7 @@ class LSTM(_Recurrent):
         delta = np.empty_like(gates)  # dL/d(pre-activations of i, f, g, o), (T, N, 4H)
         i, f, g, o = np.split(gates, 4, axis=2)
         d_i, d_f, d_g, d_o = np.split(delta, 4, axis=2)
+        weight_hh_t = self._transposed_weight_hh()
         for step in reversed(range(x.shape[1])):
             dh += grad_output[step]
             dc += dh * o[step] * (1 - tanh_c[step] * tanh_c[step])  # h_t = o ⊙ tanh(c_t)
@@ -251,7 +257,7 @@ class LSTM(_Recurrent):
             # ... then through its activation, to its pre-activation
             delta[step] *= self._gates_prime(gates[step])
             dc *= f[step]  # the additive cell path: ∂c_t/∂c_{t−1} = f_t
-            dh = delta[step] @ self.weight_hh.data.T
+            dh = delta[step] @ weight_hh_t
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), (dh, dc)
 
     def _unpack(self, pair, name: str) -> tuple:
@@ -290,11 +296,10 @@ class GRU(_Recurrent):
         b_hh = np.zeros(3 * size, self.dtype) if self.bias_hh is None else self.bias_hh.data
         # σ(u) = ½ + ½ tanh(u/2): the r and z columns of both pre-activations are halved up front, so one tanh,
         # one ×½ and one +½ per step activate both gates.
-        from_x = self._input_projection(x)                   # (T, N, 3H): x W_ih + b_ih
-        from_x[:, :, :2 * size] += b_hh[:2 * size]           # r and z add both biases; n's b_hn sits inside r ⊙ (·)
-        from_x[:, :, :2 * size] *= 0.5
-        weight_hh = self.weight_hh.data.copy()
-        weight_hh[:, :2 * size] *= 0.5
+        scale = np.where(np.arange(3 * size) < 2 * size, 0.5, 1).astype(self.dtype)
+        # (T, N, 3H), scaled: r and z add both biases; n's b_hn sits inside r ⊙ (·), so it is added in the loop
+        from_x = self._input_projection(x, scale, include_bias_hh=scale < 1)
+        weight_hh = self.weight_hh.data * scale
         h_hat = np.empty((t, n, size), dtype=self.dtype)     # h W_hn + b_hn, which r multiplies: kept for backward
         gates = np.empty_like(from_x)                        # (T, N, 3H): r, z, n
         r, z, candidate = np.split(gates, 3, axis=2)         # views (T, N, H), made once: cheaper than per step
@@ -335,6 +340,7 @@ class GRU(_Recurrent):
         d_r, d_z, d_n = np.split(d_ih, 3, axis=2)
         d_hn = d_hh[:, :, 2 * size:]
         from_later = np.empty_like(dh)
+        weight_hh_t = self._transposed_weight_hh()
         for step in reversed(range(x.shape[1])):
             dh += grad_output[step]
             np.multiply(dh, to_n[step], out=d_n[step])
@@ -342,7 +348,7 @@ class GRU(_Recurrent):
             np.multiply(dh, to_z[step], out=d_z[step])
             d_hh[step, :, :2 * size] = d_ih[step, :, :2 * size]
             np.multiply(d_n[step], r[step], out=d_hn[step])
-            np.matmul(d_hh[step], self.weight_hh.data.T, out=from_later)
+            np.matmul(d_hh[step], weight_hh_t, out=from_later)
             dh *= z[step]  # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
             dh += from_later
         return self._accumulate(x.transpose(1, 0, 2), hs[:-1], d_ih, d_hh), dh
