@@ -1,6 +1,7 @@
 # nnlib course — every target bootstraps .venv itself, from nothing but python3 and make.
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
 #   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
+#   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 to overwrite edited lessons)
 #   make pretrained   retrain lesson 09's source CNN (digits 0–4) and rewrite nnlib/pretrained/digits_cnn_0_4.npz
 #   make bench        nnlib vs PyTorch CPU, 1 and 2 threads, written to benchmarks/RESULTS.md (installs torch's CPU build)
@@ -16,10 +17,10 @@ PYTEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: help lab test lint unit nbval notebooks pretrained bench venv-course venv-test clean
+.PHONY: help lab test test-browser lint unit nbval notebooks pretrained bench venv-course venv-test clean
 
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,8p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +48,15 @@ lint: venv-test
 	$(VENV)/bin/ruff check .
 
 unit: venv-test
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser tests
+
+$(VENV)/.browser-installed: pyproject.toml $(VENV)/.test-installed
+	$(PY) -m pip install --quiet -e ".[course,test,browser]"
+	@touch $@
+
+# Screenshots of every lesson go to build/browser/.
+test-browser: $(VENV)/.browser-installed
+	$(PY) -m pytest -p no:cacheprovider tests/browser
 
 # The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says, and
 # one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much).

@@ -671,9 +671,9 @@ plt.show()
 
 # %% [markdown]
 # Without clipping the gradient norm climbs from under 2 to beyond $10^{10}$ within a few dozen steps: a large
-# gradient makes a large step, which lands where the gradient is larger still, until the numbers overflow. With clipping, every step
-# moves the weights by at most $\eta c = 0.5$; the norm still spikes above the threshold now and then (those spikes
-# are the explosions), but each spike only costs a capped step, and the loss keeps falling.
+# gradient makes a large step, which lands where the gradient is larger still, until the numbers overflow. With
+# clipping, every step moves the weights by at most $\eta c = 0.5$; the norm still spikes above the threshold now and
+# then (those spikes are the explosions), but each spike only costs a capped step, and the loss keeps falling.
 #
 # nnlib's `fit` has both: a **divergence guard** that stops at the first non-finite loss or gradient with a
 # `TrainingDivergedError` (and leaves the weights as they were before the bad step), and `max_grad_norm=`, which

@@ -4,19 +4,12 @@ Runs the Makefile target itself (on a free port, a random token, throw-away Jupy
 server by its process group. Every wait is bounded.
 """
 
-import json
-import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from lab_server import get_json, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow,
@@ -24,47 +17,10 @@ pytestmark = [pytest.mark.slow,
                                  reason="needs make and the course venv (make venv-course)")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url: str, token: str):
-    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
 @pytest.fixture
 def lab(tmp_path):
-    port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_TOKEN": token, "BROWSER": "true",  # never open a browser
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
-    log = open(tmp_path / "lab.log", "w")
-    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"PORT={port}"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get_json(f"{base}/api/status", token)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"make lab did not answer within 60 s:\n{(tmp_path / 'lab.log').read_text()}")
-                time.sleep(0.5)
-        yield base, token
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
-        log.close()
+    with serve(lambda port: ["make", "--no-print-directory", "lab", f"PORT={port}"], ROOT, tmp_path) as server:
+        yield server
 
 
 def test_make_lab_serves_the_lessons_on_localhost(lab):
