@@ -3,6 +3,7 @@
 #   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
 #   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 to overwrite edited lessons)
+#   make html         the executed solutions as an offline static site in build/html/ (needs npm at build time)
 #   make pretrained   retrain lesson 09's source CNN (digits 0–4) and rewrite nnlib/pretrained/digits_cnn_0_4.npz
 #   make bench        nnlib vs PyTorch CPU, 1 and 2 threads, written to benchmarks/RESULTS.md (installs torch's CPU build)
 
@@ -17,10 +18,10 @@ PYTEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: help lab test test-browser lint unit nbval notebooks pretrained bench venv-course venv-test clean
+.PHONY: help lab test test-browser lint unit nbval notebooks html pretrained bench venv-course venv-test clean
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,11 @@ pretrained: venv-course
 notebooks: venv-test
 	FORCE=$(FORCE) $(PY) tools/make_lessons.py
 	$(PY) tools/execute_notebooks.py $(SOLUTIONS)
+
+# Open build/html/index.html. MathJax, require.js and the widget renderer are fetched with npm at build time (cached in
+# build/html-cache/), so the site loads nothing from a CDN when viewed.
+html: venv-course
+	$(PY) tools/build_html.py --out build/html
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis
