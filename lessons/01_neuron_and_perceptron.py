@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 01 — The neuron and the perceptron
 #
 # Every neural network, from the 2-2-2 network of the backpropagation slides to a transformer, is built from
@@ -42,7 +42,7 @@ from nnlib.viz import draw_neuron, plot_decision_boundary, plot_function
 
 np.set_printoptions(precision=3, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. From the biological neuron to the artificial one
 #
 # Neurons (nerve cells) are the fundamental units of the brain and nervous system. Their key components:
@@ -61,7 +61,7 @@ np.set_printoptions(precision=3, suppress=True)
 draw_neuron(n_inputs=3, activation="step")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # For one input vector $x \in \mathbb{R}^F$:
 #
 # $$net = \sum_{i=1}^{F} w_i x_i + b = w \cdot x + b, \qquad out = f(net).$$
@@ -81,7 +81,7 @@ neuron.w, neuron.b = w, b
 print("net by hand:", round(by_hand, 3), "| nnlib:", neuron.net(x[None, :]).round(3))
 assert np.isclose(neuron.net(x[None, :])[0], by_hand)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The perceptron
 #
 # The **perceptron** (Frank Rosenblatt, late 1950s) is the artificial neuron whose activation is a step.
@@ -102,10 +102,10 @@ def perceptron_predict(X, w, b):
     raise NotImplementedError("Exercise 1.1: implement perceptron_predict")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_perceptron_predict(perceptron_predict)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A linear classifier, and the impact of the bias
 #
 # The perceptron outputs 1 on one side of the set where $net = 0$ and 0 on the other. With two inputs,
@@ -135,7 +135,7 @@ def show_bias(b=-1.5):
 
 _ = interact(show_bias, b=FloatSlider(value=-1.5, min=-2.5, max=0.5, step=0.1, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same sweep as a table. With $w = (1, 1)$ the bias alone decides which logic gate the neuron computes:
 
 # %%
@@ -145,7 +145,7 @@ for b in [-2.5, -1.5, -0.5, 0.0, 0.5]:
 fixed.b = 0.0
 assert fixed.predict(TABLE)[0] == 0  # no bias: (0, 0) can never fire
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.2 — an AND gate by hand
 #
 # Choose weights and a bias so that the perceptron computes $x_1 \text{ AND } x_2$: output 1 only for $(1, 1)$.
@@ -157,10 +157,10 @@ def and_gate_weights():
     raise NotImplementedError("Exercise 1.2: implement and_gate_weights")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_and_gate(and_gate_weights)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Learning: Rosenblatt's rule
 #
 # Picking weights by hand does not scale. The perceptron *learns* them from examples $(x, t)$, $t \in \{0, 1\}$,
@@ -192,7 +192,7 @@ after = p.net(x[None])[0]
 print(f"y = {y}, t = {t}: net {before:.3f} -> {after:.3f}; predicted change {0.5 * (t - y) * (x @ x + 1):.3f}")
 assert np.isclose(after - before, 0.5 * (t - y) * (x @ x + 1))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1.3 — one step of the learning rule
 #
 # Write `perceptron_update(x, t, w, b, lr)` for one example `x` $(F,)$ with target `t`: compute the prediction
@@ -204,10 +204,10 @@ def perceptron_update(x, t, w, b, lr=1.0):
     raise NotImplementedError("Exercise 1.3: implement perceptron_update")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_perceptron_update(perceptron_update)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The perceptron learns AND and OR
 #
 # `nnlib.Perceptron.fit` sweeps over the examples in order, applies the rule after each one, and stops after
@@ -224,7 +224,7 @@ for name, targets in GATES.items():
         print(f"   {row[0]} {name} {row[1]} = {out}")
     assert mistakes[-1] == 0 and np.array_equal(learned[name].predict(TABLE), targets)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Replay the learning of AND one example at a time (the examples are visited in order, round after round) and
 # watch each mistake move the line:
 
@@ -239,7 +239,7 @@ def show_learning(steps=0):
 
 _ = interact(show_learning, steps=IntSlider(value=0, min=0, max=24, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The two learned perceptrons side by side:
 
 # %%
@@ -249,7 +249,7 @@ for ax, (name, targets) in zip(axes, GATES.items(), strict=True):
 plt.show()
 assert all(np.any(learned[name].net(TABLE) == 0) for name in GATES)  # see the remark below
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Look closely: each learned line passes *through* an input — $(1, 0)$ for AND, $(0, 0)$ for OR. There
 # $net = 0$, and $\operatorname{step}(0) = 0$ gives the right answer, but with no margin at all. The rule stops at
 # the *first* line that separates the examples, not the safest one; later lessons replace the step by smooth
@@ -272,7 +272,7 @@ mistakes = Perceptron(2).fit(TABLE, xor, epochs=100)
 print("epochs run:", len(mistakes), "| mistakes in the first 8:", mistakes[:8], "| fewest:", min(mistakes))
 assert len(mistakes) == 100 and min(mistakes) >= 1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Not a matter of bad luck or too few epochs: let us try *every* $(w_1, w_2, b)$ on a fine grid. The best any
 # line can do on XOR is 3 of the 4 inputs.
 
@@ -284,7 +284,7 @@ best = (outputs == xor[:, None]).mean(axis=0).max()
 print(f"{W1.size} candidate perceptrons; best accuracy on XOR: {best}")
 assert best == 0.75
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. A multi-layer perceptron solves XOR
 #
 # Single-layer perceptrons cannot classify data that are not linearly separable. Two layers can:
@@ -301,7 +301,7 @@ hidden = np.column_stack([or_unit.predict(TABLE), nand_unit.predict(TABLE)]).ast
 print("hidden (OR, NAND):", hidden.astype(int).tolist(), "-> output:", and_unit.predict(hidden))
 assert np.array_equal(and_unit.predict(hidden), xor)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The step has zero slope everywhere, so gradient descent cannot tell hidden step units how to change. Smooth
 # activations fix that: below, nnlib *learns* an XOR network `Linear(2, 4) → Tanh → Linear(4, 2)` with
 # cross-entropy loss and Adam (how `fit` computes the gradients is the subject of the backpropagation lesson).
@@ -319,7 +319,7 @@ assert accuracy(mlp(X_xor), y_xor) == 1.0
 plot_decision_boundary(lambda G: mlp(G).argmax(axis=1), X_xor, y_xor, title="a 2-4-2 MLP learns XOR")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Neural networks are universal function approximators
 #
 # **Theorem** (Cybenko 1989, Hornik 1991, informally): a network with *one* hidden layer of enough units with
@@ -359,7 +359,7 @@ def show_approximation(hidden=3):
 
 _ = interact(show_approximation, hidden=IntSlider(value=3, min=1, max=16, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # More hidden units, smaller error:
 
 # %%
@@ -368,7 +368,7 @@ for h, mse in errors.items():
     print(f"H = {h:2d} hidden units: MSE {mse:.3f}")
 assert np.all(np.diff(list(errors.values())) <= 0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Why non-linearity matters
 #
 # Without the activation between them, two linear layers collapse into one:
@@ -387,7 +387,7 @@ X_check = np.random.default_rng(0).normal(size=(5, 2))
 print("max difference:", np.abs(Sequential(first, second)(X_check) - (X_check @ W + bias)).max().round(12))
 assert np.allclose(Sequential(first, second)(X_check), X_check @ W + bias)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * A neuron computes $net = \sum_i w_i x_i + b$ and passes it through an activation: inputs ↔ dendrites,

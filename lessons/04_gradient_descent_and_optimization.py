@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 04 — Gradient descent and optimization
 #
 # Backpropagation gives the gradient of the loss with respect to every weight; **gradient descent** turns it
@@ -59,7 +59,7 @@ from nnlib.training import TrainingDivergedError, evaluate, fit
 
 np.set_printoptions(precision=4, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Batch, mini-batch and stochastic gradient descent
 #
 # The loss of a network on a training set of $N$ examples is the mean of the per-example losses $\ell_i$:
@@ -117,7 +117,7 @@ numeric = numerical_gradient(lambda: mse(w_lin, X_lin, y_lin), w_lin)
 print("formula:", mse_grad(w_lin, X_lin, y_lin), "| finite differences:", numeric)
 assert relative_error(mse_grad(w_lin, X_lin, y_lin), numeric) < 1e-8
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now the two claims. The mean of the gradients of the 16 disjoint batches of 32 rows is exactly the full
 # gradient; and for random batches the mean squared deviation from the full gradient, multiplied by $B$, stays
 # close to $\sigma^2$ — the variance falls like $1/B$:
@@ -136,7 +136,7 @@ for B in [1, 4, 16, 64]:
     print(f"B = {B:2d}: mean squared deviation {deviation:.3f}, times B: {B * deviation:.2f}")
     assert abs(B * deviation / sigma2 - 1) < 0.1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.1 — one mini-batch step
 #
 # Write `minibatch_step(w, X_batch, y_batch, lr)`: one gradient-descent step on the batch's **mean** squared
@@ -151,10 +151,10 @@ def minibatch_step(w, X_batch, y_batch, lr):
     raise NotImplementedError("Exercise 4.1: implement minibatch_step")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_minibatch_step(minibatch_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The three variants side by side, on real data
 #
 # The 8×8 handwritten digits (1797 images, 10 classes, bundled with scikit-learn: no download), split into
@@ -196,7 +196,7 @@ final = {name: losses[-1] for name, (losses, _) in runs.items()}
 assert final["SGD (B = 1)"] < final["mini-batch (B = 32)"] < final["batch GD (B = 1347)"]
 print("after 5 epochs: SGD < mini-batch < batch GD")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Per epoch, the more updates the better: SGD wins, batch gradient descent has barely moved (5 small steps).
 # But an epoch of SGD is 1347 tiny forward and backward passes, each paying Python's and NumPy's per-call
 # overhead, while a mini-batch step is a few matrix products that process 32 examples at once. Against the
@@ -214,7 +214,7 @@ plt.show()
 for name, (_, seconds) in runs.items():
     print(f"{name:20s} {seconds[-1]:.3f} s for 5 epochs")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Mini-batches are the practical compromise, and what everybody uses (and what "SGD" usually means in
 # deep-learning code): gradients almost as informative per example as SGD's, computed at the speed of matrix
 # products. The noise of small batches is not only a cost — it also helps to leave saddle points and sharp
@@ -262,7 +262,7 @@ for lr, verdict in [(0.05, "too small"), (0.25, "one step"), (0.4, "too large: o
     print(f"eta = {lr:.2f} ({verdict:21s}): 1 - eta a = {1 - lr * a:+.1f}, w_10 = {path[-1]:+.4f}")
     assert np.allclose(path, (1 - lr * a) ** np.arange(11))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Several weights: the largest curvature sets the limit
 #
 # A general quadratic $f(w) = \tfrac12 w^\top A w$ with a symmetric positive definite **Hessian** $A$ has
@@ -288,10 +288,10 @@ def critical_learning_rate(A):
     raise NotImplementedError("Exercise 4.2: implement critical_learning_rate")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_critical_learning_rate(critical_learning_rate)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A model that *is* a quadratic: linear regression
 #
 # The mean squared error of a linear model with a bias, $L(\theta) = \frac1N \lVert A\theta - y\rVert^2$ with
@@ -325,7 +325,7 @@ theta = np.array([0.3, -0.2, 1.0])
 assert np.allclose(nnlib_gradient(theta), H @ theta - 2 / len(X_reg) * A_reg.T @ y_reg[:, 0])
 print("eigenvalues of H:", np.linalg.eigvalsh(H), f"-> critical learning rate {eta_crit:.4f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now nnlib's `fit`, full batch, for 100 epochs, at several multiples of $\eta_{crit}$. The best possible loss
 # $L^*$ comes from the least-squares solution:
 
@@ -348,7 +348,7 @@ for ratio, verdict in [(0.02, "too small"), (0.5, "good"), (0.99, "too large")]:
     print(f"lr = {ratio:.2f} x eta_crit ({verdict:9s}): loss after 100 epochs {curves[ratio][-1]:.4f}")
 assert curves[0.5][-1] < 1.001 * best_loss < curves[0.02][-1]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Past the limit the loss grows geometrically until it overflows. nnlib's `fit` checks every loss and
 # gradient and stops with a `TrainingDivergedError` *before* applying a non-finite update. This is what a
 # learner sees:
@@ -362,7 +362,7 @@ except TrainingDivergedError as err:
     diverged = err
 assert diverged is not None and diverged.epoch < 300 and len(diverged.history) == diverged.epoch - 1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The error carries `epoch`, `loss` and the `history` of the completed epochs. Move the slider across
 # $\eta_{crit}$: on the left, the iterates of gradient descent on the parabola $\tfrac12 w^2$ (where
 # $\eta_{crit} = 2$); on the right, the regression's loss above $L^*$ for the same multiple of its own
@@ -387,7 +387,7 @@ def show_learning_rate(ratio=0.5):
 
 _ = interact(show_learning_rate, ratio=FloatSlider(value=0.5, min=0.02, max=1.5, step=0.02, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### And in a network?
 #
 # A network's loss is not a quadratic, but near a minimum it looks like one (its Hessian there plays the part of
@@ -406,7 +406,7 @@ for lr, verdict in [(0.003, "too small"), (0.3, "good"), (3.0, "too large")]:
     print(f"lr = {lr:5.3f} ({verdict:9s}): loss after 10 epochs {history['loss'][-1]:.3f}, {dead:3d}/128 dead units")
 assert dead > 64 and history["loss"][-1] > 2.0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Why training a network is a non-convex problem
 #
 # A function is **convex** when the chord between any two points lies above it:
@@ -481,7 +481,7 @@ ax.set(xlabel="$w_1$", ylabel="$w_2$", title="log10 of (1 − w1 w2)²: a saddle
 fig.colorbar(contours)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Weight-permutation symmetry
 #
 # Swap two hidden units of an MLP — their incoming weights (columns of $W_1$), their biases, and their outgoing
@@ -528,7 +528,7 @@ print(f"loss at theta {training_loss(theta):.3f}, at the swapped theta' {trainin
       f"at their midpoint {training_loss(midpoint):.3f}")
 assert np.allclose(*outputs, atol=1e-5) and training_loss(midpoint) > training_loss(theta) + 0.01
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Momentum, Nesterov, RMSProp and Adam
 #
 # Plain gradient descent looks only at the current gradient. The improvements all keep a little memory.
@@ -569,7 +569,7 @@ for _ in range(20):
 print("nnlib after 20 steps:", w.data, "| other convention:", w_other)
 assert np.allclose(w.data, w_other)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4.3 — a momentum update
 #
 # Write `momentum_update(w, velocity, grad, lr, mu)`: one step of momentum in PyTorch's convention, returning
@@ -582,10 +582,10 @@ def momentum_update(w, velocity, grad, lr, mu):
     raise NotImplementedError("Exercise 4.3: implement momentum_update")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_momentum_update(momentum_update)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Three descendants
 #
 # * **Nesterov momentum** steps with the gradient *plus* the new velocity,
@@ -610,7 +610,7 @@ Adam([w], lr=0.01).step()
 print("Adam's first step:", -w.data)
 assert np.allclose(-w.data, 0.01 * np.sign([1e-3, -1.0, 1e3]), rtol=1e-4)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. What makes non-convex optimization hard?
 #
 # The notes' answer: "potentially many **local minima**, **saddle points**, very **flat regions**, and widely
@@ -656,7 +656,7 @@ for s in SURFACES.values():
         assert check_gradient(lambda p, s=s: s.f(*p), lambda p, s=s: s.grad(*p), point) < 1e-7
 print("all four gradients agree with finite differences")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Five optimizers, each with the surface's learning rate and $\mu = 0.9$ (Adam's $\beta_1$):
 
 # %%
@@ -688,7 +688,7 @@ for name, s in SURFACES.items():
         ends[name, optimizer] = end = trajectory(s, optimizer)[-1]
         print(f"   {optimizer:9s} ends at ({end[0]:+.3f}, {end[1]:+.3f}), f = {s.f(*end):+.4f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the numbers say, and why:
 #
 # * **Local minima** — SGD, RMSProp and Adam roll into the nearest basin and stay in the *local* minimum
@@ -732,7 +732,7 @@ for name, ax in zip(SURFACES, axes, strict=True):
 axes[0].legend(loc="lower left")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Your turn: pick a surface, then change the learning rate, the momentum $\mu$ (also Adam's $\beta_1$) and the
 # start point. Can you get plain SGD across the saddle? Make momentum overshoot and diverge on the valley?
 
@@ -752,7 +752,7 @@ _ = interact(show_optimizers, surface=Dropdown(options=list(SURFACES), value="sa
              y0=FloatSlider(value=0.001, min=-1.5, max=1.5, step=0.001, readout_format=".3f",
                             continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. How to solve non-convex problems? SGD, mini-batching, SVRG, momentum
 #
 # The notes' list of remedies. Three of them are already here: the noise of **stochastic** and **mini-batch**
@@ -817,7 +817,7 @@ best = logistic_loss(w_star)
 print(f"L(w*) = {best:.6f}, |gradient at w*| = {np.linalg.norm(full_grad(w_star)):.1e}")
 assert np.linalg.norm(full_grad(w_star)) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Both methods are charged for every gradient of a single example they evaluate: one per SGD step; $n$ for each
 # full gradient plus two per inner step of SVRG (an outer loop of $m = n$ inner steps costs $3n$). Same step
 # size $\eta = 0.1$, same budget of 30 passes ($9000$ example-gradients); SGD also with $\eta = 0.01$, for a lower
@@ -864,7 +864,7 @@ ax.set(xlabel="example-gradients / n (passes over the data)", ylabel="L(w) − L
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The reason, measured: the mean squared distance of each method's search direction from the true gradient,
 # at a point close to $w^*$ (with the snapshot a bit further away):
 
@@ -877,7 +877,7 @@ svrg_noise = np.mean([np.sum((example_grad(w_near, i) - example_grad(snapshot, i
 print(f"variance of the direction near w*: SGD {sgd_noise:.2e}, SVRG {svrg_noise:.2e}")
 assert svrg_noise < 0.02 * sgd_noise
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On a network the picture is less clean — the loss is non-convex and the snapshot ages quickly — and in deep
 # learning practice mini-batches with momentum or Adam won. But the idea of SVRG, *subtract a correlated
 # estimate whose mean you know*, reappears in many variance-reduction methods.
@@ -911,7 +911,7 @@ assert nnlib_accuracy >= 0.97
 # %% tags=["nbval-ignore-output"]
 print(f"training time: nnlib {nnlib_seconds:.2f} s, scikit-learn {sklearn_seconds:.2f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Same architecture, same optimizer, comparable accuracy: the remaining differences come from the
 # initialisation and the order of the batches. (One timing in a notebook is not a benchmark: a fair speed
 # comparison runs both in one process, with pinned threads, warm-up and repeats.)

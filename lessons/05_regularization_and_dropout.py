@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 05 — Regularization and dropout
 #
 # A network with enough weights can learn its training set by heart — noise included — and then do worse on
@@ -47,7 +47,7 @@ from nnlib.viz import plot_decision_boundary
 
 np.set_printoptions(precision=4, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Overfitting: a small training set, a big network
 #
 # Two noisy half-moons: only **60 training points**, and 600 **validation** points from the same distribution
@@ -95,7 +95,7 @@ print(f"validation loss: lowest {h['val_loss'][best]:.3f} at epoch {best + 1}, f
       f"final training loss {h['loss'][-1]:.4f}")
 assert gap(plain) > 0.1 and h["val_loss"][-1] > 2 * min(h["val_loss"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The curves tell the story: the training loss keeps falling towards 0, the validation loss reaches its minimum
 # within the first few epochs and then **climbs** — the network is fitting the noise of the 60 points, and
 # becomes confidently wrong on new ones. The decision boundary shows it: islands drawn around single points.
@@ -125,7 +125,7 @@ def plot_boundaries(models):
 plot_curves(histories)
 plot_boundaries({"no regularization": plain})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The notes' definition covers both halves of the problem. **Overfitting**: the data alone (60 points) do not
 # pin down 17,000 weights; many weight settings fit them perfectly, and training picked a wild one. An
 # **ill-posed problem** (section 3): the equations for the weights have no unique, stable solution. In both
@@ -167,7 +167,7 @@ print("R =", round(penalty(layer), 6), "| ∂R/∂w = λw matches finite differe
 assert np.allclose(layer.weight.grad, 0.3 * layer.weight.data) and np.allclose(layer.weight.grad, numerical)
 assert np.all(layer.bias.grad == 0)  # the bias is not penalised
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 5.1 — the L2 gradient term
 #
 # Write `l2_gradient(data_grad, w, lam)`: given the data loss's gradient `data_grad` $= \partial E/\partial w$
@@ -179,10 +179,10 @@ def l2_gradient(data_grad, w, lam):
     raise NotImplementedError("Exercise 5.1: implement l2_gradient")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_l2_gradient(l2_gradient)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # nnlib offers the same term in two places: `fit(..., penalty=L2Penalty(λ))` adds $\lambda w$ to the gradients
 # before each step, and the optimizer option `SGD(..., weight_decay=λ)` adds it inside the step. With plain SGD
 # they are the same algorithm — five epochs on the moons, both ways, give identical parameters:
@@ -200,7 +200,7 @@ as_option = sgd_run(weight_decay=0.01)
 print("max |difference| of the parameters:", f"{np.abs(as_penalty - as_option).max():.1e}")
 assert np.allclose(as_penalty, as_option, rtol=1e-12, atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # (`SGD(weight_decay=…)` decays the biases too, hence `include_biases=True` for this comparison.) Now train the
 # overfitting network again, same start, same batches, with $\lambda = 0.01$ on the weights:
 
@@ -222,7 +222,7 @@ assert weight_norm(l2_net) < weight_norm(plain) and gap(l2_net) < gap(plain)
 # %%
 plot_boundaries({"no regularization": plain, "L2, λ = 0.01": l2_net})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Small weights make a smooth function: with ReLU units, each weight multiplies how fast the output can change
 # with the input, so the L2 net cannot bend sharply around single points.
 #
@@ -263,7 +263,7 @@ print("smallest eigenvalue of XᵀX:", f"{np.linalg.eigvalsh(X_lin.T @ X_lin)[0]
 print("least squares (λ = 0):", ridge(X_lin, t_lin, 0.0).round(3))
 print("ridge (λ = 1):        ", ridge(X_lin, t_lin, 1.0).round(3))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now the check: gradient descent on `SquaredError` (the notes' $\frac{1}{2}\sum$) with `L2Penalty(λ)` must
 # converge to the boxed formula. Full batch, so each epoch is one exact gradient step.
 #
@@ -288,7 +288,7 @@ for loss, lr, strength in [(SquaredError(), 0.01, lam), (MSELoss(), 0.2, N * lam
           f"{w_ridge.round(4)}")
     assert np.allclose(w_gd, w_ridge, atol=1e-9)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The ridge path: as $\lambda$ grows, every weight shrinks smoothly towards 0 — but none of them *reaches* 0.
 
 # %%
@@ -303,7 +303,7 @@ norms = np.linalg.norm(path, axis=1)
 print("‖w‖ at λ = 0.001, 1, 1000:", norms[[0, 30, 60]].round(3), "| exact zeros on the path:", int(np.sum(path == 0)))
 assert np.all(np.diff(norms) < 0) and np.all(path != 0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. L1 regularization: many exact zeros
 #
 # The notes: "L2 regularization leads to small weights, L1 regularization leads to **many zero weights
@@ -342,7 +342,7 @@ for v in [-2.0, -0.4, 0.1, 0.5, 1.2]:
           f"L2 minimum {l2_best:+.4f} (formula {v / (1 + lam):+.4f})")
     assert abs(l1_best - soft_threshold(v, lam)) < 1e-4 and abs(l2_best - v / (1 + lam)) < 1e-4
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Two weights: the corner of the diamond.** Equivalently, minimise the data loss with the penalty as a budget:
 # $\sum|w_i| \le c$ is a **diamond** whose corners lie on the axes, $\sum w_i^2 \le c^2$ a **disc**. Grow the
 # loss's elliptic contours from their centre until they first touch the region: a diamond is most likely touched
@@ -375,7 +375,7 @@ ax.set(xlabel="$w_1$", ylabel="$w_2$", aspect="equal", title="the first contact:
 ax.legend(loc="lower right", fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **In training.** A plain gradient step with $\lambda\operatorname{sign}(w)$ overshoots 0 and makes small weights
 # hover around it. `L1Penalty(λ, proximal=True)` does what the one-weight formula says: after each optimizer step
 # with learning rate $\eta$, it soft-thresholds every weight by $\eta\lambda$, which sets small weights to exactly
@@ -407,7 +407,7 @@ for lam in [0.0, 0.001, 0.003, 0.01, 0.03]:
     print(f"  {lam:6.3f} |                    {zeros1:4d} {zeros2:4d} |                {acc1:.3f}  {acc2:.3f}")
     assert zeros2 == 0 and (lam == 0 or zeros1 > 100)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # L1 zeroes hundreds of weights — first those of the border pixels, which are (almost) always blank and carry no
 # information — and keeps the accuracy until $\lambda$ gets large. L2 zeroes none. Move $\lambda$ and compare the
 # histograms of the 640 weights, and the weights feeding the class "0" drawn as an 8×8 image (white = 0):
@@ -433,7 +433,7 @@ def show_penalties(lam=0.003):
 _ = interact(show_penalties, lam=FloatLogSlider(value=0.003, base=10, min=-4, max=-1.5, step=0.25,
                                                 continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Weight decay is not always L2: SGD vs Adam and AdamW
 #
 # Section 2 showed that for SGD the L2 term in the gradient and shrinking the weights by $(1 - \eta\lambda)$
@@ -480,7 +480,7 @@ assert np.allclose(runs["AdamW"], decay_run(Adam, decoupled=LAMBDA))       # Ada
 assert runs["Adam + L2"][0] > runs["AdamW"][0] + 0.2 and abs(runs["Adam + L2"][1]) < 0.05
 assert np.allclose(runs["AdamW"], (1 - LR * LAMBDA) ** STEPS, atol=0.1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With Adam + L2 the weight with the large gradient history keeps almost all of its size, while the quiet one is
 # crushed to 0; AdamW shrinks both by the same $(1 - \eta\lambda)^T$. That is why `AdamW` (with its default
 # `weight_decay=0.01`) is the usual choice when training with Adam and weight decay: the strength $\lambda$ means
@@ -517,10 +517,10 @@ def dropout_forward(x, keep_mask, p):
     raise NotImplementedError("Exercise 5.2: implement dropout_forward")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_dropout_forward(dropout_forward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Check the expectation with `nnlib.Dropout`, which draws a new mask at every training forward: average
 # $K = 20{,}000$ outputs for one input $x$. Each $y_i$ has variance $x_i^2\,p/(1 - p)$, so the average should sit
 # within a few $|x_i|\sqrt{p/((1 - p)K)}$ of $x_i$ — and far from the $(1 - p)\,x$ we would get without the
@@ -539,7 +539,7 @@ print("fraction kept:   ", (outputs != 0).mean().round(3))
 assert np.all(np.abs(outputs.mean(axis=0) - x) < 5 * standard_error)
 assert np.allclose(outputs[outputs != 0], np.broadcast_to(x / (1 - p), outputs.shape)[outputs != 0])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Dropout applied to the pixels of a digit: one random mask, and the average over many masks, which is the
 # original image again. Move $p$:
 
@@ -561,7 +561,7 @@ def show_dropout(p=0.5):
 
 _ = interact(show_dropout, p=FloatSlider(value=0.5, min=0.0, max=0.9, step=0.1, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Training mode and evaluation mode
 #
 # Dropout must be **off at evaluation**: a prediction should not depend on a coin toss, and we want the
@@ -578,7 +578,7 @@ print("train mode, two calls:", first.round(4), second.round(4))
 print("eval mode, two calls: ", net.eval()(x_in).round(4), net(x_in).round(4))
 assert not np.allclose(first, second) and np.array_equal(net(x_in), no_dropout(x_in))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Dropout's backward pass
 #
 # Each output depends on its own input only: $y_i = m_i x_i / (1 - p)$, so the Jacobian is diagonal,
@@ -602,10 +602,10 @@ def dropout_backward(grad_out, keep_mask, p):
     raise NotImplementedError("Exercise 5.3: implement dropout_backward")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_dropout_backward(dropout_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A gradient check needs a fixed function, and dropout draws a new mask at every forward. `fix_mask` pins one
 # mask; then `nnlib.gradcheck` compares the backward of `Linear → Dropout` (for the input, the weight and the
 # bias) with centred finite differences, in float64:
@@ -618,7 +618,7 @@ errors = gradcheck(Sequential(Linear(3, 4, rng=0, dtype=np.float64), dropout), r
 print("relative errors below 1e-7 for", list(errors), ":", max(errors.values()) < 1e-7)
 assert max(errors.values()) < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Dropout as an ensemble, and its effect on validation
 #
 # Each mask selects a **sub-network** — the units it keeps — and all $2^{n}$ sub-networks share the same weights.
@@ -643,7 +643,7 @@ for k in [1, 10, 200]:
 dropout_net.eval()
 assert np.abs(sub_network_probs.mean(axis=0) - eval_probs).mean() < 0.05 and agree > 0.98
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One sub-network alone disagrees with the full network on a few percent of the points; the average of many
 # predicts the same class almost everywhere. The probabilities do not converge *exactly* to the eval-mode ones —
 # the small difference that remains is the non-linearities' doing — but the eval-mode network gives, in one
@@ -663,7 +663,7 @@ assert evaluate(dropout_net, LOSS, X_val, y_val)["accuracy"] > evaluate(plain, L
 # %%
 plot_boundaries(models)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Dropout's training curves are noisier and its training loss stays higher (each step trains a random
 # sub-network); its validation accuracy is the best of the three and its boundary is smooth. Look at the
 # validation *loss*, though: with dropout alone it still climbs, almost like the unregularized one — nothing

@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 07 — Recurrent networks and backpropagation through time
 #
 # Text, speech, prices and sensor readings arrive as **sequences**, one step after another, and what comes next
@@ -70,7 +70,7 @@ from nnlib.functional import softmax
 
 np.set_printoptions(precision=4, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Recurrent neural networks: memory through recurrent connections
 #
 # The notes define them in one sentence: *Recurrent Neural Networks (RNNs) are a class of neural networks designed
@@ -114,7 +114,7 @@ longer, _ = rnn(np.random.default_rng(2).normal(size=(2, 12, 3)))
 print("T = 5: out", out.shape, "h_n", h_n.shape, "| T = 12: out", longer.shape)
 assert np.array_equal(out[:, -1], h_n) and longer.shape == (2, 12, 4)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The memory at work: change **only the first input** $x_1$ of each sequence and watch every later state change.
 # An MLP fed with $x_T$ alone could not notice. Note how the change fades step after step — the memory is short,
 # a first hint of section 4.
@@ -126,7 +126,7 @@ change = np.abs(rnn(x_changed)[0] - out).max(axis=(0, 2))    # largest change of
 print("max |change of h_t| for t = 1..5:", change.round(4))
 assert np.all(change > 0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.1 — one step of the recurrence
 #
 # Write `rnn_step(x_t, h_prev, W_ih, W_hh, b)`: for a batch of inputs `x_t` $(N, I)$ and previous states `h_prev`
@@ -139,10 +139,10 @@ def rnn_step(x_t, h_prev, W_ih, W_hh, b):
     raise NotImplementedError("Exercise 7.1: implement rnn_step")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_rnn_step(rnn_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Unrolling: a deep network with shared weights
 #
 # Draw one copy of the cell per time step and the loop disappears: the RNN **unrolled** over $T$ steps is a
@@ -182,7 +182,7 @@ def draw_unrolled(T=4, ax=None):
 draw_unrolled(T=4)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The forward pass of the unrolled network is a plain loop. By hand, with NumPy, on the sequences of section 1 —
 # it must give exactly what `nnlib.RNN` computed:
 
@@ -198,7 +198,7 @@ by_hand = np.stack(states, axis=1)                           # (N, T, H)
 print(f"h_5 of the first sequence, by hand: {by_hand[0, -1]}\n                        nnlib.RNN: {out[0, -1]}")
 assert np.allclose(by_hand, out, rtol=0, atol=1e-14)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # nnlib's forward keeps every state of its **last** call for the backward pass (`rnn._cache`, time-major: `hs[0]`
 # is $h_0$, `hs[t]` is $h_t$) — the same numbers:
 
@@ -208,7 +208,7 @@ _, hs = rnn._cache
 print("stored states:", hs.shape, "(T + 1, N, H)")
 assert np.array_equal(hs[0], np.zeros((2, 4))) and np.allclose(hs[1:].transpose(1, 0, 2), by_hand)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Why share the weights?** The same rule applies at every position of a sequence (what follows "th" does not depend
 # on where in the text it stands), so it is learned once from all positions. The number of parameters does not grow
 # with $T$: the RNN above has $I H + H^2 + 2H = 36$ weights whatever the length, while an MLP reading a window of
@@ -220,7 +220,7 @@ for length in [5, 50, 500]:
     print(f"T = {length:3d}: RNN {n_rnn} parameters, first layer of an MLP over the window {length * 3 * 4 + 4}")
 assert n_rnn == 3 * 4 + 4 * 4 + 2 * 4
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Backpropagation through time
 #
 # Training an RNN is training its unrolled network: backpropagation through the $T$ layers, with one twist — every
@@ -319,7 +319,7 @@ for what, error in errors.items():
     print(f"{what:45s} relative error < 1e-8: {error < 1e-8}")
 assert all(error < 1e-8 for error in errors.values())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # And `nnlib.gradcheck` confirms every gradient of the layer — input, initial state and all four parameters —
 # against centred differences:
 
@@ -328,7 +328,7 @@ gradcheck_errors = gradcheck(cell, x_demo, h0_demo)
 print({name: f"{error:.0e}" if error > 1e-9 else "< 1e-9" for name, error in gradcheck_errors.items()})
 assert max(gradcheck_errors.values()) < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7.2 — one step of BPTT
 #
 # The backward sweep repeats one step, from $t = T$ down to 1. Write `bptt_step(dh_t, h_t, h_prev, W_hh)`: given
@@ -346,10 +346,10 @@ def bptt_step(dh_t, h_t, h_prev, W_hh):
     raise NotImplementedError("Exercise 7.2: implement bptt_step")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_bptt_step(bptt_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # nnlib's `RNN.backward` is this step in a loop. Its core, in `nnlib/layers/recurrent.py`:
 #
 # ```python
@@ -400,7 +400,7 @@ for k, error in zip(windows, truncation_errors, strict=True):
     print(f"window k = {k:2d} steps: relative error of ∂L/∂W_hh {error:.3f}")
 assert np.all(np.diff(truncation_errors) < 0) and truncation_errors[-1] == 0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Vanishing and exploding gradients, measured
 #
 # The notes (§3.2): during BPTT, **vanishing gradients** become extremely small as they are propagated back through
@@ -464,7 +464,7 @@ def state_gradient_norms(W_ih, W_hh, x, activation="tanh"):
     return np.array(norms[::-1])
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # First, a check that this loop is BPTT: for tanh and ReLU, its $\lVert \partial L / \partial h_0 \rVert$ must equal
 # the norm of `grad_h0` from `nnlib.RNN.backward` with the same weights.
 
@@ -480,7 +480,7 @@ for activation in ["tanh", "relu"]:
     print(f"{activation}: ‖∂L/∂h_0‖ = {ours:.6e} here, {np.linalg.norm(grad_h0):.6e} from nnlib.RNN")
     assert np.isclose(ours, np.linalg.norm(grad_h0), rtol=1e-10)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The measurement: $\log_{10}$ of $\lVert \partial L / \partial h_0 \rVert / \lVert \partial L / \partial h_T \rVert$,
 # i.e. how many orders of magnitude the gradient gains (+) or loses (−) on its way back through 50 steps.
 
@@ -501,7 +501,7 @@ assert all(log_ratio[act, r] <= log_ratio["linear", r] + 1e-9 for act in ["tanh"
 assert log_ratio["linear", 1.1] > 2 and log_ratio["relu", 2.0] > 2                       # r > 1: explodes
 assert log_ratio["tanh", 1.0] < -5 and log_ratio["tanh", 1.5] < 0                        # tanh saturates
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the table shows:
 #
 # * **Linear**: exactly $T \log_{10} r$. A radius of 0.9 loses 2.3 orders of magnitude in 50 steps, 0.5 loses 15;
@@ -525,7 +525,7 @@ axes[0].set_ylabel(r"$\|\partial L / \partial h_k\|$")
 axes[-1].legend(loc="lower right", fontsize=9)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Orthogonal matrices make the rule exact; for a general matrix the **spectral radius** still decides the long run,
 # even when a single step can stretch a vector by more (the largest singular value $\sigma_{max}$, which bounds one
 # step, can exceed $\rho$). A Gaussian matrix scaled to spectral radius 0.9 has $\sigma_{max} > 1$, yet the linear
@@ -540,7 +540,7 @@ for r in [0.9, 1.1]:
     print(f"ρ = {r}: σ_max = {sigma_max:.2f}, log10 ratio {measured:.2f} (T·log10 ρ = {T_GRAD * np.log10(r):.2f})")
     assert sigma_max > 1 and np.sign(measured) == np.sign(np.log10(r)) and abs(measured - T_GRAD * np.log10(r)) < 1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Explore: the radius, the activation, the length. The dashed line is the linear prediction $r^{T-k}$.
 
 # %% tags=["nbval-ignore-output"]
@@ -562,7 +562,7 @@ _ = interact(plot_gradient_norms,
              activation=Dropdown(options=list(ACTIVATIONS), value="tanh"),
              T=IntSlider(value=50, min=5, max=200, step=5, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Remedies
 #
 # The notes (§3.3) list four: **gradient clipping**, **LSTM** units, **GRU** units and the **ReLU** activation.
@@ -606,7 +606,7 @@ print(f"by value: {flat(by_value)}, norm {np.linalg.norm(flat(by_value)):.4f}, "
 assert np.isclose(norm_before, 13) and np.isclose(np.linalg.norm(flat(by_norm)), 1, atol=1e-6)
 assert np.isclose(cosine(flat(by_norm), flat(original)), 1) and cosine(flat(by_value), flat(original)) < 0.9
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **An exploding training run.** A tanh RNN with $H = 32$ starts with $W_{hh}$ at radius 1.5 and learns to predict
 # a noisy sine one step ahead (section 7 explains the task) with plain SGD at a large learning rate, 0.5 — large
 # steps, in a network whose gradient can jump. The loop below records, at every step, the loss and the global norm
@@ -664,7 +664,7 @@ ax_norm.set(xlabel="SGD step", ylabel="gradient norm before clipping", title="gl
 ax_norm.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Without clipping the gradient norm climbs from under 2 to beyond $10^{10}$ within a few dozen steps: a large
 # gradient makes a large step, which lands where the gradient is larger still, until the numbers overflow. With
 # clipping, every step moves the weights by at most $\eta c = 0.5$; the norm still spikes above the threshold now and
@@ -686,7 +686,7 @@ for max_grad_norm in [None, 1.0]:
         print(f"max_grad_norm={max_grad_norm}: TrainingDivergedError in epoch {err.epoch} — the unclipped run diverged")
         assert max_grad_norm is None
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Clipping treats the symptom of explosions. It does nothing for **vanishing** gradients: a tiny gradient is below
 # any threshold.
 #
@@ -704,7 +704,7 @@ for act, ratio in identity.items():
     print(f"W_hh = I, {act:6s}: log10 ‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {ratio:6.2f}")
 assert np.isclose(identity["linear"], 0) and identity["relu"] > -1 and identity["tanh"] < -3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With the identity, ReLU keeps the gradient within an order of magnitude over 50 steps, tanh loses four.
 #
 # ### 5.3 Gates: LSTM and GRU (lesson 08)
@@ -747,7 +747,7 @@ for name, ratio in gate_ratios.items():
 assert gate_ratios["LSTM, forget bias +1"] > max(gate_ratios["RNN (tanh)"], gate_ratios["GRU"], gate_ratios["LSTM"]) + 5
 assert gate_ratios["RNN (tanh)"] < min(gate_ratios["GRU"], gate_ratios["LSTM"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Honest reading: at initialisation the gates are about ½, so the gated layers *also* lose many orders of magnitude
 # — gates do not preserve gradients by magic; they make the long path **learnable**. Opening the forget gate at the
 # start already gains about six orders of magnitude. Lesson 08 derives the LSTM and GRU and trains them on long memory
@@ -800,7 +800,7 @@ print(f"{len(X_text)} training windows of {WINDOW} steps, e.g.\n input  {decode(
       f" target {decode(y_text[0][:30])!r}…")
 assert np.array_equal(X_text[:, 1:], y_text[:, :-1])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The model: an `Embedding` turns each character id into a learned vector of 16 numbers, an `RNN` with 128 units
 # reads them, and a `Linear` head turns every state into 31 scores (logits), one per character of the vocabulary:
 # `SequenceModel(RNN, Linear, Embedding)`. Cross-entropy on every step, Adam, clipping at 1. Each window of 40
@@ -821,7 +821,7 @@ ax = lm_history.plot()
 ax.set_title("character-level RNN language model")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Writing text.** Feed a prompt, then repeat: turn the last scores $z$ into probabilities with a **temperature**
 # $\tau$, $p_i = \operatorname{softmax}(z / \tau)_i$, draw a character, and feed it back in, continuing from the state
 # (`model(x, state)`). A low temperature sharpens the distribution towards the most likely character ($\tau \to 0$
@@ -845,7 +845,7 @@ samples = {tau: sample(language_model, temperature=tau) for tau in [0.3, 1.0, 2.
 for tau, text in samples.items():
     print(f"τ = {tau}:\n{text}\n")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The exact sample depends on every bit of the trained weights, so it is not compared between runs. What must hold:
 # every sampled character comes from the vocabulary, and at a low temperature most sampled "words" are words of the
 # fables.
@@ -857,7 +857,7 @@ share = np.mean([w in words for w in cool.split()[:-1]])      # the last word ma
 print(f"only characters of the vocabulary: {set(cool) <= set(VOCAB)}; at τ = 0.3 most words are real: {share > 0.5}")
 assert set(cool) <= set(VOCAB) and share > 0.5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With 1,500 characters of training text the model mostly **memorises**: at low temperature it recites phrases of
 # the fables and switches between them where they share a few characters; at high temperature it invents words.
 # A real language model needs far more text: character-level models of this kind (Karpathy's char-rnn, an LSTM)
@@ -873,7 +873,7 @@ _ = interact(show_sample, temperature=FloatSlider(value=0.5, min=0.05, max=2.5, 
              prompt=Dropdown(options=["the ", "the wind ", "the ant ", "why ", "kindness "], value="the "),
              seed=IntSlider(value=0, min=0, max=20, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Use 2: time-series prediction
 #
 # `nnlib.data.make_noisy_sine` cuts windows of 30 steps out of sine waves with random phases and frequencies, with
@@ -909,7 +909,7 @@ axes[2].set(xlabel="step t", ylabel="MSE over the validation set", title="error 
 axes[2].legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The error per step tells the story of the memory: over the first few steps the RNN has seen too little of the
 # wave to know its phase and frequency and is no better than the baseline; once it has, its state averages the
 # noise away and its error drops well below the baseline's.
@@ -919,7 +919,7 @@ per_step = np.mean((prediction - y_val) ** 2, axis=(0, 2))
 print(f"RNN MSE over steps 1-3: {per_step[:3].mean():.3f}, over steps 10-30: {per_step[9:].mean():.3f}")
 assert per_step[9:].mean() < 0.6 * per_step[:3].mean()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * An **RNN** keeps a hidden state, $h_t = \tanh(x_t W_{ih} + h_{t-1} W_{hh} + b)$: its **recurrent connections**

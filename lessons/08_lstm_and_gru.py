@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 08 — LSTM and GRU
 #
 # Lesson 07 ended on a problem: backpropagation through time multiplies one Jacobian per step, so in a vanilla RNN
@@ -49,7 +49,7 @@ from nnlib.training import accuracy
 
 np.set_printoptions(precision=4, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The notes: remedies for vanishing gradients, and the LSTM-vs-GRU table
 #
 # In a vanilla RNN, $h_t = \tanh(x_t W_{ih} + h_{t-1} W_{hh} + b)$, and lesson 07 derived the gradient that flows
@@ -122,7 +122,7 @@ H = lstm.hidden_size
 W_ii, W_if, W_ig, W_io = np.split(lstm.weight_ih.data, 4, axis=1)       # the input weights of i, f, g, o
 assert W_if.shape == (3, H) and np.array_equal(W_if, lstm.weight_ih.data[:, H:2 * H])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.1 — the cell-state update
 #
 # Write `lstm_cell_update(c_prev, i, f, g)`: from the previous cell state and the three gates that act on it (all of
@@ -134,10 +134,10 @@ def lstm_cell_update(c_prev, i, f, g):
     raise NotImplementedError("Exercise 8.1: implement lstm_cell_update")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_lstm_cell_update(lstm_cell_update)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### One LSTM step by hand
 #
 # The whole step, written from the equations with the layer's own parameters: one product for the four blocks,
@@ -162,7 +162,7 @@ print("h by hand:", h_hand[0], "\nh nnlib:  ", h_nnlib[0])
 print("c by hand:", c_hand[0], "\nc nnlib:  ", c_nnlib[0])
 assert np.allclose(h_hand, h_nnlib, rtol=1e-12, atol=1e-14) and np.allclose(c_hand, c_nnlib, rtol=1e-12, atol=1e-14)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The GRU: two gates, one state
 #
 # The GRU (Cho et al., 2014) keeps a single state $h_t$ and two gates. In PyTorch's order $r, z, n$:
@@ -206,10 +206,10 @@ def gru_num_parameters(input_size, hidden_size):
     raise NotImplementedError("Exercise 8.2: implement gru_num_parameters")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_gru_num_parameters(gru_num_parameters)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 8.3 — one GRU step by hand
 #
 # Write `gru_step(x, h_prev, layer)`, the GRU's counterpart of `lstm_step` above: from `x` $(N, I)$, `h_prev`
@@ -223,10 +223,10 @@ def gru_step(x, h_prev, layer):
     raise NotImplementedError("Exercise 8.3: implement gru_step")
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_gru_step(gru_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Why the cell path keeps gradients alive
 #
 # ### 4.1 One step back: the RNN's Jacobian against the LSTM's
@@ -299,7 +299,7 @@ print(f"LSTM ∂c_t/∂c_t-1: relative error of the formula {relative_error(lstm
 print("cell path diag(f_t):", f)
 assert relative_error(rnn_formula, rnn_numerical) < 1e-8 and relative_error(lstm_formula, lstm_numerical) < 1e-8
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Second, many steps back through nnlib's own BPTT. Set $W_{hh} = 0$: the gates then no longer depend on the state,
 # the indirect paths disappear, and the derivation predicts, for $L = \sum c_T$, exactly
 # $\partial L / \partial c_0 = \prod_{t=1}^{T} f_t$ (elementwise) — and for a GRU, with $L = \sum h_T$,
@@ -328,7 +328,7 @@ with np.printoptions(precision=4, suppress=False):
     print(f"GRU  ∂L/∂h_0 from BPTT: {grad_h0[0]}\n     ∏ z_t:            {update.prod(axis=1)[0]}")
 assert np.allclose(grad_c0, forget.prod(axis=1), rtol=1e-10) and np.allclose(grad_h0, update.prod(axis=1), rtol=1e-10)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # After 30 steps the products are tiny: these gates are about ½ each, and $0.5^{30} \approx 10^{-9}$. The cell path
 # is only as good as its gates. That is the honest reading of the derivation, and the measurement below confirms it.
 #
@@ -395,7 +395,7 @@ ax.set_title(f"T = {STEPS}, at initialisation: default gates (solid), gate bias 
 ax.legend(fontsize=9)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the numbers say:
 #
 # * The gated layers' gradients **do** reach much further back: at $T = 100$, $\lVert \partial L / \partial x_1
@@ -428,7 +428,7 @@ _ = interact(show_gradient_flow, steps=IntSlider(value=50, min=10, max=200, step
              model=Dropdown(options=["all three", "RNN", "LSTM", "GRU"]),
              gate_bias=Dropdown(options=GATE_BIASES, description="gate bias"))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 4.3 The forget-gate bias: choosing how long to remember
 #
 # If a gate holds a constant value $f$ (the LSTM's forget gate, or the GRU's update gate $z$), the cell path
@@ -456,7 +456,7 @@ for b in [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]:
 assert all(abs(factors[b][1] - sigmoid(b)) < 0.01 for b in [3.0, 4.0, 5.0])           # GRU: the factor is σ(b)
 assert all(factors[b][0] >= sigmoid(b) - 0.01 for b in factors)                        # LSTM: at least σ(b)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # For the GRU the factor is $\sigma(b)$ to within 0.01 once $b \ge 3$: the update gate alone sets the rate, as
 # derived. The LSTM's factor is *larger* than $\sigma(b)$ — its indirect paths through $h$ add to the cell path —
 # and it reaches 1 at $b = 4$ and passes it at $b = 5$: then the gradient slowly *grows* backwards, and gradient
@@ -480,7 +480,7 @@ for n_in, n_hidden in [(8, 16), (8, 32), (64, 64), (100, 256)]:
     print(f"{n_in:3d} {n_hidden:4d} | {counts['RNN']:6d} {counts['LSTM']:7d} {counts['GRU']:7d} | "
           f"{counts['GRU'] / counts['LSTM']:8.2f} | {[G * (n_in * n_hidden + n_hidden**2) for G in (1, 4, 3)]}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The arithmetic per step follows the same ratio: the matrix products cost $G\,(IH + H^2)$ multiply-adds per
 # sequence and step. Whether the GRU is therefore "faster to train" is a question about the clock, and about how
 # many epochs it needs: sections 5.2 and 5.3.
@@ -555,7 +555,7 @@ ax.minorticks_off()
 ax.legend(fontsize=9)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the measurement says:
 #
 # * **Short memory (delay 5): everyone succeeds**, the plain RNN included.
@@ -603,7 +603,7 @@ for hidden in (32, 256):
     print(f"one forward + backward pass, I = 64, H = {hidden}: GRU / LSTM = "
           f"{pass_time('GRU', hidden) / pass_time('LSTM', hidden):.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Three things to read in the table. The time grows with the sequence length, roughly in proportion (plus a fixed
 # cost per mini-batch): each step waits for the one before, so a recurrent network cannot process the steps of a
 # sequence in parallel. The gated cells cost several times the RNN's epoch. And the GRU's epoch is **not** 25%
@@ -671,7 +671,7 @@ for variant, trace in inside.items():
 assert inside["LSTM, b_f = 4"]["f"][:, 1:].mean() > 0.9 and shares["LSTM, b_f = 4"].max() > 0.9
 assert inside["LSTM"]["f"][:, 1:].mean() < 0.6 and shares["LSTM"].max() < 0.2
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The successful LSTM keeps its forget gates near 1 through the distractors, and some of its units end with a cell
 # state that is (almost) a function of the first symbol: they **are** the memory. The failed one, starting near
 # $f = \tfrac12$, learned to forget even faster — nothing in its last state depends on the first symbol.
@@ -701,7 +701,7 @@ def show_gates(variant="LSTM, b_f = 4", rank=0):
 for variant in inside:
     show_gates(variant)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The top unit of the trained $b_f = 4$ LSTM is a **counter**: the first symbol decides how fast its cell state rises
 # or falls (the candidate keeps adding a symbol-dependent amount at every step, carried on through $h$), and its
 # forget gate stays near 1, so nothing is lost — after 20 steps the four symbols sit at four different levels, and
@@ -713,7 +713,7 @@ for variant in inside:
 _ = interact(show_gates, variant=Dropdown(options=list(inside)),
              rank=IntSlider(value=0, min=0, max=31, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * The **LSTM** carries a cell state $c_t$ besides $h_t$ and has three gates and a candidate, in PyTorch's order

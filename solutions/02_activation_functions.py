@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 02 — Activation functions
 #
 # "The activation function serves as a gate between the current neuron input and its output. Activation
@@ -66,7 +66,7 @@ def verify(name, f, f_prime, x, tol=1e-8):
     print(f"{name}: matches finite differences (relative error < {tol:g})")
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Why non-linearity
 #
 # Lesson 01 showed that two linear layers collapse into one. The same holds at any depth. A layer without
@@ -98,7 +98,7 @@ print(f"{n_params} parameters in 4 layers = one map with W of shape {W.shape} an
 print("max difference between the two:", round(gap, 12))
 assert gap < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # So a deep network without activations is a *linear* classifier, however many layers and parameters it has:
 # each class gets a linear score $x W_{:,k} + b_k$, and the boundary between two classes is a straight line.
 # Let us train one on the three interleaved **spirals** (300 points, 3 classes, guessing gets 1/3) next to a
@@ -144,7 +144,7 @@ for ax, (name, model) in zip(axes, linear_models.items(), strict=True):
     plot_decision_boundary(model, X_spiral, y_spiral, ax=ax, title=name)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Both cut the plane into three wedges with straight edges and get about half the points right: the 2-16-16-3
 # network spends its 371 parameters on a map that one $2 \times 3$ matrix already describes. An activation
 # between the layers breaks the collapse. Which activation, and why, is the rest of this lesson.
@@ -184,7 +184,7 @@ print("a:        ", a[::20])
 print("a(1 - a): ", (a * (1 - a))[::20])
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.1 — the sigmoid's derivative
 #
 # Write `sigmoid_prime(net)`, elementwise, using the sigmoid itself (`F.sigmoid`, nnlib's stable version) and
@@ -199,10 +199,10 @@ def sigmoid_prime(net):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_sigmoid_prime(sigmoid_prime)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The hyperbolic tangent
 #
 # $$\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}} \in (-1, 1).$$
@@ -233,7 +233,7 @@ for value in [-2.0, -0.5, 0.0, 0.5, 2.0]:
     print(f"x = {value:+.1f}: tanh(x) = {np.tanh(value):+.4f}, 2σ(2x) - 1 = {2 * F.sigmoid(2 * value) - 1:+.4f}")
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.2 — tanh's derivative
 #
 # Write `tanh_prime(net)` with `np.tanh` and the boxed formula.
@@ -247,10 +247,10 @@ def tanh_prime(net):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_tanh_prime(tanh_prime)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Saturation: a preview of vanishing gradients
 #
 # How large can $\sigma'$ be? Complete the square in $a$:
@@ -280,7 +280,7 @@ assert np.all(F.sigmoid_prime(grid) <= 0.25) and np.all(F.tanh_prime(grid) <= 1)
 assert np.allclose(F.sigmoid_prime(grid), 0.25 - (F.sigmoid(grid) - 0.5) ** 2)
 assert np.isclose(best_case, 0.25**10) and 9.5e-7 < best_case < 9.6e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. ReLU and leaky ReLU
 #
 # The rectified linear unit, the notes' $\max(0, x)$, does not saturate for $x > 0$:
@@ -300,7 +300,7 @@ eps = 1e-6
 print("nnlib's ReLU'(0):", F.relu_prime(0.0), "| centred difference at 0:", (F.relu(eps) - F.relu(-eps)) / (2 * eps))
 assert F.relu_prime(0.0) == 0 and np.isclose((F.relu(eps) - F.relu(-eps)) / (2 * eps), 0.5)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Leaky ReLU.** The notes write it $\max(0.1x, x)$. For any slope $0 < \alpha < 1$,
 #
 # $$\max(\alpha x, x) = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}, \qquad
@@ -315,7 +315,7 @@ assert np.allclose(np.maximum(0.1 * x, x), F.leaky_relu(x, negative_slope=0.1)) 
 print("nnlib's leaky ReLU'(0) with slope 0.1:", F.leaky_relu_prime(0.0, negative_slope=0.1))
 assert F.leaky_relu_prime(0.0, negative_slope=0.1) == 0.1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Why leak? The dying ReLU.** If a ReLU unit's net input is negative for *every* training example — say one
 # large gradient step pushed its bias far down — its derivative is 0 on all of them. Backpropagation then
 # sends its weights exactly zero gradient: the unit never changes again, it is **dead**. A leaky unit in the
@@ -336,7 +336,7 @@ for activation in [ReLU(), LeakyReLU(0.1)]:
 assert not gradients["ReLU"].any() and gradients["LeakyReLU"].all()  # dead, and alive
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.3 — leaky ReLU
 #
 # Write `leaky_relu(x, slope=0.1)`: $x$ where $x > 0$, $\text{slope} \cdot x$ elsewhere, elementwise. Use the
@@ -350,11 +350,11 @@ def leaky_relu(x, slope=0.1):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_leaky_relu(leaky_relu)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.4 — its derivative
 #
 # Write `leaky_relu_prime(x, slope=0.1)`: 1 where $x > 0$, `slope` elsewhere — including at $x = 0$, nnlib's
@@ -368,10 +368,10 @@ def leaky_relu_prime(x, slope=0.1):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_leaky_relu_prime(leaky_relu_prime)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. ELU
 #
 # The exponential linear unit, in the notes' form (nnlib includes $x = 0$ in the second piece, where both
@@ -399,7 +399,7 @@ for alpha in [0.5, 1.0, 2.0]:
     assert F.elu_prime(0.0, alpha) == alpha and np.isclose(F.elu(-50.0, alpha), -alpha)
 print("ELU(-50) with α = 2:", F.elu(-50.0, 2.0), "| ELU'(-5) with α = 1:", F.elu_prime(-5.0).round(6))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Maxout
 #
 # A maxout unit (the notes: $\max(w_1^\top x + b_1,\ w_2^\top x + b_2)$) *learns* its activation: it computes
@@ -432,7 +432,7 @@ assert np.allclose(grad_x[0], maxout_unit.weight.data[winner, :, 0])  # d out / 
 errors = gradcheck(Maxout(3, 4, pieces=3, rng=1, dtype=np.float64), np.random.default_rng(0).normal(size=(5, 3)))
 print("gradcheck of Maxout(3, 4, pieces=3):", {name: bool(error < 1e-7) for name, error in errors.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **ReLU is maxout with one piece fixed at 0.** Give a maxout layer two pieces per output: piece 1 the identity
 # ($W_1 = I$, $b_1 = 0$), piece 2 the constant 0. Then $out = \max(x, 0) = \operatorname{ReLU}(x)$. Make piece 2
 # $0.1\,x$ instead and you get the notes' leaky ReLU $\max(0.1x, x)$. Maxout contains both as special cases —
@@ -451,7 +451,7 @@ relu_as_maxout.weight.data[1] = 0.1 * np.eye(4)            # piece 2: 0.1 x
 assert np.allclose(relu_as_maxout(X4), F.leaky_relu(X4, 0.1))
 print("max(x, 0.1x) == leaky ReLU(x):", np.allclose(relu_as_maxout(X4), F.leaky_relu(X4, 0.1)))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Softmax
 #
 # The notes' output layer "can also use the activation function called the softmax function which is
@@ -493,7 +493,7 @@ assert relative_error(F.softmax_backward(s, g), upstream_numerical) < 1e-8
 assert np.allclose(F.softmax_backward(s, g), J @ g)
 print("Jacobian and softmax_backward match finite differences (relative error < 1e-08)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Two classes: softmax is the sigmoid.** Scores $(x, 0)$ give $s_1 = e^{x} / (e^{x} + e^{0})
 # = 1 / (1 + e^{-x}) = \sigma(x)$ — that is why a binary classifier needs only one sigmoid output.
 
@@ -503,7 +503,7 @@ two_class = F.softmax(np.column_stack([x, np.zeros_like(x)]), axis=-1)[:, 0]
 assert np.allclose(two_class, F.sigmoid(x))
 print("softmax((x, 0))_1 == σ(x):", np.allclose(two_class, F.sigmoid(x)))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Stability: subtract the max.** $e^{x}$ overflows float64 beyond $x \approx 709.8$, and underflows to 0
 # below about $-745$. Scores of 1000 give $\infty / \infty$ = `nan`; scores of $-1000$ give $0 / 0$ = `nan`. The
 # fix is free, because softmax does not change when every score is shifted by the same $c$:
@@ -523,7 +523,7 @@ for big in [np.array([1000.0, 1001.0]), np.array([-1000.0, -1001.0])]:
     assert np.isnan(naive).all() and np.allclose(stable, F.softmax(big))
     assert np.allclose(stable, F.softmax(big - big.mean()))  # shift invariance: the same as small scores
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Temperature.** Dividing the scores by a temperature $T > 0$, $\operatorname{softmax}(x / T)$, tunes how
 # peaked the distribution is. As $T \to 0$, $(x_i - \max x)/T \to -\infty$ for every non-maximal score, so the
 # output tends to a one-hot vector on the argmax; as $T \to \infty$ all $x_i / T \to 0$ and the output tends to
@@ -551,7 +551,7 @@ def show_temperature(T=1.0):
 _ = interact(show_temperature, T=FloatSlider(value=1.0, min=0.05, max=5.0, step=0.05, continuous_update=False))
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2.5 — a numerically stable softmax
 #
 # Write `softmax(x)` for a batch of score rows `x` of shape $(N, C)$: the softmax of each row (`axis=-1`),
@@ -567,11 +567,11 @@ def softmax(x):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_softmax(softmax)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. All of them side by side
 #
 # Pick a function and see $f$ and $f'$ together; the dots on the right are finite differences of $f$. The
@@ -634,7 +634,7 @@ def show_activation(name="sigmoid", p=0.5):
 _ = interact(show_activation, name=Dropdown(options=list(CURVES), value="sigmoid"),
              p=FloatSlider(value=0.5, min=0.05, max=3.0, step=0.05, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. Different boundaries for different activation functions
 #
 # The notes show "different boundary based on activation functions". Here is that experiment: the *same*
@@ -669,7 +669,7 @@ last.set(xlim=(0, 1), title="training accuracy", xlabel="accuracy")
 last.invert_yaxis()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What to see:
 #
 # * **none**: straight edges — a linear classifier, as section 1 proved.

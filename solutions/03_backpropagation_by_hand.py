@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 03 — Backpropagation by hand
 #
 # A network learns by changing its weights so that its error shrinks. **Backpropagation** finds, for every
@@ -49,7 +49,7 @@ from nnlib.viz import draw_graph
 
 np.set_printoptions(precision=9, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Backpropagation: two passes and the chain rule
 #
 # The key steps, as the notes list them:
@@ -75,7 +75,7 @@ chain_rule_error = check_derivative(lambda x: sigmoid(3 * x + 1), lambda x: sigm
 print("chain rule = finite differences (relative error < 1e-8):", chain_rule_error < 1e-8)
 assert chain_rule_error < 1e-8
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The 2-2-2 network of the slides
 #
 # Two inputs, two hidden neurons, two outputs, every neuron a sigmoid $out = \sigma(net) = 1 / (1 + e^{-net})$:
@@ -126,7 +126,7 @@ def draw_network(params=PARAMS, ax=None):
 draw_network()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Every number below is printed to 9 decimals, and the ones the worked example publishes are checked against it
 # to the published digits:
 
@@ -148,7 +148,7 @@ def report(name, value):
     print(line)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The forward pass
 #
 # Feed the inputs forward, one layer at a time. The hidden layer:
@@ -183,7 +183,7 @@ for name, value in [("net_h1", net_h1), ("out_h1", out_h1), ("net_h2", net_h2), 
                     ("E_o1", E_o1), ("E_o2", E_o2), ("E_total", E_total)]:
     report(name, value)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The network answers $(0.751, 0.773)$ where we want $(0.01, 0.99)$: far off, hence the error $0.298$.
 #
 # To check every gradient below we also need a **referee** that knows no calculus: the same forward pass as a
@@ -207,7 +207,7 @@ NUMERICAL = dict(zip(PARAMS, numerical_gradient(lambda: total_error(dict(zip(PAR
 assert np.isclose(total_error(PARAMS), E_total)
 print({name: round(float(g), 6) for name, g in NUMERICAL.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. An output weight: $\partial E_{total} / \partial w_5$ by the chain rule
 #
 # $E_{total}$ does not contain $w_5$ directly: $w_5$ changes $net_{o1}$, which changes $out_{o1}$, which changes
@@ -248,7 +248,7 @@ for name, value in [("dE/dout_o1", dE_dout_o1), ("dout_o1/dnet_o1", dout_o1_dnet
 assert relative_error(grad["w5"], NUMERICAL["w5"]) < 1e-8
 print(f"finite differences: ∂E/∂w5 ≈ {NUMERICAL['w5']:.9f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.1 — $\partial E_{total} / \partial w_5$ for any network
 #
 # Write `dE_dw5(out_h1, out_o1, target_o1)`: the gradient of $E_{total}$ with respect to $w_5$, from the forward
@@ -262,10 +262,10 @@ def dE_dw5(out_h1, out_o1, target_o1):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_dE_dw5(dE_dw5)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The output deltas, and $w_6$, $w_7$, $w_8$
 #
 # The first two factors of the chain only depend on the output neuron, not on the weight: together they are
@@ -297,7 +297,7 @@ for name, value in [("delta_o1", delta_o1), ("delta_o2", delta_o2), ("w6+", new[
                     ("w8+", new["w8"])]:
     report(name, value)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # $\delta_{o2} > 0$: output $o_2$ is too *low* ($0.773 < 0.99$), so $w_7$ and $w_8$ grow.
 #
 # ### Exercise 3.2 — the output deltas
@@ -313,10 +313,10 @@ def output_delta(out, target):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_output_delta(output_delta)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. A hidden weight: $\partial E_{total} / \partial w_1$
 #
 # Go one layer further back. $w_1$ changes $net_{h1}$, hence $out_{h1}$ — and $out_{h1}$ feeds **both** outputs:
@@ -360,7 +360,7 @@ for name, value in [("dE_o1/dout_h1", dEo1_dout_h1), ("dE_o2/dout_h1", dEo2_dout
     report(name, value)
 assert relative_error(grad["w1"], NUMERICAL["w1"]) < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3.3 — $\partial E_{total} / \partial w_1$ for any network
 #
 # Write `dE_dw1(i1, out_h1, deltas_o, w5, w7)`, where `deltas_o` holds the two output deltas
@@ -375,10 +375,10 @@ def dE_dw1(i1, out_h1, deltas_o, w5, w7):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_dE_dw1(dE_dw1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The other hidden weights, and the biases
 #
 # The hidden neurons get deltas too, $\delta_{h} = -\partial E_{total} / \partial net_{h}$:
@@ -410,7 +410,7 @@ errors = {name: relative_error(grad[name], NUMERICAL[name]) for name in PARAMS}
 print("all ten hand-derived gradients agree with finite differences:", max(errors.values()) < 1e-7)
 assert max(errors.values()) < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. One full step of backpropagation
 #
 # All eight weights have moved; the error, recomputed with the new weights (biases unchanged, as published):
@@ -420,7 +420,7 @@ E_after = total_error({**PARAMS, **new})
 print(f"E_total before: {E_total:.9f}, after one step: {E_after:.9f}")
 assert E_after < E_total
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A modest drop, $0.298 \to 0.291$: one step of size $\eta = 0.5$ down a gentle slope. Section 12 repeats it
 # 10,000 times.
 #
@@ -453,10 +453,10 @@ def update_all(params, eta, inputs=(0.05, 0.10), targets=(0.01, 0.99)):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_update_all(update_all)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. The δ rules of the notes
 #
 # The notes derive the same two rules for any layered sigmoid network. Write $a$ for an activation ($out$),
@@ -499,7 +499,7 @@ print("ΔW1 =\n", dW1, "\nΔW2 =\n", dW2)
 assert np.allclose(dW2, np.array([[new["w5"], new["w7"]], [new["w6"], new["w8"]]]) - W2_old)
 assert np.allclose(dW1, np.array([[new["w1"], new["w3"]], [new["w2"], new["w4"]]]) - [[w1, w3], [w2, w4]])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. The matrix form, for a batch
 #
 # For a batch of $N$ examples, stack the inputs as the rows of $X$ $(N, I)$ and the targets as the rows of $T$
@@ -540,7 +540,7 @@ steps = delta_rule_steps(X, T, W1, np.array([b1, b1]), W2, np.array([b2, b2]))
 print("W1+ =\n", W1 + eta * steps[0], "\nW2+ =\n", W2 + eta * steps[2])
 assert np.allclose(eta * steps[0], dW1) and np.allclose(eta * steps[2], dW2)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The matrix form for a real batch, checked against finite differences: a random 3-4-2 network and 5 examples.
 
 # %%
@@ -559,7 +559,7 @@ for name, step, w in zip(["W1", "b1", "W2", "b2"], delta_rule_steps(Xb, Tb, *wei
     print(f"{name} {str(w.shape):7}: δ rule = −finite differences (relative error < 1e-7): {error < 1e-7}")
     assert error < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. nnlib does exactly this
 #
 # nnlib's layers implement these lines, one backward per layer. With $g = \partial E / \partial(\text{output})$
@@ -596,7 +596,7 @@ assert np.allclose(hidden.weight.grad, [[grad["w1"], grad["w3"]], [grad["w2"], g
 assert np.allclose(output.weight.grad, [[grad["w5"], grad["w7"]], [grad["w6"], grad["w8"]]])
 assert np.isclose(hidden.bias.grad.sum(), grad["b1"]) and np.isclose(output.bias.grad.sum(), grad["b2"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One step of `SGD(lr=0.5)` — $w \leftarrow w - \eta\, \partial E / \partial w$ — on the weights only (the biases
 # frozen, as in the worked example) gives the published new weights:
 
@@ -612,7 +612,7 @@ for name, value in [("w1+", new_w1), ("w2+", new_w2), ("w3+", new_w3), ("w4+", n
     report(name, value)
 assert np.array_equal(model[0].bias.data, [b1, b1]) and np.array_equal(model[2].bias.data, [b2, b2])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 11. The chain rule as a computational graph
 #
 # Break the forward pass into elementary operations — a product, a sum, a sigmoid, a square — and draw each as a
@@ -649,7 +649,7 @@ for name, leaf in leaves.items():
 print("Value grads = hand-derived gradients for all 8 weights and 2 biases:",
       {name: round(leaf.grad, 9) for name, leaf in leaves.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The whole graph, every node with its value and its gradient $\partial E_{total} / \partial \text{node}$ (after ∇).
 # Find $w_5$'s $0.08217$ and $w_1$'s $0.0004386$, and $b_1$'s gradient, the sum of what reaches it from both
 # hidden neurons:
@@ -658,7 +658,7 @@ print("Value grads = hand-derived gradients for all 8 weights and 2 biases:",
 draw_graph(E_graph)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Step through both passes one node at a time. First the **forward** pass reveals the values in topological order
 # (every node after the nodes it is computed from); then the **backward** pass visits the nodes in reverse order
 # and reveals each gradient once every path from the output has delivered its share. The orange node is the
@@ -689,7 +689,7 @@ def show_pass(step=0):
 
 _ = interact(show_pass, step=IntSlider(value=0, min=0, max=N_STEPS - 1, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 12. Training: 10,000 steps
 #
 # Repeat the step: forward, backward, update, on the same single example with $\eta = 0.5$ (full-batch gradient
@@ -708,7 +708,7 @@ print(f"error in step 10,000: {final_error:.10f} (published 0.0000351085); "
 print("outputs:", model(X).round(6), "targets:", T)
 assert 3.4e-5 <= final_error <= 3.6e-5 and round(final_error, 10) == 0.0000351085
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same loop written with the matrix form of section 9 gives the same errors, step by step; and training the
 # biases too (their gradients are there for free) ends more than ten times lower — so the published number is
 # the frozen-bias variant:
@@ -731,7 +731,7 @@ frozen, trained = train_222(eta, 10_000), train_222(eta, 10_000, train_biases=Tr
 print(f"error in step 10,000: biases frozen {frozen[-1]:.4e}, biases trained {trained[-1]:.4e}")
 assert np.allclose(frozen, history["loss"], rtol=1e-9) and trained[-1] < frozen[-1] / 10
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The learning rate
 #
 # Move $\eta$ and watch the error over 2,000 steps (log scale; the dashed curve is $\eta = 0.5$). On this one
@@ -753,7 +753,7 @@ _ = interact(plot_error_curve,
              eta=FloatLogSlider(value=0.5, base=10, min=-2, max=3, step=0.1, continuous_update=False),
              steps=IntSlider(value=2000, min=100, max=5000, step=100, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The error after 2,000 steps for a few learning rates. With $\eta = 1000$ the very first steps pin the outputs at
 # exactly 0 and 1, where the sigmoid is flat: the error stays at $\frac{1}{2}(0.01^2 + 0.01^2) = 10^{-4}$ for good.
 
@@ -763,7 +763,7 @@ for rate, value in final.items():
     print(f"η = {rate:6g}: error after 2,000 steps {value:.3e}")
 assert final[0.1] > final[0.5] > final[2] > final[10] > final[50] and np.isclose(final[1000], 1e-4, rtol=1e-3)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 13. What the slides claim — read critically
 #
 # The slides list advantages of backpropagation. Each holds, with a caveat:
@@ -794,7 +794,7 @@ for name, net in [("the 2-2-2 network", slides_model()),
     print(f"{name}: {P} parameters -> finite differences {2 * P} forward passes; backprop 1 forward + 1 backward")
 assert slides_model().num_parameters() == 12  # nnlib stores one bias per neuron: 8 weights + 4 biases
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Backpropagation = forward pass (compute every $net$, $out$ and the error) + backward pass (the chain rule,

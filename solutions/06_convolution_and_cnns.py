@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 06 — Convolution and CNNs
 #
 # The lecture notes introduce convolution as "a mathematical operation used in signal and image processing to
@@ -59,7 +59,7 @@ from nnlib.training import evaluate, fit
 
 np.set_printoptions(precision=3, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Convolution in one dimension, and cross-correlation
 #
 # Slide a short **kernel** $w$ (length $K$) along a signal $x$ and take a weighted sum at every position. Signal
@@ -95,7 +95,7 @@ for mode in ["valid", "full"]:
     assert np.allclose(np.convolve(x, w, mode), np.correlate(x, w[::-1], mode))
 print("np.convolve(x, w) == np.correlate(x, w flipped), 'valid' and 'full' modes: True")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Which one does deep learning use? In a network the kernel is **learned**: whatever a convolution with $w$ can
 # compute, a correlation with $\tilde w$ computes too, and training would simply find the flipped kernel. So every
 # deep-learning library — PyTorch, TensorFlow, nnlib — computes a **cross-correlation** and calls it a
@@ -123,7 +123,7 @@ plt.show()
 print("the edge is found at step", edge_at)
 assert abs(edge_at - 30) <= 1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Two dimensions: sliding a kernel over an image
 #
 # An image $x$ of $H \times W$ pixels and a kernel $w$ of $K_H \times K_W$ weights. The (deep-learning) 2-D
@@ -165,7 +165,7 @@ print("y[0, 0] by hand:", by_hand)
 print("conv2d_naive:\n", naive)
 assert by_hand == -4 and np.allclose(layer(edge_image[None, None])[0, 0], naive)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `Conv2d` does not loop over pixels. `im2col` unfolds every 3×3 window into a column of 9 numbers; the
 # convolution is then **one matrix product**, weight $(C_{out}, C K_H K_W)$ times columns $(C K_H K_W, H' W')$ —
 # which is why it runs at the speed of NumPy's matrix multiply. And the textbook convolution (SciPy's
@@ -181,7 +181,7 @@ true_convolution = convolve2d(edge_image, sobel_x, mode="valid")
 print("true convolution with the Sobel kernel:\n", true_convolution)
 assert np.allclose(true_convolution, F.conv2d_naive(edge_image[None, None], sobel_x[None, None, ::-1, ::-1])[0, 0])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The true convolution gives $+4$: flipping the Sobel kernel flips its sign. For a learned kernel this does not
 # matter; for a hand-designed one, always check which of the two a library computes.
 #
@@ -218,10 +218,10 @@ def conv_output_size(size, kernel, stride=1, padding=0):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_conv_output_size(conv_output_size)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Move the sliders to see where a kernel of width $K$ lands on a row of $H$ pixels (grey: the zero padding; red:
 # pixels that no kernel position covers, which happens when $S$ does not divide $H + 2P - K$):
 
@@ -257,7 +257,7 @@ _ = interact(show_output_size, H=IntSlider(value=7, min=1, max=16, continuous_up
              P=IntSlider(value=1, min=0, max=3, continuous_update=False),
              S=IntSlider(value=2, min=1, max=4, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The boxed formula against the shape that `nnlib.Conv2d` really outputs, for every setting of a grid (a square
 # image, so it is checked on both axes at once):
 
@@ -272,7 +272,7 @@ for H, K, P, S in itertools.product(range(1, 11), [1, 2, 3, 5], [0, 1, 2], [1, 2
     settings += 1
 print(f"H' = ⌊(H + 2P − K)/S⌋ + 1 matches Conv2d's output shape for all {settings} settings")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Filters on a photograph
 #
 # ### Exercise 6.2 — one convolution by hand
@@ -295,10 +295,10 @@ def correlate2d(image, kernel):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_correlate2d(correlate2d)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now a real image: the portrait of Grace Hopper that ships with matplotlib (no download). We convert it to
 # grey levels in $[0, 1]$ with the usual luminance weights, and halve each side by averaging 2×2 blocks, to keep
 # things fast. The result is one channel of one image, shaped $(N, C, H, W) = (1, 1, 300, 256)$ for `Conv2d`.
@@ -309,7 +309,7 @@ gray = photo @ np.array([0.299, 0.587, 0.114]) / 255                  # (600, 51
 image = gray.reshape(300, 2, 256, 2).mean(axis=(1, 3))[None, None]    # (1, 1, 300, 256)
 print("photo", photo.shape, "-> image", image.shape)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Classic hand-designed kernels, each a 3×3 weighted sum:
 #
 # * **blur**: the **box** filter (the mean of the 9 pixels) and the **Gaussian** one
@@ -349,7 +349,7 @@ for ax, (name, fmap) in zip(axes.flat, panels, strict=True):
     ax.axis("off")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # (The thin bright frame around the edge maps is an artefact of the zero padding: beyond the border, the padded
 # "image" is black, so the kernels see an edge there.)
 #
@@ -367,7 +367,7 @@ for (name, kernel), response in zip(KERNELS.items(), uniform, strict=True):
     assert np.isclose(response, 0.6 * kernel.sum())
 print("Conv2d == conv2d_naive on a 24×24 patch of the photo: True")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Your turn: design a kernel.** Pick a preset, or type any kernel into the text field — rows separated by `;`,
 # entries by spaces, fractions such as `1/9` allowed — and press Enter. Any size works (5×5 blurs more). Try
 # `-1 -1 -1; -1 8 -1; -1 -1 -1`, a diagonal edge `2 1 0; 1 0 -1; 0 -1 -2`, or a kernel that shifts the image.
@@ -415,7 +415,7 @@ preset.observe(lambda change: setattr(kernel_box, "value", kernel_text(KERNELS[c
 display(preset)
 _ = interact(show_feature_map, kernel=kernel_box)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Pooling
 #
 # A **pooling layer** shrinks each feature map by summarising every $K \times K$ window with one number (the
@@ -437,7 +437,7 @@ print("average pooling:\n", avg_pool(fmap)[0, 0])
 print("where each maximum is (offset p·K + q in its window):\n", max_pool.argmax[0, 0])
 assert np.array_equal(max_pool(fmap)[0, 0], [[4, 2], [0, 6]])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What pooling buys:** 4× fewer values per 2×2 pooling, so less computation in the following layers; each later
 # unit sees a larger part of the image (section 6); and some robustness to small shifts — max pooling reports
 # *that* a feature is present in a window, wherever it is inside it. **What it loses:** the exact position (3 of
@@ -466,7 +466,7 @@ def show_pooling(kind="max", K=4):
 _ = interact(show_pooling, kind=Dropdown(options=["max", "average"], value="max"),
              K=IntSlider(value=4, min=1, max=12, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Backward.** Pooling has no weights, so its backward only *routes* the gradient coming from above, $\delta_{i,j}$
 # for output $y_{i,j}$, to the inputs; call what an input $x_{m,n}$ receives $\delta^x_{m,n}$. The rules are linear
 # in $\delta$, so they hold alike for the notes' $\delta = -\partial E/\partial y$ (then
@@ -493,7 +493,7 @@ for pool in [MaxPool2d(2), AvgPool2d(2), MaxPool2d(3, stride=2), AvgPool2d(3, st
     errors = gradcheck(pool, x_pool)                                   # raises above a relative error of 1e-7
     print(f"{str(pool):60s} backward == finite differences: {errors['input0'] < 1e-7}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # And on the small map above, with $\delta = \begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}$: max pooling puts each
 # $\delta$ on one input (the *first* 0 of the all-zero window, the *first* 6 of the last one), average pooling
 # spreads $\delta / 4$:
@@ -510,7 +510,7 @@ assert routed.sum() == delta_pool.sum() and np.count_nonzero(routed) == 4
 assert routed[2, 0] == 3 and routed[2, 3] == 4 and routed[3, 2] == 0         # ties: the first maximum wins
 assert np.allclose(spread, np.kron(delta_pool[0, 0], np.ones((2, 2))) / 4)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Why a convention is needed at a tie: there, centred differences give *each* tied input $\delta/2$ (nudging it up
 # raises the maximum, nudging it down does not lower it). That is not a gradient at all — the one-sided slopes
 # disagree, and the all-zero window even hands out $4 \cdot \delta/2 = 2\delta$ in total. Finite differences of
@@ -529,7 +529,7 @@ print("finite differences:\n", numerical)
 assert np.allclose(numerical[:2, :2], [[0, 0], [1, 0]])             # no tie: the gradient, as max pooling routes it
 assert np.allclose(numerical[2:, :2], 3 / 2) and np.allclose(numerical[2:, 2:], [[0, 2], [2, 0]])  # ties: δ/2 each
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6.3 — max-pool backward routing
 #
 # Write `maxpool_backward(x, grad_out, k)` for one feature map `x` $(H, W)$ — $H$ and $W$ multiples of $k$ —, max
@@ -551,10 +551,10 @@ def maxpool_backward(x, grad_out, k):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_maxpool_backward(maxpool_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The layers of a CNN
 #
 # The notes list six kinds of layer. Here is each one, and what implements it in nnlib:
@@ -586,7 +586,7 @@ X, y = load_digits(images=True)                                         # X (179
 cnn = digits_cnn()
 print(cnn)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Follow two images through it, layer by layer:
 
 # %%
@@ -602,7 +602,7 @@ probabilities = Softmax(axis=1)(h)
 print(f"{'output layer':22s} {'Softmax':10s} output {str(probabilities.shape):16s} each row sums to 1")
 assert probabilities.shape == (2, 10) and np.allclose(probabilities.sum(axis=1), 1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Weight sharing.** A convolution layer has $C_{out} \cdot C \cdot K_H K_W$ weights and $C_{out}$ biases, *whatever
 # the image size*: the same small kernel is used at every position. A fully connected layer producing the same
 # output connects every input to every output. For the first layer of our CNN, and for a layer with our seven
@@ -622,7 +622,7 @@ for what, (c_in, c_out, size) in {"digits, first layer": (1, 16, 8 * 8), "photo,
     print(f"{what:20s}: convolution {conv_parameters(c_in, c_out, 3):,} parameters, "
           f"fully connected {dense_parameters(c_in * size, c_out * size):,}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Fewer weights need fewer examples to learn, and a feature learned in one corner is detected everywhere. The
 # price is an assumption — *the same pattern matters wherever it appears, and depends on a small neighbourhood* —
 # which suits images well.
@@ -663,7 +663,7 @@ for depth in range(1, len(probe) + 1):
     assert side == receptive_field(stack) and np.count_nonzero(reached) == side**2
 print("the digits CNN, before its fully connected layer:", receptive_field(cnn[:6]), "pixels wide")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # So the first layer finds small local patterns (edges), and each unit of a deeper layer combines them over a
 # wider region (corners, strokes, loops, then whole digits or faces). Pooling speeds the growth by doubling the jump.
 #
@@ -751,7 +751,7 @@ for name, (from_nnlib, from_formula) in checks.items():
 errors = gradcheck(conv, a)                                              # raises above a relative error of 1e-7
 print("and Conv2d.backward == finite differences:", {name: bool(err < 1e-7) for name, err in errors.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Stride.** With stride $S$ the layer computes the stride-1 output at every $S$-th position only. The gradient
 # with respect to the full stride-1 output is therefore $\delta$ spread out with $S - 1$ zeros between its entries
 # ("dilated"), and the two formulas above apply unchanged to that:
@@ -767,7 +767,7 @@ assert np.allclose(strided.weight.grad, -weight_delta(a, dilated))
 assert np.allclose(grad_a_strided, -input_delta(dilated, strided.weight.data))
 print("stride 2: δ dilated to", dilated.shape[2:], "-> both formulas match Conv2d.backward: True")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. A CNN on handwritten digits
 #
 # The CNN of section 6, trained with cross-entropy and Adam ($\eta = 0.003$), mini-batches of 32, for 20 epochs, on
@@ -787,7 +787,7 @@ assert test_accuracy >= 0.97
 # %% tags=["nbval-ignore-output"]
 print(f"training time: {seconds:.1f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What did it learn?** The sixteen 3×3 filters of the first layer (red positive, blue negative). Several put a
 # positive side against a negative one, like the Sobel kernels of section 4: edge detectors that nobody designed.
 # (On 8×8 images of 3×3 kernels they stay rougher than the filters of networks trained on photographs.)
@@ -802,7 +802,7 @@ for i, (ax, kernel) in enumerate(zip(axes.flat, filters, strict=True)):
     ax.axis("off")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The sixteen feature maps of one test digit after the first convolution and its ReLU: each highlights the places
 # where its filter's pattern appears — strokes of one orientation, their ends, the background. A map that stays
 # dark belongs to a filter whose response is negative all over this digit: the ReLU sets it to 0.
@@ -821,7 +821,7 @@ for ax in axes.flat:
 plt.show()
 assert maps.shape == (16, 8, 8) and maps.min() >= 0                        # after ReLU
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The **confusion matrix**: row = true digit, column = predicted digit; everything off the diagonal is a mistake.
 
 # %%
@@ -832,7 +832,7 @@ ax.set_title(f"test set: {np.sum(predictions != y_test)} mistakes out of {len(y_
 plt.show()
 assert np.isclose(np.mean(predictions == y_test), test_accuracy)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Compared with the MLP of lesson 04** ($64 \to 128 \to 10$, ReLU), trained the same way on the same split:
 
 # %%
@@ -843,7 +843,7 @@ for name, model, acc in [("CNN", cnn, test_accuracy), ("MLP 64-128-10", mlp, mlp
     print(f"{name:14s}: {model.num_parameters():5,} parameters, test accuracy {acc:.3f}")
 assert cnn.num_parameters() < mlp.num_parameters()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With fewer parameters the CNN does at least as well: it does not have to learn separately that a stroke at the
 # top and the same stroke one pixel lower are alike. On 8×8 images the difference is small; on real photographs
 # (a 224×224 RGB image has 150,528 inputs) a fully connected network is hopeless and CNNs win by far.

@@ -6,7 +6,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 10 — Attention and transformers
 #
 # The lecture notes define the **Transformer** as "a deep learning architecture introduced for sequence-to-sequence
@@ -69,7 +69,7 @@ from nnlib.exercises import check_attention_weights, check_causal_mask, check_sc
 
 np.set_printoptions(precision=3, suppress=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Why attention: the bottleneck of a recurrent encoder
 #
 # Before 2017, sequence-to-sequence tasks (translation, summarising) were solved by an **encoder–decoder** pair of
@@ -133,7 +133,7 @@ DATA = {length: (reversal_task(N_TRAIN, length, rng=0), reversal_task(1000, leng
 print("one training example, T = 8:", DATA[8][0][0][0], "->", DATA[8][0][1][0])
 print("what the LSTM reads:        ", with_blanks(DATA[8][0][0][:1])[0])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # An LSTM with $H = 32$ (its state: 64 numbers) trained on 4000 sequences of each length, tested on 1000 new ones:
 
 # %%
@@ -158,7 +158,7 @@ for length in LENGTHS:
 lstm_accuracy = {length: lstm_positions[length].mean() for length in LENGTHS}
 assert lstm_accuracy[4] > 0.95 and lstm_accuracy[4] > lstm_accuracy[8] > lstm_accuracy[16]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same budget, the same state size: the longer the sequence, the worse the reconstruction. *Which* digits
 # does it lose? Output $j$ is the input digit read $2j + 1$ steps earlier:
 
@@ -174,7 +174,7 @@ recent, distant = lstm_positions[16][:4].mean(), lstm_positions[16][8:12].mean()
 print(f"T = 16: accuracy on the 4 most recent digits {recent:.2f}, on outputs 8-11 {distant:.2f}")
 assert recent > distant + 0.2
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The most recent digits come out almost perfectly; the older a digit, the more it has been overwritten in the
 # state. (The very first digits read often do a little better again: the start of a sequence is easier to single
 # out.) A bigger $H$ or a longer training would push the limit further, but for any fixed $H$ there is a length
@@ -230,10 +230,10 @@ def attention_weights(q, k):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_attention_weights(attention_weights)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # By hand, for token 0, $q_0 = (1, 0, 1, 0)$: the scores are $q_0 \cdot k_j / \sqrt 4 = (2, 0, 2)/2 = (1, 0, 1)$, so
 # $a_0 = (e, 1, e) / (2e + 1) \approx (0.422, 0.155, 0.422)$ — token 0 attends equally to itself and to token 2,
 # hardly to the orthogonal token 1. nnlib's `functional.scaled_dot_product_attention` returns the output and the
@@ -248,7 +248,7 @@ e = np.e
 assert np.allclose(A3[0], [e / (2 * e + 1), 1 / (2 * e + 1), e / (2 * e + 1)])
 assert np.allclose(A3.sum(axis=1), 1) and np.allclose(output, A3 @ X3)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Each output row is a **mixture** of the value rows, weighted by how well the query matched each key. Token 1,
 # whose large key matches its own query best, keeps mostly itself (weight 0.87).
 #
@@ -274,7 +274,7 @@ for d_k in [1, 4, 16, 64, 256, 512]:
     print(f"{d_k:5d} {dots.var():10.1f} {dots.var() / d_k:14.2f} {(dots / np.sqrt(d_k)).var():15.2f}")
     assert abs(dots.var() / d_k - 1) < 0.08
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 10.2 — scaled scores for a batch of heads
 #
 # In a real model the scores are computed for a whole batch and every head at once: `q` has shape
@@ -290,10 +290,10 @@ def scaled_scores(q, k):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_scaled_scores(scaled_scores)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Why it matters: softmax saturation.** Large scores push the softmax to a one-hot vector: each query attends to
 # one key only, whatever the others hold. Worse, a saturated softmax has (almost) no gradient. Its Jacobian is
 # $\partial a_i / \partial s_j = a_i(\delta_{ij} - a_j)$ (lesson 02); with $a$ one-hot every entry is 0, so no
@@ -329,7 +329,7 @@ assert saturation[1024, "√d_k"][1] > 2.0                                      
 assert saturation[1024, "none"][2] < 0.25 * saturation[1024, "√d_k"][2]             # and 4× less gradient
 assert abs(saturation[64, "√d_k"][1] - saturation[1024, "√d_k"][1]) < 0.1                 # the same at any d_k
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With the scaling, the weights look the same whatever $d_k$ — which is the point. Dividing by $\sqrt{d_k}$ is a
 # **temperature**: $\operatorname{softmax}(s / \tau)$ is sharper for $\tau < 1$ and flatter for $\tau > 1$. Explore
 # one query against ten keys:
@@ -353,7 +353,7 @@ _ = interact(show_attention_weights,
              temperature=FloatSlider(value=1.0, min=0.1, max=5.0, step=0.1, continuous_update=False),
              scaled=Checkbox(value=True, description="divide by √d_k"))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Backpropagation through attention
 #
 # To train attention we need the gradients of the loss $L$ with respect to $Q$, $K$ and $V$, given
@@ -412,7 +412,7 @@ for name, array, mine, theirs in zip(["dQ", "dK", "dV"], [q, k, v], ours, nnlib_
     assert np.allclose(mine, theirs, rtol=1e-12, atol=1e-12) and relative_error(mine, numerical) < 1e-8
     print(f"{name} {str(mine.shape):10s} = nnlib's backward: True | = finite differences: True")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Self-attention on a sentence
 #
 # In a transformer the queries, keys and values are **learned linear projections** of the same token vectors $X$
@@ -464,7 +464,7 @@ print({word: looks_at[word] for word in ["it", "ate", "was", "hungry"]})
 assert all(looks_at[word] == "cat" for word in ["it", "ate", "was", "hungry"])
 assert np.allclose(A_sentence[[0, 3]], 1 / 7)                # "the", "because" ask nothing: uniform weights
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # "it", "hungry" and the verbs all attend to "cat"; "the" and "because" ask nothing (a zero query) and spread their
 # attention evenly. The output for "it" is mostly the value of "cat": added to the input by the residual connection
 # of section 9, the token "it" now carries "animate noun" — a **contextual** representation, which is what the notes
@@ -477,7 +477,7 @@ for word in ["it", "hungry"]:
     print(f"{word:7s} before: {X_sentence[i]}  after: {contextual[i]}   ({', '.join(FEATURES)})")
 assert contextual[WORDS.index("it"), FEATURES.index("animate")] > 0.7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A trained transformer learns $W_Q$, $W_K$, $W_V$ from data instead; section 10 shows what it learns for the
 # reversal task.
 #
@@ -502,10 +502,10 @@ def causal_mask(T):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_causal_mask(causal_mask)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The sentence again, with nnlib's `functional.causal_mask`: the upper triangle is empty, "the" can only attend to
 # itself, and "it" still finds "cat", which came before it.
 
@@ -522,7 +522,7 @@ print("weights above the diagonal:", A_causal[np.triu_indices(7, 1)].max(), "| '
       WORDS[A_causal[WORDS.index("it")].argmax()])
 assert np.all(A_causal[np.triu_indices(7, 1)] == 0) and np.allclose(A_causal, renormalised)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Multi-head attention
 #
 # One attention gives each query **one** weighted average. But a word may need several things at once — its subject,
@@ -552,10 +552,10 @@ def split_heads(x, h):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "fragment"}
 check_split_heads(split_heads)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `nnlib.MultiHeadAttention(E, h)` has four `Linear(E, E)` layers `q_proj`, `k_proj`, `v_proj`, `out_proj` (PyTorch's
 # `nn.MultiheadAttention(E, h, batch_first=True)`, which stacks the first three in one `in_proj_weight`). Its forward,
 # rebuilt from the parts — nnlib's own `functional.split_heads` and `merge_heads` (its inverse) — and the weights of
@@ -575,7 +575,7 @@ print("q, k, v per head:", heads[0].shape, "| weights:", mha.weights.shape, "| o
 assert np.allclose(output, by_hand) and np.allclose(mha.weights, weights)
 assert mha.num_parameters() == 4 * (8 * 8 + 8)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **A gradient that is exactly zero.** The key projection has a bias $b_K$: every key becomes $k_j + b_K$, and every
 # score of query $i$ gains the same $q_i \cdot b_K$. Adding the same number to a whole row of scores does not change
 # the softmax — so $b_K$ cannot change the loss, and $\partial L/\partial b_K = 0$. In the formulas of section 4:
@@ -606,7 +606,7 @@ print("dL/db_K is zero: largest |entry| < 1e-12:", np.abs(mha.k_proj.bias.grad).
 errors = assert_gradients_match(mha, x)
 print(f"gradcheck: {len(errors)} gradients (the input and {len(errors) - 1} parameters) match finite differences")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the heads of a *trained* model look at is in section 10.
 #
 # ## 8. Positional encoding
@@ -625,7 +625,7 @@ print("shuffled:", " ".join(WORDS[i] for i in order))
 assert np.allclose(self_attention(X_sentence[order]), self_attention(X_sentence)[order])
 print("self_attention(shuffled X) == shuffled self_attention(X): True")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # An RNN knows the order because it reads the tokens one after the other; a transformer must be *told*. The original
 # transformer **adds** to each token's vector a vector that depends on its position $t$ only — the **sinusoidal
 # positional encoding**, $d$ features in pairs, pair $i$ a clock at angular frequency $\omega_i$:
@@ -663,7 +663,7 @@ def show_positional_encoding(position=10, dimension=4):
 _ = interact(show_positional_encoding, position=IntSlider(value=10, min=0, max=63, continuous_update=False),
              dimension=IntSlider(value=4, min=0, max=31, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The rotation property.** Why sines and cosines? Shift the position by $k$. By the addition formulas
 # $\sin(a + b) = \sin a \cos b + \cos a \sin b$ and $\cos(a + b) = \cos a \cos b - \sin a \sin b$, each pair turns
 # by the angle $\omega_i k$:
@@ -696,7 +696,7 @@ layer = PositionalEncoding(32, max_len=64, dtype=np.float64)
 x = np.random.default_rng(9).standard_normal((2, 10, 32))
 assert np.allclose(layer(x), x + PE_TABLE[:10])                      # nnlib's layer adds the table
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `nnlib.PositionalEncoding` adds this table (it has no parameters); `TransformerModel` multiplies the token
 # embeddings by $\sqrt{d}$ first, as the original did, so the positions do not drown the content. Learned position
 # embeddings and relative encodings (rotary, ALiBi) are the common alternatives.
@@ -758,7 +758,7 @@ small = TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, norm_firs
 errors = assert_gradients_match(small, np.random.default_rng(11).standard_normal((2, 4, 8)))
 print(f"the block's backward: {len(errors)} gradients match finite differences")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. A tiny transformer learns to reverse digits
 #
 # `nnlib.TransformerModel` stacks token embedding (×√d) + positional encoding → encoder blocks (pre-norm) → a
@@ -792,7 +792,7 @@ ax = history.plot()
 ax.set_title("training the reversal transformer (T = 8)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The accuracy creeps along for a few epochs and then jumps, once the attention has found the right positions — a
 # sudden transition typical of such algorithmic tasks. **Where does each head look?** The weights of the four heads
 # for one test sequence (rows: output positions; columns: input positions, labelled with the digits):
@@ -816,7 +816,7 @@ mirror = head_weights.mean(axis=0).argmax(axis=1)                       # averag
 print("output position t looks most at input position", mirror, "= T - 1 - t")
 assert np.array_equal(mirror, 7 - np.arange(8))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The **anti-diagonal**: output $t$ attends to input $T - 1 - t$, the digit it must copy. The heads share the work —
 # some are sharp on the anti-diagonal, others spread over it and its neighbours — and the output projection combines
 # them. Nobody designed this pattern: the model found it, using only the sinusoidal positions to tell the places
@@ -830,7 +830,7 @@ def show_trained_attention(sample=0):
 
 _ = interact(show_trained_attention, sample=IntSlider(value=0, min=0, max=999, continuous_update=False))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 11. Transformer vs RNN: the notes' table, measured
 #
 # The notes compare the two architectures:
@@ -879,7 +879,7 @@ ax.set(xlabel="output position j (the LSTM read that digit 2j + 1 steps earlier)
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The notes are right here: with every input position one attention step away, the transformer's accuracy does not
 # depend on how far back the digit is, while the LSTM's falls with the distance (section 1). The reason is not only
 # vanishing gradients: even with perfect gradients, the LSTM must squeeze the sequence through its fixed-size state.
@@ -929,7 +929,7 @@ for T, (attention_s, lstm_s) in timings.items():
 plot_against_length({T: (1e3 * a, 1e3 * s) for T, (a, s) in timings.items()}, "forward + backward (ms)",
                     "time of one training step")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What a typical CPU shows: for short sequences attention is faster — a few large matrix products beat $T$ small
 # sequential steps, each paying Python's and NumPy's overhead. For long sequences the $T^2$ work catches up and the
 # attention layer becomes the slower one (its time roughly quadruples per doubling of $T$, the LSTM's doubles). So
@@ -976,7 +976,7 @@ for T in SEQUENCE_LENGTHS:
     print(f"{T:5d} {memory[T][0] / 1024:15.0f} {memory[T][1] / 1024:12.0f}"
           + (f" {growth[0]:12.2f} {growth[1]:7.2f}" if growth else ""))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The attention layer keeps its $(N, h, T, T)$ weights — **quadratic** in $T$ — plus the projected queries, keys and
 # values and its input — linear. The LSTM keeps its $T$ states and gates — **linear**. Exactly, with $N = 8$,
 # $E = H = 32$, $h = 4$ and 4 bytes per float32 number:
@@ -999,7 +999,7 @@ assert slopes[0] > 1.85 and abs(slopes[1] - 1) < 0.01
 plot_against_length({T: (a / 2**20, s / 2**20) for T, (a, s) in memory.items()}, "MiB kept for backward",
                     "memory of one layer, batch 8", labels=("multi-head attention (∝ T²)", "LSTM (∝ T)"))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The notes' last row is wrong for the transformer.** Its memory is *not* "fixed, independent of sequence
 # length": self-attention stores a $T \times T$ weight matrix per head and sample, so its memory grows with the
 # **square** of the length — 36 MB for this one small layer at $T = 512$; at $T = 4096$ the weights alone would take

@@ -20,6 +20,7 @@ import nnlib.exercises
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import make_lessons as ml  # noqa: E402
+import slides  # noqa: E402
 
 pytestmark = pytest.mark.course
 
@@ -141,15 +142,15 @@ def test_lesson_checks_its_exercises(name):
 def test_lesson_has_a_widget_cell_whose_output_nbval_ignores(name):
     text(LESSONS / f"{name}.py")
     cells = ml.cells(LESSONS / f"{name}.py")
-    widgets = [source for kind, source, tags in cells if kind == "code" and WIDGET.search(source)]
+    widgets = [source for kind, source, tags, _ in cells if kind == "code" and WIDGET.search(source)]
     assert widgets, "no ipywidgets cell (interact / widgets)"
-    assert any(IGNORE_OUTPUT in tags for kind, source, tags in cells if source in widgets), \
+    assert any(IGNORE_OUTPUT in tags for kind, source, tags, _ in cells if source in widgets), \
         f"tag the widget cells {IGNORE_OUTPUT}: nbval sees what an Output widget captures, nbclient does not"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_solution_states_goals_and_ends_with_review(name):
-    markdown = [source for kind, source, _ in ml.cells(SOLUTIONS / f"{name}.py") if kind == "markdown"]
+    markdown = [source for kind, source, *_ in ml.cells(SOLUTIONS / f"{name}.py") if kind == "markdown"]
     assert any(re.search(r"learning goals?", text, re.IGNORECASE) for text in markdown), "no learning goals"
     assert any(re.search(r"review questions?|summary", text, re.IGNORECASE) for text in markdown), \
         "no summary / review questions"
@@ -160,9 +161,19 @@ def test_compared_cells_do_not_rely_on_a_semicolon(name):
     # nbval runs cells with store_history=False, where IPython ignores a trailing `;` (nbval issue #194):
     # the output it hides in the stored notebook reappears under nbval. Assign to `_` instead.
     cells = ml.cells(SOLUTIONS / f"{name}.py")
-    bad = [source for kind, source, tags in cells if kind == "code" and IGNORE_OUTPUT not in tags
+    bad = [source for kind, source, tags, _ in cells if kind == "code" and IGNORE_OUTPUT not in tags
            and "nbval-skip" not in tags and source.strip() and DisplayHook.semicolon_at_end_of_expression(source)]
     assert not bad, f"cells ending with `;` (use `_ = ...`): {bad}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_is_marked_up_as_a_slideshow(name):
+    missing = slides.missing_slide_types(text(SOLUTIONS / f"{name}.py"))
+    assert not missing, f"cells without their slide type (line, type): {missing}; run: python tools/slides.py " \
+                        f"solutions/{name}.py"
+    for nb in (read(SOLUTIONS / f"{name}.ipynb"), read(LESSONS / f"{name}.ipynb")):
+        assert nb.metadata.get("rise") == ml.RISE, f"{name}: the notebook lacks the slideshow settings; {REBUILD}"
+        assert nb.cells[0].metadata.get("slideshow", {}).get("slide_type") == "slide", "the title is no slide"
 
 
 SOURCES = sorted(p.relative_to(ROOT) for folder in ("nnlib", "tests", "tools", "solutions", "lessons", "benchmarks")

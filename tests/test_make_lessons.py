@@ -170,7 +170,7 @@ def test_lesson_notebook_has_no_outputs_and_round_trips(course):
     py, ipynb = course / "lessons" / "01_first.py", course / "lessons" / "01_first.ipynb"
     nb = nbformat.read(ipynb, as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata == {"kernelspec": ml.KERNELSPEC}
+    assert nb.metadata == {"kernelspec": ml.KERNELSPEC, "rise": ml.RISE}
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
     assert [c.metadata.get("tags") for c in code] == [None, ["nbval-ignore-output"], None]

@@ -118,3 +118,12 @@ def test_adapt_freezes_the_extractor_for_frozen_and_unfreezes_it_for_fine_tuning
         np.testing.assert_array_equal(value, pretrained[name], err_msg=name)
     assert tuned.num_parameters(trainable_only=True) == tuned.num_parameters()
     assert not np.array_equal(tuned[0].weight.data, pretrained["0.weight"])
+
+
+def test_fine_tuning_without_the_head_first_stage_trains_every_layer_from_the_random_head(target):
+    X, y, pool, _ = target
+    labelled = pool[take_per_class(y[pool], 2, rng=0)]
+    tuned = adapt("fine-tune", X[labelled], y[labelled], steps=5)
+    rough = adapt("fine-tune", X[labelled], y[labelled], steps=5, head_first=False, fine_tune_lr=1e-2)
+    assert rough.num_parameters(trainable_only=True) == rough.num_parameters()
+    assert not np.array_equal(rough[0].weight.data, tuned[0].weight.data)

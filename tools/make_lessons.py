@@ -51,6 +51,8 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 # Anything that looks like a marker; a near miss ("## BEGIN SOLUTION") would otherwise leak a solution.
 MARKER_LIKE = re.compile(r"^\s*#[#\s]*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# The slideshow settings of every notebook (jupyterlab-rise): long slides scroll, and start at the top.
+RISE = {"scroll": True, "center": False, "transition": "none", "start_slideshow_at": "beginning"}
 DEFAULT_CELL_METADATA_FILTER = "tags,slideshow,-all"
 HASHES = Path("build") / "lesson-hashes.json"
 BACKUPS = Path(".lesson-backups")
@@ -173,9 +175,10 @@ def _cell_id(cell, seen: dict[str, int]) -> str:
 
 
 def notebook_from_py(py_text: str) -> nbformat.NotebookNode:
-    """A py:percent text as an unexecuted notebook: python3 kernelspec, no outputs, only the kept cell metadata."""
+    """A py:percent text as an unexecuted notebook: python3 kernelspec, the slideshow settings, no outputs, only
+    the kept cell metadata."""
     nb = jupytext.reads(py_text, fmt="py:percent")
-    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC})
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "rise": RISE})
     cell_filter, seen = _cell_metadata_filter(), {}
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict(filter_metadata(dict(cell.metadata), cell_filter))
@@ -197,10 +200,11 @@ def ipynb_from_py(py_text: str) -> str:
     return notebook_text(notebook_from_py(py_text))
 
 
-def cells(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(cell type, source, tags) of every cell of a .py or .ipynb, as jupytext reads it."""
+def cells(path: Path) -> list[tuple[str, str, tuple[str, ...], str | None]]:
+    """(cell type, source, tags, slide type) of every cell of a .py or .ipynb, as jupytext reads it."""
     nb = jupytext.read(path, fmt="py:percent" if path.suffix == ".py" else None)
-    return [(c.cell_type, c.source, tuple(c.metadata.get("tags", ()))) for c in nb.cells]
+    return [(c.cell_type, c.source, tuple(c.metadata.get("tags", ())), c.metadata.get("slideshow", {}).get(
+        "slide_type")) for c in nb.cells]
 
 
 # --------------------------------------------------------------------------- building the lessons folder

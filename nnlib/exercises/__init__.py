@@ -9,4 +9,5 @@ from .lesson05 import check_dropout_backward, check_dropout_forward, check_l2_gr
 from .lesson06 import check_conv_output_size, check_correlate2d, check_maxpool_backward
 from .lesson07 import check_bptt_step, check_rnn_step
 from .lesson08 import check_gru_num_parameters, check_gru_step, check_lstm_cell_update
+from .lesson09 import check_count_trainable, check_freeze, check_new_head
 from .lesson10 import check_attention_weights, check_causal_mask, check_scaled_scores, check_split_heads

@@ -102,14 +102,16 @@ def _train(model, X, y, lr: float, steps: int, rng) -> None:
         batch_size=16, rng=rng)
 
 
-def adapt(method: str, X, y, n_classes: int = 5, steps: int = 200, rng=0, weights=WEIGHTS) -> Sequential:
+def adapt(method: str, X, y, n_classes: int = 5, steps: int = 200, rng=0, weights=WEIGHTS,
+          fine_tune_lr: float = 1e-3, head_first: bool = True) -> Sequential:
     """A model for the target task (X, y), trained by one of the three ``METHODS``; returned in eval mode.
 
     * ``"scratch"``: :func:`digits_cnn` from a random start, ``2 · steps`` steps at lr 3·10⁻³.
     * ``"frozen"``: the pretrained extractor, frozen, under a new head ``Linear(288, n_classes)`` trained for
       ``steps`` steps at lr 3·10⁻³.
-    * ``"fine-tune"``: the frozen model, then every layer unfrozen and trained ``steps`` more steps at lr 10⁻³
-      (lower, so that the pretrained features are adjusted rather than overwritten).
+    * ``"fine-tune"``: the frozen model, then every layer unfrozen and trained ``steps`` more steps at
+      ``fine_tune_lr`` (lower, so that the pretrained features are adjusted rather than overwritten). With
+      ``head_first=False`` the head-first stage is skipped: all layers train ``2 · steps`` steps from the random head.
 
     Scratch and fine-tuning get the same number of steps.
     """
@@ -122,11 +124,12 @@ def adapt(method: str, X, y, n_classes: int = 5, steps: int = 200, rng=0, weight
         return model.eval()
     model = load_digits_cnn(weights)
     model[-1] = Linear(N_FEATURES, n_classes, rng=rng)
-    model[:-1].requires_grad_(False)
-    _train(model, X, y, 3e-3, steps, rng)
+    if method == "frozen" or head_first:
+        model[:-1].requires_grad_(False)
+        _train(model, X, y, 3e-3, steps, rng)
     if method == "fine-tune":
         model.requires_grad_(True)
-        _train(model, X, y, 1e-3, steps, rng)
+        _train(model, X, y, fine_tune_lr, steps if head_first else 2 * steps, rng)
     return model.eval()
 
 

@@ -86,3 +86,22 @@ def test_lesson_runs_clean_in_jupyterlab_and_its_slider_updates_the_output(chrom
     finally:
         page.screenshot(path=str(artifacts / f"{lesson}.png"))
         page.close()
+
+
+def test_a_lesson_opens_as_a_slideshow_with_one_slide_per_section(chromium, lab, artifacts):
+    base, token, root = lab
+    lesson = LESSONS[0]
+    cells = json.loads((root / "lessons" / f"{lesson}.ipynb").read_text())["cells"]
+    slides = sum(cell["metadata"].get("slideshow", {}).get("slide_type") == "slide" for cell in cells)
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{base}/rise/lessons/{lesson}.ipynb?token={token}")
+        page.wait_for_selector(".reveal.ready", timeout=60_000)
+        assert page.locator(".reveal .slides > section").count() == slides > 5
+        first = page.evaluate("() => location.hash")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => location.hash !== {json.dumps(first)}", timeout=10_000)
+        assert page.locator(".reveal .slides section.present h2").first.is_visible()
+    finally:
+        page.screenshot(path=str(artifacts / f"slides-{lesson}.png"))
+        page.close()
