@@ -59,9 +59,11 @@ $(VENV)/.browser-installed: pyproject.toml $(VENV)/.test-installed
 test-browser: $(VENV)/.browser-installed
 	$(PY) -m pytest -p no:cacheprovider tests/browser
 
-# The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says, and
-# one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much).
+# The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says,
+# one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much),
+# and no network (tools/offline/sitecustomize.py refuses every host but this one): every notebook is proven offline.
 NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline OPENBLAS_NUM_THREADS=1 \
+	PYTHONPATH="$(CURDIR)/tools/offline$(if $(PYTHONPATH),:$(PYTHONPATH))" \
 	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300
 
 nbval: venv-test

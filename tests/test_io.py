@@ -2,6 +2,9 @@
 
 import os
 import pickle
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -142,3 +145,34 @@ def test_missing_file_and_non_module(tmp_path):
         io.load(mlp(), tmp_path / "nothing.npz")
     with pytest.raises(InputError, match="save: model must be an nnlib Module"):
         io.save({"w": np.zeros(2)}, tmp_path / "m.npz")
+
+
+SAVE_FOREVER = """
+import sys
+from nnlib import Linear, io
+model = Linear(1500, 1500, rng=1, dtype="float64")      # an 18 MB checkpoint: each save takes a while
+while True:
+    io.save(model, sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
+def test_a_save_killed_midway_never_corrupts_the_checkpoint(tmp_path, delay):
+    """A process killed (SIGKILL: no cleanup) while writing leaves the checkpoint readable: the old one or the new."""
+    path = tmp_path / "model.npz"
+    old, new = Linear(1500, 1500, rng=0, dtype=np.float64), Linear(1500, 1500, rng=1, dtype=np.float64)
+    io.save(old, path)
+    writer = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)])
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".model.npz.*.tmp")):   # a save is under way
+            assert writer.poll() is None and time.monotonic() < deadline, "the writer never started a save"
+            time.sleep(0.005)
+        time.sleep(delay)
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+    loaded = io.load(Linear(1500, 1500, dtype=np.float64), path)
+    assert any(np.array_equal(loaded.weight.data, m.weight.data) and np.array_equal(loaded.bias.data, m.bias.data)
+               for m in (old, new))

@@ -388,3 +388,22 @@ def test_execute_fails_on_an_error_showing_the_cell(tmp_path):
     assert run.returncode == 1
     assert "undefined_name + x" in run.stderr and "NameError" in run.stderr
     assert not (tmp_path / "01_bad.ipynb").exists()
+
+
+@KERNELS
+@pytest.mark.slow
+def test_execute_runs_notebooks_with_the_network_blocked(tmp_path):
+    source = tmp_path / "01_offline.py"
+    source.write_text(textwrap.dedent('''\
+    # %%
+    import urllib.request
+
+    try:
+        urllib.request.urlopen("http://example.com", timeout=5)
+        print("reached the internet")
+    except OSError as err:
+        print("blocked" if "network access blocked" in str(err) else f"another error: {err}")
+    '''))
+    assert run_execute_notebooks(source).returncode == 0
+    cell = nbformat.read(tmp_path / "01_offline.ipynb", as_version=4).cells[0]
+    assert cell.outputs[0].text == "blocked\n"

@@ -33,8 +33,12 @@ CELL_TIMEOUT = 300  # seconds
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 # One BLAS thread: course-sized matrices gain nothing from more, and on a busy machine a second spinning thread
 # slowed training cells tenfold. The Makefile's nbval runs use the same environment.
+# A fixed hash seed, inline figures, one BLAS thread, and no network: tools/offline on the path blocks every host
+# but this one, so a lesson that reaches for the internet fails here rather than on a learner's offline laptop.
+OFFLINE = Path(__file__).resolve().parent / "offline"
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-              "OPENBLAS_NUM_THREADS": "1"}
+              "OPENBLAS_NUM_THREADS": "1",
+              "PYTHONPATH": os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))}
 
 
 class CurrentEnvKernelSpecManager(KernelSpecManager):
