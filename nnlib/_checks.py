@@ -55,6 +55,17 @@ def check_float_dtype(dtype, who) -> np.dtype:
     return dtype
 
 
+def as_array(x, who, name: str = "input", expected: str = "an array") -> np.ndarray:
+    """``np.asarray(x)``, or an error naming ``who`` when ``x`` is None or a ragged nested list."""
+    if x is None:
+        raise DTypeError(f"{who}: {name} must be {expected}, got None")
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # NumPy's "inhomogeneous shape": rows of different lengths
+        raise InputError(f"{who}: {name} must be {expected}, got a ragged {type(x).__name__} (its rows differ in "
+                         f"length)") from err
+
+
 def check_array(x, who, *, name: str = "input", ndim=None, shape=None, dtype=None,
                 finite: bool = False) -> np.ndarray:
     """Validate a floating-point array and return it as an ndarray (no copy when already one).
@@ -65,10 +76,12 @@ def check_array(x, who, *, name: str = "input", ndim=None, shape=None, dtype=Non
         dtype: the exact dtype required (a layer's parameter dtype); ``None`` accepts float32/float64.
         finite: also reject NaN and ±inf (costs one pass over ``x``).
     """
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise DTypeError(f"{who}: {name} must be a floating-point array, got dtype {x.dtype}"
-                         + (" — convert it with .astype(np.float32)" if x.dtype.kind in "iub" else ""))
+    x = as_array(x, who, name, "a floating-point array")
+    if x.dtype not in (np.float32, np.float64):
+        target = np.dtype(np.float32 if dtype is None else dtype)
+        kind = "a float32 or float64" if x.dtype.kind == "f" else "a floating-point"
+        raise DTypeError(f"{who}: {name} must be {kind} array, got dtype {x.dtype}"
+                         + (f" — convert it with .astype(np.{target})" if x.dtype.kind in "iubf" else ""))
     if dtype is not None and x.dtype != dtype:
         raise DTypeError(f"{who}: {name} has dtype {x.dtype} but the layer's parameters are {np.dtype(dtype)}; "
                          f"convert it with .astype(np.{np.dtype(dtype)}) or build the layer with dtype=np.{x.dtype}")
@@ -87,12 +100,12 @@ def check_array(x, who, *, name: str = "input", ndim=None, shape=None, dtype=Non
 
 
 def check_features(x, who, in_features: int, dtype) -> np.ndarray:
-    """Validate the input of a feature-mapping layer: shape (N, in_features) or (N, ..., in_features),
-    the layer's parameter dtype, finite values."""
+    """Validate the input of a feature-mapping layer: shape (N, in_features) or (N, ..., in_features) with N ≥ 1
+    (no empty axis), the layer's parameter dtype, finite values."""
     x = check_array(x, who, dtype=dtype, finite=True)
-    if x.ndim < 2 or x.shape[-1] != in_features:
-        raise InputError(f"{who}: input must have shape (N, {in_features}) (or (N, ..., {in_features})), "
-                         f"got {x.shape}")
+    if x.ndim < 2 or x.shape[-1] != in_features or 0 in x.shape:
+        raise InputError(f"{who}: input must have shape (N, {in_features}) (or (N, ..., {in_features})) with no "
+                         f"empty axis, got {x.shape}")
     return x
 
 
@@ -113,10 +126,18 @@ def check_finite(x: np.ndarray, who, name: str = "input") -> None:
         bad = ~np.isfinite(x)
         if bad.any():
             raise InputError(f"{who}: {name} contains {int(np.isnan(x).sum())} NaN and "
-                             f"{int(np.isinf(x).sum())} infinite values out of {x.size} "
-                             f"(first at index {tuple(int(i) for i in np.argwhere(bad)[0])})")
+                             f"{int(np.isinf(x).sum())} infinite values out of {x.size} (first at index "
+                             f"{tuple(int(i) for i in np.argwhere(bad)[0])}); expected finite values only")
 
 
-def check_grad(grad_out, expected_shape: tuple, who, dtype=None) -> np.ndarray:
-    """Validate the upstream gradient given to ``backward``: same shape as the forward output."""
-    return check_array(grad_out, who, name="grad_out (dL/d output)", shape=tuple(expected_shape), dtype=dtype)
+def check_grad(grad_out, expected_shape: tuple, who, dtype=None, output_dtype=None) -> np.ndarray:
+    """Validate the upstream gradient given to ``backward``: same shape as the forward output.
+
+    ``dtype`` is the layer's parameter dtype; a parameter-free layer passes ``output_dtype``, its forward output's.
+    """
+    name = "grad_out (dL/d output)"
+    grad_out = check_array(grad_out, who, name=name, shape=tuple(expected_shape), dtype=dtype)
+    if output_dtype is not None and grad_out.dtype != output_dtype:
+        raise DTypeError(f"{who}: {name} has dtype {grad_out.dtype} but the forward output was "
+                         f"{np.dtype(output_dtype)}; convert it with .astype(np.{np.dtype(output_dtype)})")
+    return grad_out

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import DTypeError, InputError
+from ._checks import DTypeError, InputError, as_array
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime", "leaky_relu", "leaky_relu_prime",
@@ -28,7 +28,7 @@ __all__ = [
 
 def _float_array(x, who: str) -> np.ndarray:
     """``x`` as a floating-point ndarray: floats unchanged, integers/booleans as float64, anything else refused."""
-    x = np.asarray(x)
+    x = as_array(x, who, "x", "a real-valued array")
     if x.dtype.kind == "f":
         return x
     if x.dtype.kind in "iub":
@@ -42,6 +42,8 @@ def _check_axis(x: np.ndarray, axis, who: str) -> int:
         raise InputError(f"{who}: axis must be an int, got {axis!r}")
     if not -x.ndim <= axis < x.ndim:
         raise InputError(f"{who}: axis {axis} is out of range for an input with shape {x.shape} ({x.ndim} dimensions)")
+    if x.shape[axis] == 0:
+        raise InputError(f"{who}: axis {axis} must have length ≥ 1, got an input with shape {x.shape}")
     return int(axis)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from ._checks import DTypeError, InputError, check_array, check_finite
+from ._checks import DTypeError, InputError, as_array, check_array, check_finite
 from .module import Module
 
 __all__ = ["Loss", "SquaredError", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss"]
@@ -41,6 +41,8 @@ class Loss(Module):
     def forward(self, pred, target) -> float:
         """pred: the model output (see the subclass), target: matching labels/values → the loss, a float."""
         pred = check_array(pred, self, name="pred (the model output)", finite=True)
+        if pred.size == 0:
+            raise InputError(f"{self}: pred (the model output) must hold at least one item, got shape {pred.shape}")
         target = self._check_target(pred, target)
         terms = self._terms(pred, target)
         self._cache = (pred, target, terms.size)
@@ -69,7 +71,7 @@ class _RegressionLoss(Loss):
     """Targets are real values with pred's shape; integer/boolean targets are converted to pred's dtype."""
 
     def _check_target(self, pred, target):
-        target = np.asarray(target)
+        target = as_array(target, self, "target", "a real-valued array")
         if target.dtype.kind not in "iubf":
             raise DTypeError(f"{self}: target must be a real-valued array, got dtype {target.dtype}")
         if target.shape != pred.shape:
@@ -157,7 +159,7 @@ class CrossEntropyLoss(Loss):
     def _check_target(self, pred, target):
         if pred.ndim < 2:
             raise InputError(f"{self}: logits must have shape (N, C) or (N, ..., C), got {pred.shape}")
-        target = np.asarray(target)
+        target = as_array(target, self, "target", "an array of integer class labels")
         if target.dtype.kind not in "iu":
             raise DTypeError(f"{self}: target must hold integer class labels, got dtype {target.dtype}"
                              + (" — convert it with .astype(np.int64)" if target.dtype.kind in "fb" else ""))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import InputError, as_rng
+from ._checks import InputError, as_rng, check_float_dtype, check_real
 from .layers import LSTM, Embedding, Linear, PositionalEncoding, TransformerEncoderLayer
+from .layers.attention import _check_sizes
 from .layers.recurrent import _Recurrent
 from .module import Module
 
@@ -68,7 +69,12 @@ class TransformerModel(Module):
     def __init__(self, vocab_size: int, n_outputs: int, d_model: int = 32, nhead: int = 4, num_layers: int = 2,
                  dim_feedforward: int = 64, dropout: float = 0.0, max_len: int = 512, norm_first: bool = True,
                  causal: bool = False, *, rng=None, dtype=np.float32):
-        rng = as_rng(rng, "TransformerModel")
+        who = "TransformerModel"
+        rng = as_rng(rng, who)
+        _check_sizes(who, d_model=d_model, nhead=nhead, vocab_size=vocab_size, n_outputs=n_outputs,
+                     num_layers=num_layers, dim_feedforward=dim_feedforward, max_len=max_len)
+        check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
+        check_float_dtype(dtype, who)
         self.embedding = Embedding(vocab_size, d_model, rng=rng, dtype=dtype)
         self.positions = PositionalEncoding(d_model, max_len, dtype=dtype)
         self.layers = [TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first, rng=rng,

@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import functional as F
 from .._checks import (
-    DTypeError,
     InputError,
     as_rng,
     check_array,
@@ -49,10 +48,7 @@ class _Activation(Module):
     def backward(self, grad_out):
         """grad_out: dL/dy, the shape and dtype of y → dL/dx, same shape and dtype (grad_out is not modified)."""
         x, y = self._saved()
-        grad_out = check_grad(grad_out, y.shape, self)
-        if grad_out.dtype != y.dtype:
-            raise DTypeError(f"{self}: grad_out (dL/d output) has dtype {grad_out.dtype} but the forward output "
-                             f"was {y.dtype}; convert it with .astype(np.{y.dtype})")
+        grad_out = check_grad(grad_out, y.shape, self, output_dtype=y.dtype)
         return self._vjp(grad_out, x, y)
 
     def _vjp(self, grad_out, x, y):

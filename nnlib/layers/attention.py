@@ -16,6 +16,7 @@ import numpy as np
 from .. import functional as F
 from .._checks import (
     InputError,
+    as_array,
     as_rng,
     check_array,
     check_features,
@@ -31,6 +32,14 @@ from .linear import Linear
 from .normalization import LayerNorm
 
 __all__ = ["MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]
+
+
+def _check_sizes(who: str, d_model, nhead, **sizes) -> None:
+    """Positive-integer sizes, and nhead dividing d_model, under the names the caller's constructor uses."""
+    for name, value in {"d_model": d_model, "nhead": nhead, **sizes}.items():
+        check_positive_int(value, who, name)
+    if d_model % nhead:
+        raise InputError(f"{who}: nhead ({nhead}) must divide d_model ({d_model})")
 
 
 class MultiHeadAttention(Module):
@@ -56,6 +65,7 @@ class MultiHeadAttention(Module):
         self.num_heads = check_positive_int(num_heads, "MultiHeadAttention", "num_heads")
         if embed_dim % num_heads:
             raise InputError(f"MultiHeadAttention: num_heads ({num_heads}) must divide embed_dim ({embed_dim})")
+        dtype = check_float_dtype(dtype, "MultiHeadAttention")
         rng = as_rng(rng, "MultiHeadAttention")
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
             Linear(embed_dim, embed_dim, bias, rng=rng, dtype=dtype) for _ in range(4))
@@ -71,18 +81,20 @@ class MultiHeadAttention(Module):
     def __repr__(self) -> str:  # the four projections are implied by the arguments
         return f"MultiHeadAttention({self.extra_repr()})"
 
-    def _check(self, x, name: str, batch: int | None = None) -> np.ndarray:
-        x = check_array(x, self, name=name, dtype=self.dtype, finite=True)
+    def _check(self, x, name: str, batch: int | None = None, who=None) -> np.ndarray:
+        """A query, key or value (N, T, E), N, T ≥ 1; ``who`` names the complaining module (default: self)."""
+        who = self if who is None else who
+        x = check_array(x, who, name=name, dtype=self.dtype, finite=True)
         if x.ndim != 3 or x.shape[2] != self.embed_dim or 0 in x.shape or (batch is not None and len(x) != batch):
             want = f"({'N' if batch is None else batch}, T, {self.embed_dim})"
-            raise InputError(f"{self}: {name} must have shape {want} with T ≥ 1, got {x.shape}")
+            raise InputError(f"{who}: {name} must have shape {want} with T ≥ 1, got {x.shape}")
         return x
 
     def _mask(self, key_padding_mask, causal: bool, n: int, t_q: int, t_k: int) -> np.ndarray | None:
         """Boolean (N or 1, 1, T_q, T_k), True where attending is allowed; None when everything is."""
         allowed = None
         if key_padding_mask is not None:
-            padding = np.asarray(key_padding_mask)
+            padding = as_array(key_padding_mask, self, "key_padding_mask", "a boolean array")
             if padding.dtype != bool or padding.shape != (n, t_k):
                 raise InputError(f"{self}: key_padding_mask must be a boolean array of shape ({n}, {t_k}) "
                                  f"(True = padding), got dtype {padding.dtype} and shape {padding.shape}")
@@ -113,6 +125,8 @@ class MultiHeadAttention(Module):
 
     def backward(self, grad_out):
         heads, weights, self_attention = self._saved()
+        n, _, t_q, _ = heads[0].shape
+        grad_out = check_grad(grad_out, (n, t_q, self.embed_dim), self, dtype=self.dtype)
         grad_attended = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)
         grads = F.scaled_dot_product_attention_backward(grad_attended, *heads, weights)
         grad_q, grad_k, grad_v = (proj.backward(F.merge_heads(g)) for proj, g in
@@ -163,8 +177,12 @@ class TransformerEncoderLayer(Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  norm_first: bool = False, layer_norm_eps: float = 1e-5, *, rng=None, dtype=np.float32):
-        rng = as_rng(rng, "TransformerEncoderLayer")
-        p = check_real(dropout, "TransformerEncoderLayer", "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
+        who = "TransformerEncoderLayer"
+        rng = as_rng(rng, who)
+        p = check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
+        _check_sizes(who, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward)
+        check_real(layer_norm_eps, who, "layer_norm_eps", lambda v: v > 0, "a number > 0")
+        check_float_dtype(dtype, who)
         self.norm_first = bool(norm_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
@@ -190,14 +208,19 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(self.self_attn(x, key_padding_mask=key_padding_mask, causal=causal))
 
     def forward(self, x, key_padding_mask=None, causal: bool = False):
+        x = self.self_attn._check(x, "input", who=self)
         if self.norm_first:
             x = x + self._attention_block(self.norm1(x), key_padding_mask, causal)
-            return x + self.dropout2(self._feed_forward(self.norm2(x)))
-        x = self.norm1(x + self._attention_block(x, key_padding_mask, causal))
-        return self.norm2(x + self.dropout2(self._feed_forward(x)))
+            y = x + self.dropout2(self._feed_forward(self.norm2(x)))
+        else:
+            x = self.norm1(x + self._attention_block(x, key_padding_mask, causal))
+            y = self.norm2(x + self.dropout2(self._feed_forward(x)))
+        self._cache = y.shape
+        return y
 
     def backward(self, grad_out):
         """dL/d(output) (N, T, d_model) → dL/dx: each residual sum passes the gradient both ways and adds."""
+        grad_out = check_grad(grad_out, self._saved(), self, dtype=self.self_attn.dtype)
         if self.norm_first:
             grad = grad_out + self.norm2.backward(self._feed_forward_backward(self.dropout2.backward(grad_out)))
             return grad + self.norm1.backward(self.self_attn.backward(self.dropout1.backward(grad)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import InputError, as_rng, check_array, check_grad, check_real
+from .._checks import InputError, as_array, as_rng, check_array, check_grad, check_real
 from ..module import Module
 
 __all__ = ["Dropout"]
@@ -45,7 +45,7 @@ class Dropout(Module):
     def fix_mask(self, mask) -> None:
         """Use this keep-mask (1 = keep, 0 = drop) in every training forward; ``None`` to draw again."""
         if mask is not None:
-            mask = np.asarray(mask)
+            mask = as_array(mask, self, "mask", "an array of 0 (drop) and 1 (keep)")
             if mask.dtype == bool:
                 mask = mask.astype(np.float64)
             mask = check_array(mask, self, name="mask")
@@ -67,7 +67,7 @@ class Dropout(Module):
     def backward(self, grad_out):
         """grad_out: dL/dy (y's shape) → dL/dx = m ⊙ grad_out / (1 − p) (grad_out itself in eval mode)."""
         scale, shape, dtype = self._saved()
-        grad_out = check_grad(grad_out, shape, self, dtype=dtype)
+        grad_out = check_grad(grad_out, shape, self, output_dtype=dtype)
         return grad_out if scale is None else grad_out * scale
 
     def _draw_mask(self, shape: tuple[int, ...]) -> np.ndarray:

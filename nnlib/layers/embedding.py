@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import DTypeError, InputError, as_rng, check_float_dtype, check_grad, check_positive_int
+from .._checks import DTypeError, InputError, as_array, as_rng, check_float_dtype, check_grad, check_positive_int
 from ..module import Module, Parameter
 
 __all__ = ["Embedding"]
@@ -35,7 +35,7 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}, dtype={self.weight.dtype}"
 
     def forward(self, ids):
-        ids = np.asarray(ids)
+        ids = as_array(ids, self, expected="an array of integer token ids")
         if ids.dtype.kind not in "iu":
             raise DTypeError(f"{self}: input must hold integer token ids, got dtype {ids.dtype}"
                              + (" — convert it with .astype(np.int64)" if ids.dtype.kind in "fb" else ""))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import InputError, check_array, check_grad, check_images, check_positive_int
+from .._checks import InputError, as_array, check_array, check_grad, check_images, check_positive_int
 from ..functional import _pair, _windows
 from ..module import Module
 from .conv import output_hw
@@ -38,7 +38,7 @@ class _Pool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def _check_input(self, x) -> np.ndarray:
-        x = np.asarray(x)
+        x = as_array(x, self, expected="a floating-point array")
         channels = x.shape[1] if x.ndim == 4 else 1
         x = check_images(x, self, channels)
         output_hw(self, x.shape)
@@ -88,7 +88,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_out):
         """grad_out (N, C, H', W') → dL/dx (N, C, H, W): each δ goes to its window's maximum only."""
         argmax, x_shape, dtype = self._saved()
-        grad_out = check_grad(grad_out, argmax.shape, self, dtype=dtype)
+        grad_out = check_grad(grad_out, argmax.shape, self, output_dtype=dtype)
         return self._scatter(lambda k: (argmax == k) * grad_out, x_shape, dtype)
 
 
@@ -111,7 +111,7 @@ class AvgPool2d(_Pool2d):
     def backward(self, grad_out):
         """grad_out (N, C, H', W') → dL/dx (N, C, H, W): each δ shared equally by the KH·KW inputs of its window."""
         out_shape, x_shape, dtype = self._saved()
-        share = check_grad(grad_out, out_shape, self, dtype=dtype) / len(self._offsets())
+        share = check_grad(grad_out, out_shape, self, output_dtype=dtype) / len(self._offsets())
         return self._scatter(lambda k: share, x_shape, dtype)
 
 
@@ -129,10 +129,10 @@ class Flatten(Module):
         if x.ndim <= self.start_dim:
             raise InputError(f"{self}: input must have more than {self.start_dim} axes, got shape {x.shape}")
         self._cache = (x.shape, x.dtype)
-        return x.reshape(*x.shape[:self.start_dim], -1)
+        return x.reshape(*x.shape[:self.start_dim], int(np.prod(x.shape[self.start_dim:])))  # -1 fails when N = 0
 
     def backward(self, grad_out):
         """grad_out (N, d1·d2·...) → dL/dx (N, d1, d2, ...)."""
         x_shape, dtype = self._saved()
         expected = (*x_shape[:self.start_dim], int(np.prod(x_shape[self.start_dim:])))
-        return check_grad(grad_out, expected, self, dtype=dtype).reshape(x_shape)
+        return check_grad(grad_out, expected, self, output_dtype=dtype).reshape(x_shape)
