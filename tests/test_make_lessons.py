@@ -407,3 +407,29 @@ def test_execute_runs_notebooks_with_the_network_blocked(tmp_path):
     assert run_execute_notebooks(source).returncode == 0
     cell = nbformat.read(tmp_path / "01_offline.ipynb", as_version=4).cells[0]
     assert cell.outputs[0].text == "blocked\n"
+
+
+LIVE_CHILDREN_AFTER_TWO_RUNS = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import execute_notebooks
+for name in ("01_a.py", "02_b.py"):
+    path = Path(sys.argv[2]) / name
+    path.write_text("# %%\\nprint(1)\\n")
+    execute_notebooks.execute(path)
+children = [pid for pid in os.listdir("/proc") if pid.isdigit() and Path(f"/proc/{pid}/stat").exists()
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())]
+print(len(children))
+"""
+
+
+@KERNELS
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts child processes through /proc (Linux)")
+def test_execute_shuts_every_kernel_down(tmp_path):
+    tools = str(Path(execute_notebooks.__file__).parent)
+    done = subprocess.run([sys.executable, "-c", LIVE_CHILDREN_AFTER_TWO_RUNS, tools, str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "0", "kernels are left running after their notebook was executed"

@@ -59,7 +59,9 @@ def execute(py_path: Path, timeout: int = CELL_TIMEOUT) -> Path:
         store_widget_state=True,  # also required: nbclient's Output-widget capture fails without it
         resources={"metadata": {"path": str(py_path.resolve().parent)}},
     )
-    client.execute(env={**os.environ, **KERNEL_ENV})
+    # cleanup_kc: nbclient shuts down only kernels it started itself; without it, every notebook's kernel would
+    # outlive its run, and a long `make notebooks` ends up waiting on a stalled new kernel among the stale ones.
+    client.execute(env={**os.environ, **KERNEL_ENV}, cleanup_kc=True)
     ipynb = py_path.with_suffix(".ipynb")
     atomic_write(ipynb, stable_widget_ids(notebook_text(nb), nb))
     return ipynb
