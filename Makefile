@@ -2,7 +2,8 @@
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
 #   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
 #   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
-#   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 to overwrite edited lessons)
+#   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 overwrites edited lessons,
+#                     TIMINGS=1 re-measures the cells tagged "timing")
 #   make html         the executed solutions as an offline static site in build/html/ (needs npm at build time)
 #   make pretrained   retrain lesson 09's source CNN (digits 0–4) and rewrite nnlib/pretrained/digits_cnn_0_4.npz
 #   make bench        nnlib vs PyTorch CPU, 1 and 2 threads, written to benchmarks/RESULTS.md (installs torch's CPU build)
@@ -21,7 +22,7 @@ SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 .PHONY: help lab test test-browser lint unit nbval notebooks html pretrained bench venv-course venv-test clean
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,7 @@ nbval: venv-test
 
 # torch is only a benchmark and test reference. Elsewhere than this machine add
 # TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" so that pip takes the CPU build, not CUDA.
+TIMINGS ?=
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 bench: venv-test
@@ -82,9 +84,10 @@ bench: venv-test
 pretrained: venv-course
 	OPENBLAS_NUM_THREADS=1 $(PY) -m nnlib.pretrained
 
+# Cells tagged "timing" keep their stored measurements unless TIMINGS=1: rerunning changes nothing in git.
 notebooks: venv-test
 	FORCE=$(FORCE) $(PY) tools/make_lessons.py
-	$(PY) tools/execute_notebooks.py $(SOLUTIONS)
+	$(PY) tools/execute_notebooks.py $(if $(filter 1,$(TIMINGS)),--refresh-timings) $(SOLUTIONS)
 
 # Open build/html/index.html. MathJax, require.js and the widget renderer are fetched with npm at build time (cached in
 # build/html-cache/), so the site loads nothing from a CDN when viewed.

@@ -575,7 +575,7 @@ plt.show()
 # The same runs, timed (one epoch = 32 mini-batch steps, forward and backward; the numbers are this machine's, yours
 # will differ — and one timing in a notebook is not a benchmark, see `benchmarks/`):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 seconds = {(variant, delay): min(runs[variant, delay, seed][1] for seed in SEEDS)
            for variant in VARIANTS for delay in DELAYS}
 print("milliseconds per epoch (the faster of the two runs)")

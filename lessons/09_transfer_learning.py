@@ -479,7 +479,7 @@ assert difference < 1e-6
 # needs a gradient). On precomputed features, the extractor runs **once**, and each step is a
 # $(16, 288) \times (288, 5)$ matrix product. Timed on this machine:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 start = time.perf_counter()
 cnn = load_digits_cnn()
 cnn[-1] = Linear(N_FEATURES, 5, rng=0)

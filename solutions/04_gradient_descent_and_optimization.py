@@ -205,7 +205,7 @@ print("after 5 epochs: SGD < mini-batch < batch GD")
 # overhead, while a mini-batch step is a few matrix products that process 32 examples at once. Against the
 # wall clock the picture changes (your timings will differ):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 for name, (losses, seconds) in runs.items():
     by_epoch.plot(range(len(losses)), losses, "o-", label=name)
@@ -916,7 +916,7 @@ sklearn_accuracy = sklearn_mlp.score(X_test, y_test)
 print(f"test accuracy: nnlib {nnlib_accuracy:.3f}, scikit-learn {sklearn_accuracy:.3f}")
 assert nnlib_accuracy >= 0.97
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 print(f"training time: nnlib {nnlib_seconds:.2f} s, scikit-learn {sklearn_seconds:.2f} s")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

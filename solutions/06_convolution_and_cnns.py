@@ -784,7 +784,7 @@ test_accuracy = evaluate(cnn, cross_entropy, X_test, y_test)["accuracy"]
 print(f"{len(y_train)} training and {len(y_test)} test images; test accuracy after 20 epochs: {test_accuracy:.3f}")
 assert test_accuracy >= 0.97
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 print(f"training time: {seconds:.1f} s")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

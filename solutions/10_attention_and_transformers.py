@@ -784,7 +784,7 @@ print("input :", test_digits[0])
 print("output:", transformer(test_digits[:1]).argmax(axis=-1)[0])
 assert transformer_positions[8].mean() >= 0.95
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 print(f"training time: {seconds:.1f} s")
 
 # %%
@@ -921,7 +921,7 @@ def plot_against_length(values, ylabel, title, labels=("multi-head attention", "
     ax.legend()
     plt.show()
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "timing"]
 timings = {T: (step_seconds(attention_layer, x), step_seconds(lstm_layer, x)) for T, x in batches.items()}
 print("    T   attention (ms)   LSTM (ms)")
 for T, (attention_s, lstm_s) in timings.items():

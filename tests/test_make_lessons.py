@@ -433,3 +433,34 @@ def test_execute_shuts_every_kernel_down(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "0", "kernels are left running after their notebook was executed"
+
+
+VOLATILE = textwrap.dedent('''\
+    # %%
+    import sys
+    import time
+
+    for part in ("split ", "by ", "flushes"):
+        print(part, end="", flush=True)
+        time.sleep(0.05)
+
+    # %% tags=["nbval-ignore-output", "timing"]
+    print(time.perf_counter_ns())
+    ''')
+
+
+@KERNELS
+@pytest.mark.slow
+def test_rerunning_gives_the_same_file_and_timings_refresh_only_when_asked(tmp_path):
+    source = tmp_path / "01_volatile.py"
+    source.write_text(VOLATILE)
+    ipynb = tmp_path / "01_volatile.ipynb"
+    assert run_execute_notebooks(source).returncode == 0
+    first = ipynb.read_text()
+    streams = nbformat.reads(first, as_version=4).cells[0].outputs
+    assert [(o.output_type, o.text) for o in streams] == [("stream", "split by flushes")]
+    assert run_execute_notebooks(source).returncode == 0
+    assert ipynb.read_text() == first
+    refreshed = subprocess.run([sys.executable, execute_notebooks.__file__, "--refresh-timings", str(source)],
+                               capture_output=True, text=True, timeout=600, check=False)
+    assert refreshed.returncode == 0 and ipynb.read_text() != first

@@ -36,6 +36,7 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 # A fixed hash seed, inline figures, one BLAS thread, and no network: tools/offline on the path blocks every host
 # but this one, so a lesson that reaches for the internet fails here rather than on a learner's offline laptop.
 OFFLINE = Path(__file__).resolve().parent / "offline"
+TIMING = "timing"  # the tag of cells whose outputs are measurements of this machine (nbval ignores them too)
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
               "OPENBLAS_NUM_THREADS": "1",
               "PYTHONPATH": os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))}
@@ -50,8 +51,13 @@ class CurrentEnvKernelSpecManager(KernelSpecManager):
         return super().get_kernel_spec(kernel_name)
 
 
-def execute(py_path: Path, timeout: int = CELL_TIMEOUT) -> Path:
-    """Build ``py_path``'s notebook, execute it, write it beside the .py with outputs; return the .ipynb path."""
+def execute(py_path: Path, timeout: int = CELL_TIMEOUT, refresh_timings: bool = False) -> Path:
+    """Build ``py_path``'s notebook, execute it, write it beside the .py with outputs; return the .ipynb path.
+
+    Rerunning gives the same file: streams are merged as they would have been without flush timing, and cells
+    tagged ``timing`` (they measure this machine) keep their stored outputs while their source is unchanged, unless
+    ``refresh_timings``.
+    """
     nb = notebook_from_py(py_path.read_text(encoding="utf-8"))
     manager = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnvKernelSpecManager())
     client = NotebookClient(
@@ -63,8 +69,33 @@ def execute(py_path: Path, timeout: int = CELL_TIMEOUT) -> Path:
     # outlive its run, and a long `make notebooks` ends up waiting on a stalled new kernel among the stale ones.
     client.execute(env={**os.environ, **KERNEL_ENV}, cleanup_kc=True)
     ipynb = py_path.with_suffix(".ipynb")
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merged_streams(cell.outputs)
+    if not refresh_timings and ipynb.exists():
+        keep_timings(nb, nbformat.read(ipynb, as_version=4))
     atomic_write(ipynb, stable_widget_ids(notebook_text(nb), nb))
     return ipynb
+
+
+def merged_streams(outputs: list) -> list:
+    """The outputs with consecutive pieces of the same stream joined: how a kernel splits a print is timing."""
+    merged = []
+    for output in outputs:
+        if merged and output.output_type == "stream" == merged[-1].output_type and output.name == merged[-1].name:
+            merged[-1].text += output.text
+        else:
+            merged.append(output)
+    return merged
+
+
+def keep_timings(nb, stored) -> None:
+    """Give every ``timing`` cell of ``nb`` the outputs it has in ``stored`` if its source is the same there."""
+    previous = {cell.id: cell for cell in stored.cells if cell.cell_type == "code"}
+    for cell in nb.cells:
+        old = previous.get(cell.id)
+        if TIMING in cell.metadata.get("tags", ()) and old is not None and old.source == cell.source:
+            cell.outputs = old.outputs
 
 
 def stable_widget_ids(text: str, nb) -> str:
@@ -79,12 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path, help="solutions/NN_topic.py files")
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds allowed per cell")
+    parser.add_argument("--refresh-timings", action="store_true",
+                        help=f"store new outputs for cells tagged {TIMING!r} too (by default they keep theirs)")
     args = parser.parse_args(argv)
     failed = []
     for path in args.notebooks:
         start = time.perf_counter()
         try:
-            ipynb = execute(path, args.timeout)
+            ipynb = execute(path, args.timeout, args.refresh_timings)
         except (CellExecutionError, CellTimeoutError, DeadKernelError, OSError) as err:
             failed.append(path)
             print(f"FAILED {path} after {time.perf_counter() - start:.1f} s:\n{err}", file=sys.stderr)
