@@ -25,6 +25,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_lessons import atomic_write, notebook_from_py, notebook_text  # noqa: E402
@@ -69,24 +70,11 @@ def execute(py_path: Path, timeout: int = CELL_TIMEOUT, refresh_timings: bool = 
     # outlive its run, and a long `make notebooks` ends up waiting on a stalled new kernel among the stale ones.
     client.execute(env={**os.environ, **KERNEL_ENV}, cleanup_kc=True)
     ipynb = py_path.with_suffix(".ipynb")
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = merged_streams(cell.outputs)
+    CoalesceStreamsPreprocessor().preprocess(nb, {})  # how a kernel splits a print depends on flush timing
     if not refresh_timings and ipynb.exists():
         keep_timings(nb, nbformat.read(ipynb, as_version=4))
     atomic_write(ipynb, stable_widget_ids(notebook_text(nb), nb))
     return ipynb
-
-
-def merged_streams(outputs: list) -> list:
-    """The outputs with consecutive pieces of the same stream joined: how a kernel splits a print is timing."""
-    merged = []
-    for output in outputs:
-        if merged and output.output_type == "stream" == merged[-1].output_type and output.name == merged[-1].name:
-            merged[-1].text += output.text
-        else:
-            merged.append(output)
-    return merged
 
 
 def keep_timings(nb, stored) -> None:

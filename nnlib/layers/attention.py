@@ -34,12 +34,16 @@ from .normalization import LayerNorm
 __all__ = ["MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]
 
 
-def _check_sizes(who: str, d_model, nhead, **sizes) -> None:
-    """Positive-integer sizes, and nhead dividing d_model, under the names the caller's constructor uses."""
-    for name, value in {"d_model": d_model, "nhead": nhead, **sizes}.items():
+def _check_sizes(who: str, d_model, nhead, names=("d_model", "nhead"), **sizes) -> tuple[int, int]:
+    """Positive-integer sizes, and nhead dividing d_model, under the names the caller's constructor uses
+    (``names`` for the first two); returns (d_model, nhead) as ints."""
+    width_name, heads_name = names
+    d_model, nhead = check_positive_int(d_model, who, width_name), check_positive_int(nhead, who, heads_name)
+    for name, value in sizes.items():
         check_positive_int(value, who, name)
     if d_model % nhead:
-        raise InputError(f"{who}: nhead ({nhead}) must divide d_model ({d_model})")
+        raise InputError(f"{who}: {heads_name} ({nhead}) must divide {width_name} ({d_model})")
+    return d_model, nhead
 
 
 class MultiHeadAttention(Module):
@@ -61,10 +65,8 @@ class MultiHeadAttention(Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, *, rng=None, dtype=np.float32):
-        self.embed_dim = check_positive_int(embed_dim, "MultiHeadAttention", "embed_dim")
-        self.num_heads = check_positive_int(num_heads, "MultiHeadAttention", "num_heads")
-        if embed_dim % num_heads:
-            raise InputError(f"MultiHeadAttention: num_heads ({num_heads}) must divide embed_dim ({embed_dim})")
+        self.embed_dim, self.num_heads = _check_sizes("MultiHeadAttention", embed_dim, num_heads,
+                                                      names=("embed_dim", "num_heads"))
         dtype = check_float_dtype(dtype, "MultiHeadAttention")
         rng = as_rng(rng, "MultiHeadAttention")
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
