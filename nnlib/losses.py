@@ -46,7 +46,7 @@ class Loss(Module):
         target = self._check_target(pred, target)
         terms = self._terms(pred, target)
         self._cache = (pred, target, terms.size)
-        total = np.sum(terms)
+        total = terms.sum()
         return float(total / terms.size if self.reduction == "mean" else total)
 
     def backward(self, grad_out=1.0) -> np.ndarray:

@@ -127,7 +127,9 @@ def accuracy(scores, y) -> float:
     else:
         raise InputError(f"accuracy: scores of shape {scores.shape} do not match labels of shape {y.shape}; "
                          "expected scores (N, C) with labels (N,), or binary logits of the labels' shape")
-    return float(np.mean(correct))
+    if correct.size == 0:
+        raise InputError(f"accuracy: got no samples (scores of shape {scores.shape}); expected at least one")
+    return np.count_nonzero(correct) / correct.size
 
 
 def _is_classification(loss) -> bool:
@@ -357,9 +359,8 @@ class _Guard:
 
 
 def _first_non_finite(named_arrays) -> str | None:
-    """Name of the first array holding NaN/inf; one sum per array is the fast path (NaN and inf propagate)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        for name, array in named_arrays:
-            if not np.isfinite(array.sum()) and not np.isfinite(array).all():
-                return name
+    """Name of the first array holding NaN/inf, or None."""
+    for name, array in named_arrays:
+        if not np.isfinite(array).all():
+            return name
     return None

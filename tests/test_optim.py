@@ -62,6 +62,65 @@ def test_updates_in_place_keeping_dtype_and_state_per_parameter(rng, cls, kwargs
     assert all(s[k].shape == p.shape for s, p in zip(opt.state, params, strict=True) for k in s if k != "step")
 
 
+ADAMS = [c for c in CONFIGS if issubclass(c[0], Adam)]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), ADAMS)
+def test_adam_on_all_parameters_at_once_equals_the_rule_per_parameter(rng, cls, kwargs):
+    """The flat path (every parameter trainable, same step count) must give the per-parameter numbers bit for bit."""
+    flat, single = make_params(rng, np.float32), make_params(rng, np.float32)
+    for a, b in zip(flat, single, strict=True):
+        b.data[...] = a.data
+    fused, per_parameter = cls(flat, **kwargs), cls(single, **kwargs)
+    per_parameter._flat_moments = None  # forces Optimizer.step's loop over parameters
+    for _ in range(5):
+        for a, b in zip(flat, single, strict=True):
+            a.grad[...] = b.grad[...] = rng.standard_normal(a.shape)
+        fused.step()
+        per_parameter.step()
+    for a, b, state in zip(flat, single, fused.state, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+        assert state["step"] == 5 and np.shares_memory(state["exp_avg"], fused._flat_moments.exp_avg)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), ADAMS)
+def test_adam_counts_steps_per_parameter_through_freezing_like_pytorch(torch, rng, cls, kwargs):
+    """Frozen for three steps, a parameter keeps its step count (PyTorch skips a parameter without a gradient);
+    after it thaws the counts differ and the parameters are updated one by one — still PyTorch's numbers."""
+    params = make_params(rng)
+    ours = cls(params, **kwargs)
+    twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    theirs = getattr(torch.optim, cls.__name__)(twins, **kwargs)
+    for step in range(8):
+        params[0].requires_grad = not 2 <= step < 5
+        for p, t in zip(params, twins, strict=True):
+            g = rng.standard_normal(p.shape)
+            p.grad[...] = g
+            t.grad = torch.tensor(g) if p.requires_grad else None
+        ours.step()
+        theirs.step()
+    assert [s["step"] for s in ours.state] == [5, 8]
+    for p, t in zip(params, twins, strict=True):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-6)
+
+
+def test_adam_with_parameters_of_two_dtypes_keeps_each_dtype(torch, rng):
+    params = [Parameter(rng.standard_normal((3, 2)), "w64"), Parameter(rng.standard_normal(2).astype(np.float32), "b32")]
+    ours = Adam(params, lr=0.01)
+    twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    theirs = torch.optim.Adam(twins, lr=0.01)
+    for _ in range(4):
+        for p, t in zip(params, twins, strict=True):
+            g = rng.standard_normal(p.shape).astype(p.dtype)
+            p.grad[...] = g
+            t.grad = torch.tensor(g)
+        ours.step()
+        theirs.step()
+    assert [p.dtype for p in params] == [np.float64, np.float32]
+    for p, t in zip(params, twins, strict=True):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-6)
+
+
 def test_plain_sgd_is_the_notes_rule(rng):
     w = Parameter(rng.standard_normal(5), "w")
     w.grad[...] = rng.standard_normal(5)

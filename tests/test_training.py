@@ -109,6 +109,11 @@ def test_accuracy(scores, y, expected):
     assert accuracy(scores, y) == pytest.approx(expected)
 
 
+def test_accuracy_of_no_samples_is_an_error_not_nan():
+    with pytest.raises(InputError, match=r"accuracy: got no samples \(scores of shape \(0, 3\)\)"):
+        accuracy(np.zeros((0, 3)), np.zeros(0, np.int64))
+
+
 def test_accuracy_rejects_mismatched_shapes():
     with pytest.raises(InputError, match=r"scores of shape \(3, 2\) do not match labels of shape \(4,\)"):
         accuracy(np.zeros((3, 2)), np.zeros(4))
