@@ -193,7 +193,7 @@ def _shifted(x, axis, who: str) -> tuple[np.ndarray, np.ndarray]:
     """``(x - m, m)`` with ``m = max(x, axis)`` kept as a broadcastable axis: every exponent becomes ≤ 0."""
     x = _float_array(x, who)
     axis = _check_axis(x, axis, who)
-    m = np.max(x, axis=axis, keepdims=True)
+    m = x.max(axis=axis, keepdims=True)
     return x - m, m
 
 
@@ -221,7 +221,7 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
     Shapes: any → same.
     """
     shifted, _ = _shifted(x, axis, "log_softmax")
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
@@ -333,6 +333,38 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -
         for q in range(kw):
             padded[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += cols[:, :, p, q]
     return padded[:, :, ph:ph + h, pw:pw + w]
+
+
+def _same_windows(x: np.ndarray, kernel_size: tuple[int, int]) -> np.ndarray:
+    """The windows of a stride-1 "same" convolution (odd kernel, padding (K − 1) / 2), as a view to unfold in batches.
+
+    x (N, C, H, W) → (N, C, KH, KW, H, W). Each image is flattened row after row, with ph zero rows above and below
+    and pw zeros at both ends: then pixel (i + p − ph, j + q − pw), under kernel offset (p, q) of output pixel
+    (i, j), is element (i·W + j) + (p·W + q) of the flat image, so the windows of one offset form a single slice of
+    H·W elements. Where j + q − pw falls off the left or right edge, the slice wraps into the neighbouring row
+    instead of reading zero padding: :func:`_unfold_same` zeroes those entries.
+    """
+    (kh, kw), (n, c, h, w) = kernel_size, x.shape
+    ph, pw = kh // 2, kw // 2
+    flat = np.zeros((n, c, (h + 2 * ph) * w + 2 * pw), dtype=x.dtype)
+    flat[:, :, pw + ph * w:pw + (ph + h) * w] = x.reshape(n, c, h * w)
+    s_n, s_c, s_x = flat.strides
+    return np.lib.stride_tricks.as_strided(flat, (n, c, kh, kw, h, w), (s_n, s_c, w * s_x, s_x, w * s_x, s_x),
+                                           writeable=False)
+
+
+def _unfold_same(windows: np.ndarray) -> np.ndarray:
+    """Copy windows from :func:`_same_windows` into im2col's layout: (n, C, KH, KW, H, W) → (n, C·KH·KW, H·W).
+
+    The result equals ``im2col(x, kernel_size, 1, (KH // 2, KW // 2))`` of those n images, but is copied in
+    n·C·KH·KW runs of H·W instead of n·C·KH·KW·H runs of W.
+    """
+    n, c, kh, kw, h, w = windows.shape
+    cols, pw = windows.copy(), kw // 2
+    for shift in range(1, pw + 1):  # offsets pw ∓ shift read `shift` columns beyond the left / right edge
+        cols[:, :, :, pw - shift, :, :shift] = 0
+        cols[:, :, :, pw + shift, :, -shift:] = 0
+    return cols.reshape(n, c * kh * kw, h * w)
 
 
 def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:

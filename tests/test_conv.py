@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from nnlib import DTypeError, InputError, Sequential, gradcheck
-from nnlib.functional import col2im, conv2d_naive, conv_output_size, im2col
+from nnlib.functional import _same_windows, _unfold_same, col2im, conv2d_naive, conv_output_size, im2col
 from nnlib.layers import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Tanh
+from nnlib.layers import conv as conv_module
 
 F64 = np.float64
 
@@ -68,6 +69,41 @@ def test_conv_output_size(size, kernel, stride, padding, expected):
 def test_conv_output_size_refuses_impossible_settings(args, pattern):
     with pytest.raises(InputError, match=f"^conv_output_size: {pattern}"):
         conv_output_size(*args)
+
+
+# The stride-1 "same" convolution's fast im2col: odd kernels, square or not, on images smaller than the kernel too
+SAME_KERNELS = [(1, 1), (3, 3), (5, 5), (3, 5), (5, 1), (1, 3), (7, 3)]
+SAME_IMAGES = [(2, 3, 7, 10), (3, 2, 6, 2), (2, 2, 4, 3), (1, 2, 1, 1), (2, 1, 1, 5), (2, 1, 5, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, F64])
+@pytest.mark.parametrize("shape", SAME_IMAGES, ids=_ids(SAME_IMAGES))
+@pytest.mark.parametrize("kernel", SAME_KERNELS, ids=_ids(SAME_KERNELS))
+def test_unfold_same_equals_im2col(rng, kernel, shape, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    expected = im2col(x, kernel, 1, (kernel[0] // 2, kernel[1] // 2))
+    windows = _same_windows(x, kernel)
+    cols = _unfold_same(windows)
+    assert cols.dtype == dtype and cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, expected)
+    np.testing.assert_array_equal(_unfold_same(windows[1:]), expected[1:])  # a batch of the images
+
+
+def test_unfold_same_can_unfold_the_same_windows_twice(rng):
+    """The wrap-around entries are zeroed in the copy, never in the padded image the windows view."""
+    x = rng.standard_normal((2, 3, 4, 5))
+    windows = _same_windows(x, (3, 3))
+    np.testing.assert_array_equal(_unfold_same(windows), _unfold_same(windows))
+    np.testing.assert_array_equal(_unfold_same(windows), im2col(x, 3, 1, 1))
+
+
+@pytest.mark.parametrize(("cache_bytes", "sizes"), [(1, [1] * 5), (3 * 160, [3, 2]), (1 << 20, [5])])
+def test_cache_sized_batches_cover_the_batch_in_order(monkeypatch, cache_bytes, sizes):
+    monkeypatch.setattr(conv_module, "CACHE_BYTES", cache_bytes)
+    windows = _same_windows(np.zeros((5, 2, 2, 5)), (1, 1))  # 2·2·5 float64 values = 160 bytes per image
+    batches = conv_module._cache_sized_batches(windows)
+    assert [len(range(5)[b]) for b in batches] == sizes
+    assert [i for b in batches for i in range(5)[b]] == list(range(5))
 
 
 # --- gradients ------------------------------------------------------------------------------------------
@@ -178,10 +214,36 @@ def test_float32_cnn_matches_torch(torch, rng):
     _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape).astype(np.float32), atol=1e-5)
 
 
+# Stride-1 "same" convolutions, odd or non-square kernels: C_out ≤ 4·C unfolds δ in backward, beyond uses col2im
+SAME_CONV_SETTINGS = [(c, o, k) for (c, o), k in itertools.product([(3, 2), (2, 8), (1, 8)], SAME_KERNELS[:5])]
+
+
+@pytest.mark.parametrize("batches", ["one", "of 2 images"])
+@pytest.mark.parametrize("setting", SAME_CONV_SETTINGS, ids=_ids(SAME_CONV_SETTINGS))
+def test_same_conv_matches_torch(torch, rng, monkeypatch, setting, batches):
+    c, o, (kh, kw) = setting
+    if batches != "one":  # backward unfolds two images per batch, the last batch holds one
+        monkeypatch.setattr(conv_module, "CACHE_BYTES", 2 * o * kh * kw * 7 * 10 * 8)
+    layer = Conv2d(c, o, (kh, kw), padding=(kh // 2, kw // 2), rng=0, dtype=F64)
+    assert layer._unfolds_delta() == (o <= 4 * c)
+    x = rng.standard_normal((5, c, 7, 10))
+    _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
+
+
+@pytest.mark.parametrize("channels", [(3, 2), (1, 8)], ids=["unfold-delta", "col2im"])
+def test_float32_same_conv_matches_torch(torch, rng, monkeypatch, channels):
+    monkeypatch.setattr(conv_module, "CACHE_BYTES", 1)  # one image per batch
+    layer = Conv2d(*channels, (3, 5), padding=(1, 2), rng=0)
+    x = rng.standard_normal((3, channels[0], 6, 9)).astype(np.float32)
+    _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape).astype(np.float32), atol=1e-5)
+
+
 # --- the backward contract ----------------------------------------------------------------------------------
 
 LAYERS = {
     "Conv2d": lambda dtype: Conv2d(3, 2, 3, stride=2, padding=1, rng=0, dtype=dtype),
+    "Conv2d-same": lambda dtype: Conv2d(3, 2, 3, padding=1, rng=0, dtype=dtype),  # backward unfolds δ
+    "Conv2d-same-wide": lambda dtype: Conv2d(3, 16, (3, 1), padding=(1, 0), rng=0, dtype=dtype),  # col2im
     "MaxPool2d": lambda dtype: MaxPool2d(2),
     "AvgPool2d": lambda dtype: AvgPool2d(3, stride=1, padding=1),
     "Flatten": lambda dtype: Flatten(),
@@ -221,12 +283,13 @@ def test_dtype_is_preserved(rng, name, dtype):
 
 
 @pytest.mark.parametrize("frozen", ["weight", "bias"])
-def test_frozen_conv_parameter_keeps_zero_grad(rng, frozen):
-    layer = LAYERS["Conv2d"](F64)
+@pytest.mark.parametrize("name", ["Conv2d", "Conv2d-same", "Conv2d-same-wide"])
+def test_frozen_conv_parameter_keeps_zero_grad(rng, name, frozen):
+    layer = LAYERS[name](F64)
     getattr(layer, frozen).requires_grad = False
     _forward_backward(layer, _images(rng, 3), rng)
-    for name, param in layer.named_parameters():
-        assert np.any(param.grad) == (name != frozen), name
+    for param_name, param in layer.named_parameters():
+        assert np.any(param.grad) == (param_name != frozen), param_name
 
 
 def test_flatten_keeps_leading_axes():

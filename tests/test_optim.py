@@ -105,7 +105,8 @@ def test_adam_counts_steps_per_parameter_through_freezing_like_pytorch(torch, rn
 
 
 def test_adam_with_parameters_of_two_dtypes_keeps_each_dtype(torch, rng):
-    params = [Parameter(rng.standard_normal((3, 2)), "w64"), Parameter(rng.standard_normal(2).astype(np.float32), "b32")]
+    params = [Parameter(rng.standard_normal((3, 2)), "w64"),
+              Parameter(rng.standard_normal(2).astype(np.float32), "b32")]
     ours = Adam(params, lr=0.01)
     twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
     theirs = torch.optim.Adam(twins, lr=0.01)
