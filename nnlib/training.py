@@ -129,7 +129,7 @@ def accuracy(scores, y) -> float:
                          "expected scores (N, C) with labels (N,), or binary logits of the labels' shape")
     if correct.size == 0:
         raise InputError(f"accuracy: got no samples (scores of shape {scores.shape}); expected at least one")
-    return np.count_nonzero(correct) / correct.size
+    return float(np.count_nonzero(correct) / correct.size)
 
 
 def _is_classification(loss) -> bool:

@@ -107,6 +107,7 @@ def test_evaluate_restores_mode_and_batching_does_not_change_the_mean():
 ])
 def test_accuracy(scores, y, expected):
     assert accuracy(scores, y) == pytest.approx(expected)
+    assert type(accuracy(scores, y)) is float  # a Python float, as documented, not a NumPy scalar
 
 
 def test_accuracy_of_no_samples_is_an_error_not_nan():
