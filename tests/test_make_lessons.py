@@ -1,16 +1,20 @@
 """tools/make_lessons.py and tools/execute_notebooks.py on small throw-away courses in tmp_path."""
 
 import ast
+import asyncio
 import json
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from queue import Empty
 
 import jupytext
 import nbformat
 import pytest
+from jupyter_client.channels import AsyncZMQSocketChannel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import execute_notebooks  # noqa: E402
@@ -348,11 +352,42 @@ EXECUTABLE = textwrap.dedent('''\
 
 
 def run_execute_notebooks(source: Path) -> subprocess.CompletedProcess:
-    """The tool as a user runs it, in a process of its own. Kernels started again and again inside one test
-    process sometimes waited out the 300 s cell timeout (a stale kernel from the previous run stayed alive); the
-    command line, one process per run, never did."""
+    """The tool as a user runs it, in a process of its own."""
     return subprocess.run([sys.executable, execute_notebooks.__file__, str(source)], capture_output=True, text=True,
                           timeout=600, check=False)
+
+
+def _parent_poll(waits: list, replies):
+    """A stand-in for AsyncZMQSocketChannel.get_msg: waits out its timeout, then gives the next reply or Empty."""
+    async def get_msg(self, timeout=None):
+        waits.append(timeout)
+        await asyncio.sleep(timeout)
+        reply = next(replies, Empty)
+        if reply is Empty:
+            raise Empty
+        return reply
+    return get_msg
+
+
+def test_a_shell_reply_missed_by_one_poll_is_found_by_the_next(monkeypatch):
+    """The reply of a cell is looked for every POLL_SLICE, not once per cell timeout (300 s)."""
+    waits = []
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", _parent_poll(waits, iter([Empty, Empty, {"id": 1}])))
+    monkeypatch.setattr(execute_notebooks, "POLL_SLICE", 0.01)
+    channel = object.__new__(execute_notebooks.SlicedPollShellChannel)  # no socket: the parent's poll is stubbed
+    assert asyncio.run(channel.get_msg(timeout=300)) == {"id": 1}
+    assert waits == [0.01, 0.01, 0.01]
+
+
+def test_the_sliced_poll_still_gives_up_at_the_callers_timeout(monkeypatch):
+    waits = []
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", _parent_poll(waits, iter([])))
+    monkeypatch.setattr(execute_notebooks, "POLL_SLICE", 0.02)
+    channel = object.__new__(execute_notebooks.SlicedPollShellChannel)
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(channel.get_msg(timeout=0.05))
+    assert 0.05 <= time.monotonic() - start < 1 and max(waits) <= 0.02 and len(waits) >= 3
 
 
 # Tests that start kernels share one xdist group (make test: --dist loadgroup), so they never start at once.
