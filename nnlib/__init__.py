@@ -4,10 +4,11 @@ PyTorch's names, batch-first shapes, float32 parameters by default (float64 for 
 randomness only through an explicit ``rng``.
 """
 
-from . import autograd, data, exercises, functional, io, models, optim, regularization
+from . import autograd, data, exercises, functional, io, kernels, models, optim, regularization
 from ._checks import DTypeError, InputError
 from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
+from .kernels import fast_kernels_enabled, use_fast_kernels
 from .layers import (
     ELU,
     GRU,
@@ -34,7 +35,7 @@ from .layers import (
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .models import SequenceModel, TransformerModel
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, is_grad_enabled, no_grad
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value, grad_norm
 from .perceptron import Perceptron
 from .regularization import L1Penalty, L2Penalty

@@ -12,6 +12,8 @@ log-softmax / log1p, so they stay finite for logits of any size.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import functional as F
@@ -21,6 +23,14 @@ from .module import Module
 __all__ = ["Loss", "SquaredError", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss"]
 
 REDUCTIONS = ("mean", "sum")
+
+
+class LossCache(NamedTuple):
+    """What a loss keeps for backward."""
+
+    pred: np.ndarray  #: the model output it was given
+    target: np.ndarray  #: the checked target
+    count: int  #: how many terms the mean divides by
 
 
 class Loss(Module):
@@ -45,13 +55,13 @@ class Loss(Module):
             raise InputError(f"{self}: pred (the model output) must hold at least one item, got shape {pred.shape}")
         target = self._check_target(pred, target)
         terms = self._terms(pred, target)
-        self._cache = (pred, target, terms.size)
+        self.cache = LossCache(pred, target, terms.size)
         total = terms.sum()
         return float(total / terms.size if self.reduction == "mean" else total)
 
     def backward(self, grad_out=1.0) -> np.ndarray:
         """grad_out: dL_total/dL, a scalar → dL_total/dpred with pred's (:math:`p`'s) shape and dtype."""
-        pred, target, count = self._saved()
+        pred, target, count = self.cache
         if np.ndim(grad_out) != 0 or np.asarray(grad_out).dtype.kind not in "iuf":
             raise InputError(f"{self}: grad_out must be a real scalar (the loss is a scalar), got {grad_out!r}")
         scale = float(grad_out) / count if self.reduction == "mean" else float(grad_out)

@@ -2,20 +2,135 @@
 
 The contract, shared with every layer in :mod:`nnlib.layers`:
 
-* ``forward(x)`` computes the output and caches on ``self`` what ``backward`` needs;
-* ``backward(grad_out)`` takes dL/d(output), ACCUMULATES (``+=``) dL/d(parameter) into each
-  ``Parameter.grad`` whose ``requires_grad`` is true, and returns dL/d(input);
+* ``forward(x)`` computes the output and stores what ``backward`` needs as ``self.cache = SomeCache(...)``, a
+  named tuple documented by the layer (``layer.cache.x``); ``forward`` runs through ``layer(x)``.
+* ``backward(grad_out)`` takes dL/d(output), reads ``self.cache``, ACCUMULATES (``+=``) dL/d(parameter) into each
+  ``Parameter.grad`` whose ``requires_grad`` is true, and returns dL/d(input). It never modifies ``grad_out``.
+* Recurrent layers return ``(output, state)`` and take ``backward(grad_output, grad_state=None)``;
+  ``Embedding.backward`` returns None; cross-attention returns a triple.
 * ``zero_grad()`` resets the accumulated gradients, ``train()`` / ``eval()`` switch modes.
+
+Caches are stacks, so reuse is exact. Every call pushes its cache and every backward pops the latest one, so one
+instance used twice in a forward (a shared ``ReLU()``, a weight-shared ``Linear``, the same sub-``Sequential``
+twice) gets one backward per use, in reverse order, and its gradients add up, as in PyTorch.
+
+A call made from outside any other module's forward (a *top-level* forward, ``model(x)``) waits for its backward.
+``model.backward(g)`` takes the latest waiting forward whose output has ``g``'s shape, and then frees everything
+that forward stored. A second backward for the same forward raises, and so does a backward that could belong to
+two waiting forwards on different inputs of the same shape. Run a forward you only look at under
+:class:`no_grad` (``evaluate`` and ``predict`` do): it stores nothing. Calling the same forward again on the same
+input replaces the waiting one, so re-running a notebook cell is harmless, and at most ``MAX_WAITING`` forwards
+wait: older ones are dropped.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._checks import InputError
+
+MAX_WAITING = 4  # top-level forwards of one module that may wait for their backward
+
+
+class _Recording:
+    """Global state of forward and backward calls (nnlib is single-threaded)."""
+
+    grad_enabled = True
+    forward_tape: int | None = None   # the top-level forward running now
+    backward_tape: int | None = None  # the forward whose backward is running now
+    depth = 0                         # how many module forwards are running, one inside another
+    last_tape = 0
+
+
+_recording = _Recording()
+
+
+class no_grad:
+    """Context manager (like ``torch.no_grad()``): forwards inside it store no cache, so nothing can be backpropagated.
+
+    Use it for forwards you only look at (predictions, plots, a validation loss); memory then stays flat.
+
+    Examples::
+
+        >>> import numpy as np, nnlib
+        >>> layer = nnlib.Linear(3, 2, rng=0)
+        >>> with nnlib.no_grad():
+        ...     y = layer(np.ones((4, 3), np.float32))
+        >>> nnlib.is_grad_enabled()
+        True
+    """
+
+    def __enter__(self) -> no_grad:
+        self.previous = _recording.grad_enabled
+        _recording.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _recording.grad_enabled = self.previous
+
+
+def is_grad_enabled() -> bool:
+    """False inside :class:`no_grad`."""
+    return _recording.grad_enabled
+
+
+def _same_inputs(a, b) -> bool:
+    """Whether two calls got the same arguments (arrays by value): a re-run of the same forward."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(np.array_equal(a, b)))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(map(_same_inputs, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_inputs(a[k], b[k]) for k in a)
+    return type(a) is type(b) and bool(a == b)
+
+
+def _shape_of(value) -> tuple | None:
+    """The shape of an output or gradient: of its first array when it is a tuple such as (output, state)."""
+    while isinstance(value, (tuple, list)) and value:
+        value = value[0]
+    return None if value is None else np.shape(value)
+
+
+class _WaitingForward(NamedTuple):
+    """A top-level forward whose backward has not run yet."""
+
+    tape: int
+    inputs: tuple
+    output_shape: tuple | None
+
+
+def _tracked_backward(backward):
+    """Wrap a layer's ``backward``: pick which forward it belongs to, and pop that forward's cache after it."""
+
+    @functools.wraps(backward)
+    def tracked(self, *args, **kwargs):
+        if self.__dict__.get("_in_backward"):  # a subclass's backward calling super().backward()
+            return backward(self, *args, **kwargs)
+        waiting = None
+        if _recording.backward_tape is None:
+            waiting = self._take_waiting(args[0] if args else None)
+            _recording.backward_tape = waiting.tape
+        self._in_backward = True
+        try:
+            result = backward(self, *args, **kwargs)
+            self._pop_cache(_recording.backward_tape)
+        finally:
+            self._in_backward = False
+            if waiting is not None:
+                _recording.backward_tape = None
+        if waiting is not None:
+            self._release(waiting.tape)
+        return result
+
+    return tracked
 
 
 class Parameter:
@@ -77,7 +192,11 @@ class Module:
     """Base class of every layer and model. Subclasses implement ``forward`` and ``backward``."""
 
     training: bool = True
-    _cache = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__:
+            cls.backward = _tracked_backward(cls.__dict__["backward"])
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -86,7 +205,104 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        top_level = _recording.depth == 0 and _recording.grad_enabled
+        if top_level:
+            self._forget_waiting(args, kwargs)
+            _recording.last_tape += 1
+            _recording.forward_tape = _recording.last_tape
+        self.__dict__["_call_mark"] = len(self.__dict__.get("_caches", ()))
+        _recording.depth += 1
+        try:
+            output = self.forward(*args, **kwargs)
+        except BaseException:
+            if top_level:
+                self._release(_recording.forward_tape)
+            raise
+        finally:
+            _recording.depth -= 1
+            self.__dict__["_call_mark"] = None
+            if top_level:
+                tape, _recording.forward_tape = _recording.forward_tape, None
+        if top_level:
+            self.__dict__.setdefault("_waiting", []).append(_WaitingForward(tape, (args, kwargs), _shape_of(output)))
+        return output
+
+    # --- the cache: what forward stored for backward -----------------------------------------------
+    @property
+    def cache(self) -> Any:
+        """What the latest forward stored for backward (the layer's named tuple); during a backward, its own forward's.
+
+        Raises RuntimeError when there is none: forward has not run, ran under ``no_grad``, or its backward already
+        ran.
+        """
+        tape = _recording.backward_tape
+        for entry_tape, value in reversed(self.__dict__.get("_caches", ())):
+            if tape is None or entry_tape == tape:
+                return value
+        raise RuntimeError(f"{self}: no cache — backward called before forward, or twice for one forward (a forward "
+                           "under no_grad stores nothing, and each forward can be backpropagated once)")
+
+    @cache.setter
+    def cache(self, value) -> None:
+        """Store ``value`` for backward; ``None`` forgets every stored cache of this module."""
+        if value is None:
+            self.__dict__.pop("_caches", None)
+            return
+        if not _recording.grad_enabled:
+            return
+        caches = self.__dict__.setdefault("_caches", [])
+        mark = self.__dict__.get("_call_mark")
+        entry = (_recording.forward_tape, value)
+        if mark is not None and len(caches) > mark:  # a second assignment in the same forward replaces the first
+            caches[-1] = entry
+        else:
+            caches.append(entry)
+
+    def _pop_cache(self, tape) -> None:
+        caches = self.__dict__.get("_caches", [])
+        for i in range(len(caches) - 1, -1, -1):
+            if caches[i][0] == tape:
+                del caches[i]
+                return
+
+    def _release(self, tape) -> None:
+        """Forget one top-level forward: its place in the queue and every cache it left in this tree."""
+        waiting = self.__dict__.get("_waiting", [])
+        waiting[:] = [w for w in waiting if w.tape != tape]
+        for module in self.modules():
+            caches = module.__dict__.get("_caches")
+            if caches:
+                caches[:] = [entry for entry in caches if entry[0] != tape]
+
+    def _forget_waiting(self, args, kwargs) -> None:
+        """Before a new top-level forward: drop waiting forwards on the same inputs, and the oldest beyond the limit."""
+        waiting = self.__dict__.get("_waiting", [])
+        for old in list(waiting):
+            if _same_inputs(old.inputs, (args, kwargs)):
+                self._release(old.tape)
+        while len(waiting) >= MAX_WAITING:
+            self._release(waiting[0].tape)
+
+    def _take_waiting(self, grad) -> _WaitingForward:
+        """The waiting forward a top-level ``backward(grad)`` belongs to: the latest whose output has grad's shape."""
+        waiting = self.__dict__.get("_waiting", [])
+        if not waiting:
+            caches = self.__dict__.get("_caches")
+            if caches:  # forward called as .forward() or from inside another module's forward
+                return _WaitingForward(caches[-1][0], (), None)
+            raise RuntimeError(f"{self.short_name()}: backward called before forward, or twice for one forward — run the "
+                               "forward pass first (each forward can be backpropagated once, and a forward under "
+                               "no_grad stores nothing)")
+        shape = _shape_of(grad)
+        fits = [w for w in waiting if shape is None or w.output_shape == shape] or waiting[-1:]
+        if any(not _same_inputs(w.inputs, fits[-1].inputs) for w in fits[:-1]):
+            for w in fits:
+                self._release(w.tape)
+            raise RuntimeError(
+                f"{self.short_name()}: {len(fits)} forwards on different inputs with outputs of shape {shape} were waiting for "
+                "backward, so this gradient could belong to either. Both were dropped: run the forward you want "
+                "to backpropagate again, then backward; run forwards you only look at under `with nnlib.no_grad():`")
+        return fits[-1]
 
     # --- the tree of sub-modules and parameters -------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -180,12 +396,9 @@ class Module:
             param.data[...] = value
         return result
 
-    # --- forward/backward bookkeeping ----------------------------------------------------------
-    def _saved(self):
-        """What ``forward`` cached for ``backward``; a clear error if forward has not run."""
-        if self._cache is None:
-            raise RuntimeError(f"{self}.backward called before forward: run the forward pass first")
-        return self._cache
+    def short_name(self) -> str:
+        """The repr of a layer, the class name of a model (whose repr spans many lines): for error messages."""
+        return type(self).__name__ if next(self.named_children(), None) else repr(self)
 
     def extra_repr(self) -> str:
         """The constructor arguments shown by ``repr`` (override in layers)."""

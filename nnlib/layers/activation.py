@@ -13,6 +13,7 @@ float64 and keep that dtype.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,6 +33,13 @@ from ..module import Module, Parameter
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout"]
 
 
+class ActivationCache(NamedTuple):
+    """What an activation keeps for backward."""
+
+    x: np.ndarray  #: the input, the notes' net
+    y: np.ndarray  #: the output, the notes' out
+
+
 class _Activation(Module):
     """Base of the parameter-free activations: ``forward`` caches ``(x, y)``, ``backward`` = grad_out ⊙ f'.
 
@@ -42,12 +50,12 @@ class _Activation(Module):
         """x: any shape, float32 or float64 → y: same shape and dtype."""
         x = check_array(x, self)
         y = self._f(x)
-        self._cache = (x, y)
+        self.cache = ActivationCache(x, y)
         return y
 
     def backward(self, grad_out):
         """grad_out: dL/dy, the shape and dtype of y → dL/dx, same shape and dtype (grad_out is not modified)."""
-        x, y = self._saved()
+        x, y = self.cache
         grad_out = check_grad(grad_out, y.shape, self, output_dtype=y.dtype)
         return self._vjp(grad_out, x, y)
 
@@ -188,6 +196,13 @@ class Softmax(_Activation):
         return F.softmax_backward(y, grad_out, self.axis)
 
 
+class MaxoutCache(NamedTuple):
+    """What :class:`Maxout` keeps for backward."""
+
+    x: np.ndarray       #: the input (N, ..., in_features)
+    winner: np.ndarray  #: (1, M, out_features): the winning piece p* of each output, M = the rows of x
+
+
 class Maxout(Module):
     r"""Maxout unit, the notes' :math:`\max(w_1^\top x + b_1,\ w_2^\top x + b_2)` with ``pieces`` linear pieces.
 
@@ -234,12 +249,13 @@ class Maxout(Module):
         x2 = x.reshape(-1, self.in_features)
         z = x2 @ self.weight.data + self.bias.data[:, None, :]  # (pieces, M, out)
         winner = np.argmax(z, axis=0)[None]  # (1, M, out): first maximum on ties
-        self._cache = (x, x2, winner)
+        self.cache = MaxoutCache(x, winner)
         return np.take_along_axis(z, winner, axis=0)[0].reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, grad_out):
         """grad_out: (N, ..., out_features) → dL/dx: (N, ..., in_features); accumulates weight/bias grads."""
-        x, x2, winner = self._saved()
+        x, winner = self.cache
+        x2 = x.reshape(-1, self.in_features)
         grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), self, dtype=self.weight.dtype)
         delta = np.zeros((self.pieces,) + winner.shape[1:], dtype=grad_out.dtype)
         np.put_along_axis(delta, winner, grad_out.reshape(winner.shape), axis=0)  # (pieces, M, out)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._checks import as_rng, check_features, check_float_dtype, check_grad, check_positive_int
 from ..module import Module, Parameter
+
+
+class LinearCache(NamedTuple):
+    """What :class:`Linear` keeps for backward."""
+
+    x: np.ndarray  #: the input (N, ..., in_features)
 
 
 class Linear(Module):
@@ -43,14 +51,14 @@ class Linear(Module):
 
     def forward(self, x):
         x = check_features(x, self, self.in_features, self.weight.dtype)
-        self._cache = x
+        self.cache = LinearCache(x)
         y = x @ self.weight.data
         if self.bias is not None:
             y += self.bias.data
         return y
 
     def backward(self, grad_out):
-        x = self._saved()
+        x = self.cache.x
         grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), self, dtype=self.weight.dtype)
         if self.weight.requires_grad:
             self.weight.grad += x.reshape(-1, self.in_features).T @ grad_out.reshape(-1, self.out_features)
