@@ -1,6 +1,7 @@
 # nnlib course — every target bootstraps .venv itself, from nothing but python3 and make.
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
-#   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
+#   make test         the whole suite: ruff, unit (on the fast kernels and on the reference layers), gradient
+#                     checks, torch cross-checks, course integrity, nbval
 #   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 overwrites edited lessons,
 #                     TIMINGS=1 re-measures the cells tagged "timing")
@@ -19,10 +20,10 @@ PYTEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: help lab test test-browser lint unit nbval notebooks html pretrained bench venv-course venv-test clean
+.PHONY: help lab test test-browser lint unit unit-reference nbval notebooks html pretrained bench venv-course venv-test clean
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +45,17 @@ lab: venv-course
 	$(VENV)/bin/jupyter lab --ip=$(IP) --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/lessons $(ALLOW_ROOT)
 
-test: lint unit nbval
+test: lint unit unit-reference nbval
 
 lint: venv-test
 	$(VENV)/bin/ruff check .
 
 unit: venv-test
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser tests
+
+# The same tests on the reference layers (nnlib.use_fast_kernels(False)); the course-integrity tests don't depend on it.
+unit-reference: venv-test
+	NNLIB_FAST_KERNELS=0 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser -m "not course" tests
 
 $(VENV)/.browser-installed: pyproject.toml $(VENV)/.test-installed
 	$(PY) -m pip install --quiet -e ".[course,test,browser]"

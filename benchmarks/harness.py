@@ -3,6 +3,9 @@
 Fair means: the same thread count on both sides (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``
 for torch), a warm-up, both sides timed alternately within every repeat (so a noisy neighbour or a clock change
 hurts both), and medians. The ratio is nnlib's median over the peer's: below 1 means nnlib is faster.
+
+A layer case also times nnlib on its reference code (``nnlib.use_fast_kernels(False)``), in the same rotation: the
+readable layers the lessons teach, whose ratio shows what the fast kernels buy.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from dataclasses import dataclass
 
 @dataclass
 class Case:
-    """One comparison: ``nnlib()`` and ``peer()`` each run the same work once (e.g. a forward and a backward)."""
+    """One comparison: ``nnlib()`` and ``peer()`` each run the same work once (e.g. a forward and a backward).
+
+    ``reference()``, when given, runs nnlib's side on the reference code (fast kernels off).
+    """
 
     name: str
     nnlib: Callable[[], object]
     peer: Callable[[], object]
     peer_name: str = "torch"
     note: str = ""
+    reference: Callable[[], object] | None = None
 
 
 @dataclass
@@ -32,10 +39,15 @@ class Result:
     threads: int
     nnlib_seconds: float
     peer_seconds: float
+    reference_seconds: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.nnlib_seconds / self.peer_seconds
+
+    @property
+    def reference_ratio(self) -> float | None:
+        return None if self.reference_seconds is None else self.reference_seconds / self.peer_seconds
 
 
 @contextmanager
@@ -80,18 +92,20 @@ def seconds_per_call(fn: Callable, calls: int = 1) -> float:
 
 
 def measure(case: Case, threads: int, repeats: int = 15, warmup: int = 3, target_seconds: float = 0.02) -> Result:
-    """Median seconds per call of both sides of ``case``, timed alternately, with ``threads`` threads each."""
+    """Median seconds per call of every side of ``case``, timed in turn, with ``threads`` threads each."""
+    sides = ["nnlib", "peer"] + (["reference"] if case.reference else [])
     with pinned_threads(threads):
         for _ in range(warmup):
-            case.nnlib()
-            case.peer()
-        calls = {side: _calls_per_sample(getattr(case, side), target_seconds) for side in ("nnlib", "peer")}
-        times: dict[str, list[float]] = {"nnlib": [], "peer": []}
+            for side in sides:
+                getattr(case, side)()
+        calls = {side: _calls_per_sample(getattr(case, side), target_seconds) for side in sides}
+        times: dict[str, list[float]] = {side: [] for side in sides}
         for repeat in range(repeats):
-            order = ("nnlib", "peer") if repeat % 2 == 0 else ("peer", "nnlib")
+            order = sides[repeat % len(sides):] + sides[:repeat % len(sides)]  # each side leads in turn
             for side in order:
                 times[side].append(seconds_per_call(getattr(case, side), calls[side]))
-    return Result(case, threads, statistics.median(times["nnlib"]), statistics.median(times["peer"]))
+    median = {side: statistics.median(seconds) for side, seconds in times.items()}
+    return Result(case, threads, median["nnlib"], median["peer"], median.get("reference"))
 
 
 def _milliseconds(seconds: float) -> str:
@@ -99,15 +113,22 @@ def _milliseconds(seconds: float) -> str:
 
 
 def markdown_table(results: list[Result], targets: dict[str, float] | None = None) -> str:
-    """The results as a markdown table; a target column (ratio ≤ target is met) when ``targets`` names the case."""
+    """The results as a markdown table; a target column (ratio ≤ target is met) when ``targets`` names the case.
+
+    nnlib's columns are its fast kernels (the default); the reference columns are empty for a case without one.
+    """
     targets = targets or {}
-    lines = ["| case | nnlib (ms) | peer | peer (ms) | ratio nnlib/peer | target | note |",
-             "|---|---:|---|---:|---:|---|---|"]
+    lines = ["| case | nnlib (ms) | peer | peer (ms) | ratio nnlib/peer | reference (ms) | ratio reference/peer "
+             "| target | note |",
+             "|---|---:|---|---:|---:|---:|---:|---|---|"]
     for r in results:
         target = targets.get(r.case.name)
         verdict = "" if target is None else f"≤ {target} {'✅' if r.ratio <= target else '❌'}"
-        lines.append(f"| {r.case.name} | {_milliseconds(r.nnlib_seconds)} | {r.case.peer_name} | "
-                     f"{_milliseconds(r.peer_seconds)} | {r.ratio:.2f} | {verdict} | {r.case.note} |")
+        reference = (["", ""] if r.reference_seconds is None
+                     else [_milliseconds(r.reference_seconds), f"{r.reference_ratio:.2f}"])
+        cells = [r.case.name, _milliseconds(r.nnlib_seconds), r.case.peer_name, _milliseconds(r.peer_seconds),
+                 f"{r.ratio:.2f}", *reference, verdict, r.case.note]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

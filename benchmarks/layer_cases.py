@@ -1,5 +1,8 @@
 """Layer benchmarks: one forward and one backward pass (float32, input gradient included) on each side.
 
+nnlib runs each layer twice: on its fast kernels (the default) and on the reference code the lessons teach
+(``nnlib.use_fast_kernels(False)``), so the price of readability is in the table.
+
 Each builder returns :class:`~harness.Case` objects for full-size shapes, or tiny ones with ``smoke=True``
 (CI runs those once, so that the scripts cannot rot).
 """
@@ -18,7 +21,8 @@ def _first(output):
 
 
 def _layer_case(name: str, layer: nnlib.Module, twin, x: np.ndarray, note: str = "") -> Case:
-    """Time ``layer`` forward + backward against the torch module ``twin`` on the same input."""
+    """Time ``layer`` forward + backward, on its fast kernels and on its reference, against the torch module
+    ``twin`` on the same input."""
     import torch
 
     grad_out = np.random.default_rng(1).standard_normal(_first(layer(x)).shape).astype(np.float32)
@@ -30,13 +34,17 @@ def _layer_case(name: str, layer: nnlib.Module, twin, x: np.ndarray, note: str =
         layer(x)
         return layer.backward(grad_out)
 
+    def run_reference():
+        with nnlib.use_fast_kernels(False):
+            return run_nnlib()
+
     def run_torch():
         x_torch.grad = None
         twin.zero_grad(set_to_none=True)
         _first(twin(x_torch)).backward(grad_torch)
         return x_torch.grad
 
-    return Case(name, run_nnlib, run_torch, "torch", note)
+    return Case(name, run_nnlib, run_torch, "torch", note, reference=run_reference)
 
 
 def dense_cases(smoke: bool = False) -> list[Case]:

@@ -4,7 +4,8 @@
     python benchmarks/run.py --groups conv     # one group
     python benchmarks/run.py --smoke           # tiny shapes, one repeat, nothing written (what CI runs)
 
-Groups: dense, conv, recurrent, attention (one layer's forward + backward against its torch twin), training (whole
+Groups: dense, conv, recurrent, attention (one layer's forward + backward against its torch twin, on nnlib's fast
+kernels and on its reference code), training (whole
 runs against scikit-learn and torch, with accuracies) and scaling (nnlib against batch size and sequence length).
 """
 
@@ -47,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                                target_seconds=0.0 if args.smoke else 0.02) for case in cases]
             table = markdown_table(results, TARGETS if threads == 1 and not args.smoke else None)
             sections.append(f"## Layers, {title}\n\nMedian time of one forward + backward pass (float32); a ratio "
-                            f"below 1 means nnlib is faster.{_matmul_fraction(results)}\n\n{table}")
+                            "below 1 means nnlib is faster. nnlib runs on its fast kernels (the default); the "
+                            "reference columns time the same layer on the readable code the lessons teach "
+                            f"(`nnlib.use_fast_kernels(False)`).{_matmul_fraction(results)}\n\n{table}")
             print(sections[-1] + "\n", flush=True)
         for group in (g for g in sorted(WHOLE_RUNS) if g in args.groups):
             sections.append(f"## {group.capitalize()}, {title}\n\n{WHOLE_RUNS[group](threads, args.smoke)}")

@@ -20,7 +20,8 @@
 # 1. name the key components of a biological neuron (dendrites, cell body, axon, synapse) and map them to
 #    the artificial neuron: inputs $x_i$, weights $w_i$, bias $b$, $net = \sum_i w_i x_i + b$, activation, $out$;
 # 2. explain why a perceptron is a **linear classifier** and what the **bias** does to its decision boundary;
-# 3. derive and apply the **perceptron learning rule** $w \leftarrow w + \eta\,(t - y)\,x$;
+# 3. derive and apply the **perceptron learning rule** $w \leftarrow w + \eta\,(t - y)\,x$, and write the
+#    training loop that applies it until the data are separated;
 # 4. show, by algebra and by code, why a single perceptron **cannot learn XOR**, and how a multi-layer
 #    perceptron (MLP) can;
 # 5. state what "neural networks are **universal function approximators**" means, and why it needs
@@ -33,7 +34,13 @@ from ipywidgets import FloatSlider, IntSlider, interact
 
 from nnlib import Linear, Perceptron, Sequential
 from nnlib.data import make_xor
-from nnlib.exercises import check_and_gate, check_perceptron_predict, check_perceptron_update
+from nnlib.exercises import (
+    check_and_gate,
+    check_perceptron_predict,
+    check_perceptron_update,
+    check_train_perceptron,
+    check_xor_mlp,
+)
 from nnlib.layers import Tanh
 from nnlib.losses import CrossEntropyLoss, MSELoss
 from nnlib.optim import Adam
@@ -210,8 +217,32 @@ check_perceptron_update(perceptron_update)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The perceptron learns AND and OR
 #
-# `nnlib.Perceptron.fit` sweeps over the examples in order, applies the rule after each one, and stops after
-# an epoch (a full sweep) without mistakes. It starts from $w = 0, b = 0$.
+# Training repeats the rule. Start from $w = 0$, $b = 0$; one **epoch** is a sweep over the examples in order,
+# applying the rule after each one and counting the mistakes ($t \ne y$). Stop after the first epoch without a
+# mistake: every example is then right, so a further sweep would change nothing. If the classes are linearly
+# separable, the convergence theorem promises that epoch comes; if not, it never does, so we also stop after
+# `max_epochs` sweeps.
+#
+# ### Exercise 1.4 — the learning loop (build)
+#
+# Write `train_perceptron(X, targets, lr, max_epochs)` for inputs `X` $(N, F)$ and targets $(N,)$ of 0/1. Return
+# `(w, b, mistakes)`: the final weights $(F,)$ and bias, and the list of mistakes per epoch run — it ends with 0
+# exactly when the loop converged. Write the rule inline (the check does not call your Exercise 1.3). The check
+# compares your loop with `nnlib.Perceptron.fit` on data sets of several shapes, plugs your trained weights into
+# an nnlib `Perceptron` to compute AND and OR, follows your weights epoch by epoch, and runs XOR, on which your
+# loop must report that it did not converge.
+
+# %%
+def train_perceptron(X, targets, lr=1.0, max_epochs=100):
+    """Rosenblatt's training loop from w = 0, b = 0; returns (w (F,), b, mistakes per epoch)."""
+    raise NotImplementedError("Exercise 1.4: implement train_perceptron")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_train_perceptron(train_perceptron)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# `nnlib.Perceptron.fit` is the same loop. From here on the lesson uses it:
 
 # %%
 GATES = {"AND": np.array([0, 0, 0, 1]), "OR": np.array([0, 1, 1, 1])}
@@ -264,7 +295,7 @@ assert all(np.any(learned[name].net(TABLE) == 0) for name in GATES)  # see the r
 #
 # Adding the middle two gives $w_1 + w_2 + b > -b \ge 0$, contradicting the last one. No line separates
 # $\{(0,1), (1,0)\}$ from $\{(0,0), (1,1)\}$: XOR is **not linearly separable**, so the convergence theorem does
-# not apply and the rule never stops making mistakes.
+# not apply and the rule never stops making mistakes (Exercise 1.4's check ran your loop on XOR too).
 
 # %%
 xor = np.array([0, 1, 1, 0])
@@ -300,6 +331,24 @@ and_unit.w, and_unit.b = np.array([1.0, 1.0]), -1.5
 hidden = np.column_stack([or_unit.predict(TABLE), nand_unit.predict(TABLE)]).astype(np.float64)
 print("hidden (OR, NAND):", hidden.astype(int).tolist(), "-> output:", and_unit.predict(hidden))
 assert np.array_equal(and_unit.predict(hidden), xor)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1.5 (optional challenge) — the XOR network as two matrix products
+#
+# *Optional: skip it and everything below still runs.* A layer of perceptrons is one matrix product: the hidden
+# layer's weights are the columns of $W_1$ $(2, 2)$, its biases $b_1$ $(2,)$. Write `xor_mlp(X)` for rows
+# $X$ $(N, 2)$ of 0/1: $hidden = \operatorname{step}(X W_1 + b_1)$ $(N, 2)$, then
+# $out = \operatorname{step}(hidden\, w_2 + b_2)$ $(N,)$, with weights you choose (the cell above has one
+# choice; other ones work too). The check runs it on the truth table, shuffled, and on repeated rows.
+
+# %%
+def xor_mlp(X):
+    """x1 XOR x2 (N,) of 0/1 for rows X (N, 2), through a hidden layer of two step units and one output unit."""
+    raise NotImplementedError("Exercise 1.5: implement xor_mlp")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_xor_mlp(xor_mlp)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The step has zero slope everywhere, so gradient descent cannot tell hidden step units how to change. Smooth
@@ -395,8 +444,9 @@ assert np.allclose(Sequential(first, second)(X_check), X_check @ W + bias)
 # * The perceptron (Rosenblatt) uses a step activation: a **linear classifier** whose boundary
 #   $w \cdot x + b = 0$ is oriented by $w$ and **shifted by the bias**; without a bias it must pass through the
 #   origin.
-# * It learns with $w \leftarrow w + \eta (t - y) x$, $b \leftarrow b + \eta (t - y)$ and is guaranteed to
-#   converge when the classes are linearly separable (AND, OR), never otherwise (XOR).
+# * It learns with $w \leftarrow w + \eta (t - y) x$, $b \leftarrow b + \eta (t - y)$, applied example by
+#   example, epoch after epoch, until an epoch has no mistake. That is guaranteed to happen when the classes are
+#   linearly separable (AND, OR), never otherwise (XOR): the loop needs a cap on the epochs.
 # * Stacking neurons with a **non-linear** activation — a multi-layer perceptron — removes the limit: an MLP
 #   solves XOR, and one hidden layer can approximate any continuous function (universal approximation).
 #   Without the non-linearity, the layers collapse into one linear map.
@@ -408,6 +458,7 @@ assert np.allclose(Sequential(first, second)(X_check), X_check @ W + bias)
 #    a bias never compute, and why?
 # 3. Why is a perceptron a linear classifier? What does its decision boundary look like for 3 inputs?
 # 4. Derive the perceptron learning rule. What does it do when the prediction is already correct?
+#    When does the training loop stop, and why must it also have a maximum number of epochs?
 # 5. Why can a single perceptron not solve XOR? Give the algebraic argument in two lines.
 # 6. How does a multi-layer perceptron solve XOR? Build one from OR, NAND and AND units.
 # 7. What does "neural networks are universal function approximators" promise, and what does it *not*

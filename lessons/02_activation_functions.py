@@ -30,7 +30,9 @@
 #    maxout avoid it;
 # 5. derive the softmax Jacobian $\operatorname{diag}(s) - s s^\top$, compute softmax **stably** (subtract the
 #    max) and explain its **temperature**;
-# 6. choose an activation for the hidden layers and for the output layer.
+# 6. choose an activation for the hidden layers and for the output layer;
+# 7. **build** activation layers — sigmoid, ELU, maxout's backward — as nnlib `Module`s (forward, backward,
+#    `self.cache`) that pass a gradient check and train a network exactly like nnlib's own.
 
 # %%
 import matplotlib.pyplot as plt
@@ -38,16 +40,21 @@ import numpy as np
 from ipywidgets import Dropdown, FloatSlider, interact
 
 import nnlib.functional as F
-from nnlib import ELU, LeakyReLU, Linear, Maxout, ReLU, Sequential, Sigmoid, Tanh
+from nnlib import ELU, LeakyReLU, Linear, Maxout, Module, ReLU, Sequential, Sigmoid, Tanh
 from nnlib.data import make_spirals
 from nnlib.exercises import (
     check_leaky_relu,
     check_leaky_relu_prime,
+    check_maxout_backward,
+    check_my_elu,
+    check_my_sigmoid,
     check_sigmoid_prime,
     check_softmax,
+    check_softmax_backward,
     check_tanh_prime,
 )
 from nnlib.gradcheck import check_derivative, gradcheck, numerical_gradient, relative_error
+from nnlib.layers.activation import ActivationCache
 from nnlib.losses import CrossEntropyLoss
 from nnlib.optim import Adam
 from nnlib.training import accuracy, fit
@@ -199,6 +206,37 @@ def sigmoid_prime(net):
 # %% slideshow={"slide_type": "fragment"}
 check_sigmoid_prime(sigmoid_prime)
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.2 — a sigmoid layer (build)
+#
+# In a network the sigmoid is a **layer**, an nnlib `Module` with two methods:
+#
+# * `forward(x)` gets the net inputs $x = net$ (any shape), returns $a = \sigma(net)$, and keeps what backward
+#   will need: `self.cache = ActivationCache(x, y)`, both $net$ and $out$ (a named tuple: `self.cache.y`);
+# * `backward(grad_out)` gets $\partial L / \partial a$ (the shape of $a$) and returns, by the chain rule,
+#
+# $$\frac{\partial L}{\partial net} = \underbrace{\frac{\partial L}{\partial a}}_{\texttt{grad\_out}} \odot
+# \frac{\partial a}{\partial net} = \frac{\partial L}{\partial a} \odot a(1 - a),$$
+#
+# which is $-\delta$ in the notes' sign convention. The boxed formula needs only the **output**, which the cache holds.
+# Write both methods; `F.sigmoid` computes $\sigma$. The check compares your layer with nnlib's `Sigmoid` on
+# float64 inputs of several shapes, runs `gradcheck` on it, then trains a small MLP on the two moons with your
+# layer and with nnlib's and compares the losses step by step.
+
+# %%
+class MySigmoid(Module):
+    """σ as a layer: forward(net) → a = σ(net), any shape; backward(dL/da) → dL/dnet = dL/da ⊙ a(1 − a)."""
+
+    def forward(self, x):
+        raise NotImplementedError("Exercise 2.2: implement forward")
+
+    def backward(self, grad_out):
+        raise NotImplementedError("Exercise 2.3: implement backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_my_sigmoid(MySigmoid)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The hyperbolic tangent
 #
@@ -231,14 +269,14 @@ for value in [-2.0, -0.5, 0.0, 0.5, 2.0]:
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.2 — tanh's derivative
+# ### Exercise 2.3 — tanh's derivative
 #
 # Write `tanh_prime(net)` with `np.tanh` and the boxed formula.
 
 # %%
 def tanh_prime(net):
     """tanh'(net) (same shape as net), written with tanh itself."""
-    raise NotImplementedError("Exercise 2.2: implement tanh_prime")
+    raise NotImplementedError("Exercise 2.4: implement tanh_prime")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -331,7 +369,7 @@ assert not gradients["ReLU"].any() and gradients["LeakyReLU"].all()  # dead, and
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.3 — leaky ReLU
+# ### Exercise 2.4 — leaky ReLU
 #
 # Write `leaky_relu(x, slope=0.1)`: $x$ where $x > 0$, $\text{slope} \cdot x$ elsewhere, elementwise. Use the
 # `slope` argument (the check also tries other slopes). `np.where` is your friend.
@@ -339,7 +377,7 @@ assert not gradients["ReLU"].any() and gradients["LeakyReLU"].all()  # dead, and
 # %%
 def leaky_relu(x, slope=0.1):
     """Leaky ReLU of x (same shape): x where x > 0, slope * x elsewhere."""
-    raise NotImplementedError("Exercise 2.3: implement leaky_relu")
+    raise NotImplementedError("Exercise 2.5: implement leaky_relu")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -347,7 +385,7 @@ check_leaky_relu(leaky_relu)
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.4 — its derivative
+# ### Exercise 2.5 — its derivative
 #
 # Write `leaky_relu_prime(x, slope=0.1)`: 1 where $x > 0$, `slope` elsewhere — including at $x = 0$, nnlib's
 # convention. Return an array of `x`'s shape.
@@ -355,7 +393,7 @@ check_leaky_relu(leaky_relu)
 # %%
 def leaky_relu_prime(x, slope=0.1):
     """d leaky_relu / dx (same shape as x): 1 where x > 0, slope elsewhere (x = 0 included)."""
-    raise NotImplementedError("Exercise 2.4: implement leaky_relu_prime")
+    raise NotImplementedError("Exercise 2.6: implement leaky_relu_prime")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -389,6 +427,32 @@ for alpha in [0.5, 1.0, 2.0]:
     assert F.elu_prime(0.0, alpha) == alpha and np.isclose(F.elu(-50.0, alpha), -alpha)
 print("ELU(-50) with α = 2:", F.elu(-50.0, 2.0), "| ELU'(-5) with α = 1:", F.elu_prime(-5.0).round(6))
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.6 — an ELU layer (build)
+#
+# Write `MyELU(alpha)`, a layer like `MySigmoid`. Forward: $x$ where $x > 0$, $\alpha(e^x - 1)$ elsewhere
+# (`np.where` evaluates both pieces everywhere, so take `np.exp(np.minimum(x, 0))`: $e^{x}$ of a large
+# positive $x$ would overflow). Backward: 1 where $x > 0$, and $\operatorname{ELU}(x) + \alpha$ elsewhere — read from
+# the cached output, as for the sigmoid — times `grad_out`. At $x = 0$ use $\alpha$, nnlib's convention. The
+# check tries $\alpha = 1$ and $\alpha = 0.5$ (where a forgotten $\alpha$ shows), then gradchecks and trains.
+
+# %%
+class MyELU(Module):
+    """ELU as a layer: forward(net) → α(e^net − 1) for net ≤ 0, net otherwise; backward(g) → g ⊙ ELU'(net)."""
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def forward(self, x):
+        raise NotImplementedError("Exercise 2.7: implement forward")
+
+    def backward(self, grad_out):
+        raise NotImplementedError("Exercise 2.8: implement backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_my_elu(MyELU)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Maxout
 #
@@ -421,6 +485,35 @@ assert np.allclose(grad_x[0], maxout_unit.weight.data[winner, :, 0])  # d out / 
 
 errors = gradcheck(Maxout(3, 4, pieces=3, rng=1, dtype=np.float64), np.random.default_rng(0).normal(size=(5, 3)))
 print("gradcheck of Maxout(3, 4, pieces=3):", {name: bool(error < 1e-7) for name, error in errors.items()})
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.7 — maxout's backward (build)
+#
+# For a batch, write the winner switch as a mask: with $p^*_{nk}$ the winning piece of output $k$ for example
+# $n$ and $g = \partial L / \partial out$ of shape $(N, K)$,
+#
+# $$\delta_{pnk} = [p = p^*_{nk}]\, g_{nk}, \qquad
+# \frac{\partial L}{\partial W_p} = x^\top \delta_p, \qquad
+# \frac{\partial L}{\partial b_p} = \sum_n \delta_{pn}, \qquad
+# \frac{\partial L}{\partial x} = \sum_p \delta_p W_p^\top$$
+#
+# — the single-unit formulas above, summed over the batch. `MyMaxout` inherits nnlib's `Maxout` (its
+# parameters, and a forward that caches `MaxoutCache(x, winner)`: `x` $(N, F)$ and `winner` $(1, N, K)$, the index
+# $p^*$); override `backward` only. Add the parameter gradients to `self.weight.grad` $(P, F, K)$ and
+# `self.bias.grad` $(P, K)$ with `+=` (gradients accumulate), and return $\partial L / \partial x$ $(N, F)$.
+# `np.arange(self.pieces)[:, None, None] == winner` is the mask $(P, N, K)$.
+
+# %%
+class MyMaxout(Maxout):
+    """nnlib's Maxout with your backward: the gradient goes to each output's winning piece only."""
+
+    def backward(self, grad_out):
+        """grad_out (N, K) → dL/dx (N, F); adds dL/dW (P, F, K) and dL/db (P, K) to the parameters' grads."""
+        raise NotImplementedError("Exercise 2.9: implement backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_maxout_backward(MyMaxout)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **ReLU is maxout with one piece fixed at 0.** Give a maxout layer two pieces per output: piece 1 the identity
@@ -542,7 +635,7 @@ _ = interact(show_temperature, T=FloatSlider(value=1.0, min=0.05, max=5.0, step=
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2.5 — a numerically stable softmax
+# ### Exercise 2.8 — a numerically stable softmax
 #
 # Write `softmax(x)` for a batch of score rows `x` of shape $(N, C)$: the softmax of each row (`axis=-1`),
 # finite even for scores like 1000 or $-1000$. Subtract each row's maximum first (`keepdims=True` keeps the
@@ -551,11 +644,29 @@ _ = interact(show_temperature, T=FloatSlider(value=1.0, min=0.05, max=5.0, step=
 # %%
 def softmax(x):
     """Row-wise softmax of x (N, C) → (N, C), every row positive and summing to 1; stable for huge scores."""
-    raise NotImplementedError("Exercise 2.5: implement softmax")
+    raise NotImplementedError("Exercise 2.10: implement softmax")
 
 
 # %% slideshow={"slide_type": "fragment"}
 check_softmax(softmax)
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2.9 (optional challenge) — softmax's backward without the Jacobian
+#
+# *Optional: skip it and everything below still runs.* Write `softmax_backward(s, grad_s)` for a batch of rows:
+# the derivation's $\partial L / \partial x_j = s_j (g_j - s \cdot g)$, in one line, without building the
+# $C \times C$ Jacobian (that costs $C^2$ per row; this costs $C$). Building `np.diag(s) - np.outer(s, s)` row by
+# row is also accepted — just slower.
+
+# %%
+def softmax_backward(s, grad_s):
+    """dL/dx (N, C) from s = softmax(x) (N, C) and g = dL/ds (N, C), row by row: s ⊙ (g − Σ_i g_i s_i)."""
+    raise NotImplementedError("Exercise 2.11: implement softmax_backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_softmax_backward(softmax_backward)
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -697,6 +808,9 @@ plt.show()
 #   sharpens ($T < 1$) or flattens ($T > 1$) the distribution.
 # * The activation shapes the decision boundary: polygons for the piecewise-linear family, smooth curves for
 #   sigmoid, tanh and ELU.
+# * As a layer, an activation's forward keeps its input and output in `self.cache`; its backward multiplies
+#   `grad_out` by the derivative, written with the cached output where it can: $a(1 - a)$,
+#   $\operatorname{ELU} + \alpha$. Maxout's backward sends each gradient to the winning piece only.
 #
 # ## Review questions
 #
@@ -714,5 +828,7 @@ plt.show()
 # 7. What does softmax output? Derive its Jacobian. Why subtract the maximum score before exponentiating, and
 #    why does that not change the result?
 # 8. What does a softmax temperature $T \to 0$ do? And $T \to \infty$?
-# 9. Which activation would you put in the hidden layers, and which in the output layer, of a network that
+# 9. In `MySigmoid.backward`, why multiply by `grad_out`? What goes wrong if the layer keeps its output in
+#    `self.out` instead of `self.cache`, and the same instance is used for two hidden layers?
+# 10. Which activation would you put in the hidden layers, and which in the output layer, of a network that
 #    classifies digits into 10 classes? That predicts a house price? That answers yes/no?

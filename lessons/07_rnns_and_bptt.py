@@ -28,12 +28,12 @@
 #    feed-forward network whose layers **share their weights**;
 # 3. derive BPTT: $\partial L / \partial h_k$ as a sum over time of **products of Jacobians**
 #    $\operatorname{diag}(1 - h_j^2)\, W_{hh}^\top$, the one-step recursion, and
-#    $\partial L / \partial W_{hh} = \sum_t h_{t-1}^\top \delta_t$ — and check them against nnlib and finite
-#    differences;
+#    $\partial L / \partial W_{hh} = \sum_t h_{t-1}^\top \delta_t$ — check them against nnlib and finite
+#    differences, and **build an RNN layer with full BPTT** that trains like nnlib's;
 # 4. measure **vanishing and exploding gradients** and explain them with the **spectral radius** of $W_{hh}$ and the
 #    activation's derivative;
-# 5. apply the notes' remedies — **gradient clipping** (by norm or by value), **ReLU**, the **gates** of LSTM and GRU
-#    — and explain **truncated BPTT**;
+# 5. apply the notes' remedies — **gradient clipping** (by norm or by value; you write the global-norm one), **ReLU**,
+#    the **gates** of LSTM and GRU — and explain **truncated BPTT**;
 # 6. train a character-level **language model** that writes text, and an RNN **forecaster** that beats a naive
 #    baseline.
 
@@ -65,8 +65,16 @@ from nnlib import (
     relative_error,
 )
 from nnlib.data import batches, make_noisy_sine
-from nnlib.exercises import check_bptt_step, check_rnn_step
+from nnlib.exercises import (
+    check_bptt_step,
+    check_clip_grad_norm,
+    check_rnn_layer,
+    check_rnn_step,
+    check_temperature_softmax,
+    check_truncated_bptt,
+)
 from nnlib.functional import softmax
+from nnlib.layers.recurrent import RNNCache
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -199,12 +207,13 @@ print(f"h_5 of the first sequence, by hand: {by_hand[0, -1]}\n                  
 assert np.allclose(by_hand, out, rtol=0, atol=1e-14)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# nnlib's forward keeps every state of its **last** call for the backward pass (`rnn._cache`, time-major: `hs[0]`
-# is $h_0$, `hs[t]` is $h_t$) — the same numbers:
+# nnlib's forward keeps every state of its **last** call in `rnn.cache`, the named tuple `RNNCache(x, hs)` that its
+# backward reads (and then lets go). `rnn.cache.hs` holds the states time-major: `hs[0]` is $h_0$, `hs[t]` is
+# $h_t$ — the same numbers:
 
 # %%
 rnn(x)
-_, hs = rnn._cache
+hs = rnn.cache.hs
 print("stored states:", hs.shape, "(T + 1, N, H)")
 assert np.array_equal(hs[0], np.zeros((2, 4))) and np.allclose(hs[1:].transpose(1, 0, 2), by_hand)
 
@@ -290,7 +299,7 @@ def demo_loss():
 
 
 demo_loss()
-hs_demo = cell._cache[1][:, 0]                               # (T + 1, H): h_0 … h_T
+hs_demo = cell.cache.hs[:, 0]                                # (T + 1, H): h_0 … h_T
 jacobians = [None] + [np.diag(1 - hs_demo[j] ** 2) @ cell.weight_hh.data.T for j in range(1, T_demo + 1)]
 
 
@@ -350,15 +359,60 @@ def bptt_step(dh_t, h_t, h_prev, W_hh):
 check_bptt_step(bptt_step)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# nnlib's `RNN.backward` is this step in a loop. Its core, in `nnlib/layers/recurrent.py`:
+# ### Exercise 7.3 (build) — an RNN layer with backpropagation through time
+#
+# Now the whole layer. Write `MyRNN`, a subclass of `nnlib.RNN` (which gives it the parameters `weight_ih`
+# $(I, H)$, `weight_hh` $(H, H)$, `bias_ih`, `bias_hh` $(H,)$ and their initialisation) with your own
+#
+# * `forward(x, h0=None)`: $x$ is $(N, T, I)$, `h0` $(N, H)$ or `None` (zeros). Run the recurrence
+#   $h_t = \tanh(x_t W_{ih} + b_{ih} + h_{t-1} W_{hh} + b_{hh})$ for $t = 1 \dots T$, keep **every** state in the
+#   cache — `self.cache = RNNCache(x, hs)` with `hs` $(T + 1, N, H)$, `hs[0]` $= h_0$ — and return
+#   `(output, h_n)`: all the states batch-first, $(N, T, H)$, and the last one, $(N, H)$;
+# * `backward(grad_output, grad_h_n=None)`: `grad_output` $= \partial L / \partial(\text{output})$ $(N, T, H)$ and
+#   `grad_h_n` $= \partial L / \partial h_T$ or `None`. Walk back from $t = T$ to 1 with the recursion of step 3:
+#   `dh` $= \partial L / \partial h_t$ is what came back from step $t + 1$ **plus** `grad_output[:, t]`; then
+#   $\delta_t$ = `dh` $\odot (1 - h_t^2)$ (exercise 7.2). Each step **adds** (`+=`) its share to every parameter's
+#   `.grad` (step 4: $x_t^\top \delta_t$, $h_{t-1}^\top \delta_t$, and $\delta_t$ summed over the batch for each
+#   bias), stores `dx[:, t]` $= \delta_t W_{ih}^\top$, and sends `dh` $= \delta_t W_{hh}^\top$ one step back.
+#   Return `(dx, dh0)`.
+#
+# The check compares every output and gradient with `nnlib.RNN`'s on random sequences of several shapes, runs
+# `nnlib.gradcheck` on your layer, and then trains a `SequenceModel` with your RNN on the noisy sine of section 7:
+# its losses must follow nnlib's step for step.
+
+# %%
+class MyRNN(RNN):
+    """A tanh RNN layer with hand-written forward and BPTT; parameters and initialisation from nnlib.RNN."""
+
+    def forward(self, x, h0=None):
+        """x (N, T, I), h0 (N, H) or None → (output (N, T, H), h_n (N, H)); cache: RNNCache(x, hs)."""
+        raise NotImplementedError("Exercise 7.3: implement forward")
+
+    def backward(self, grad_output, grad_h_n=None):
+        """grad_output (N, T, H), grad_h_n (N, H) or None → (dx (N, T, I), dh0 (N, H)); parameter grads +=."""
+        raise NotImplementedError("Exercise 7.4: implement backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_rnn_layer(MyRNN)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Compare with nnlib's `RNN.backward`: the same loop, with `bptt_step` split off as `step_backward` (without the
+# weight gradient) — its reference code, in `nnlib/layers/recurrent.py`:
 #
 # ```python
-# for step in reversed(range(T)):
-#     dh += grad_output[step]                       # + ∂L_t/∂h_t: the step's own loss term
-#     delta[step] = dh * (1 - h_t * h_t)            # δ_t
-#     dh = delta[step] @ self.weight_hh.data.T      # ∂L/∂h_{t-1}: one Jacobian further back
+# def step_backward(self, grad_h, h_t):
+#     delta = grad_h * self.activation_prime(h_t)      # δ_t; tanh' = 1 - h_t²
+#     return delta, delta @ self.weight_hh.data.T      # ∂L/∂h_{t-1}: one Jacobian further back
+#
+# # in backward, with hs = self.cache.hs:
+# for t in reversed(range(T)):                         # dh + ∂L_t/∂h_t: the step's own loss term
+#     delta[t], dh = self.step_backward(dh + grad_output[t], hs[t + 1])
 # # then ∂L/∂W_hh = Σ_t h_{t-1}ᵀ δ_t for all steps at once, as one matrix product
 # ```
+#
+# By default nnlib runs a tuned version of the same loop (`nnlib/kernels/recurrent.py`, tested equal to this one);
+# `nnlib.use_fast_kernels(False)` runs the code above.
 #
 # ### Truncated BPTT
 #
@@ -607,6 +661,23 @@ assert np.isclose(norm_before, 13) and np.isclose(np.linalg.norm(flat(by_norm)),
 assert np.isclose(cosine(flat(by_norm), flat(original)), 1) and cosine(flat(by_value), flat(original)) < 0.9
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7.4 — clipping by the global norm
+#
+# Write `clip_by_global_norm(params, max_norm)`, your own `clip_grad_norm`: compute the **global** norm
+# $\lVert g \rVert = \sqrt{\sum_p \lVert g_p \rVert^2}$ over the `.grad` of every parameter in `params`; if it exceeds
+# `max_norm`, scale **every** gradient **in place** by the same factor `max_norm` / $\lVert g \rVert$ (so that the
+# optimizer sees the clipped values); return the norm **before** clipping.
+
+# %%
+def clip_by_global_norm(params, max_norm):
+    """Scale every p.grad in place so that the global norm is at most max_norm; return the norm before."""
+    raise NotImplementedError("Exercise 7.5: implement clip_by_global_norm")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_clip_grad_norm(clip_by_global_norm)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **An exploding training run.** A tanh RNN with $H = 32$ starts with $W_{hh}$ at radius 1.5 and learns to predict
 # a noisy sine one step ahead (section 7 explains the task) with plain SGD at a large learning rate, 0.5 — large
 # steps, in a network whose gradient can jump. The loop below records, at every step, the loss and the global norm
@@ -826,6 +897,24 @@ plt.show()
 # $\tau$, $p_i = \operatorname{softmax}(z / \tau)_i$, draw a character, and feed it back in, continuing from the state
 # (`model(x, state)`). A low temperature sharpens the distribution towards the most likely character ($\tau \to 0$
 # is greedy), $\tau = 1$ samples the model's own probabilities, a high one flattens it towards uniform noise.
+#
+# ### Exercise 7.5 — the temperature
+#
+# Write `temperature_softmax(logits, temperature)`: the probabilities $\operatorname{softmax}(z / \tau)$ over the
+# **last** axis of `logits` (one distribution per row of a batch). With a low $\tau$, $z / \tau$ is large: subtract
+# the row's maximum before `np.exp` (lesson 02), or the exponential overflows.
+
+# %%
+def temperature_softmax(logits, temperature):
+    """softmax(logits / temperature) over the last axis; the same shape as logits."""
+    raise NotImplementedError("Exercise 7.6: implement temperature_softmax")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_temperature_softmax(temperature_softmax)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The sampler below uses nnlib's `softmax` the same way:
 
 # %%
 def sample(model, prompt="the ", length=200, temperature=0.5, rng=0):
@@ -918,6 +1007,29 @@ plt.show()
 per_step = np.mean((prediction - y_val) ** 2, axis=(0, 2))
 print(f"RNN MSE over steps 1-3: {per_step[:3].mean():.3f}, over steps 10-30: {per_step[9:].mean():.3f}")
 assert per_step[9:].mean() < 0.6 * per_step[:3].mean()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Exercise 7.6 (challenge, optional) — training with truncated BPTT
+#
+# Section 3 cut the *gradient* of one long sequence into windows. Training on a long signal does the same and also
+# **updates the weights after every window**: many cheap steps instead of one expensive one, while the state still
+# carries the memory forward. Write `truncated_bptt(model, loss_fn, optimizer, x, y, window)` for a
+# `SequenceModel`: for each window of `window` steps of `x` $(N, T, I)$ and `y` (the last window may be shorter),
+# zero the gradients, compute the loss of `model(x_window, state)`, backpropagate, take one optimizer step, and keep
+# `state = model.state` (the window's last state) for the next window, starting from `None`. Return the list of
+# the windows' losses (floats). In nnlib the state is a plain array, so the next window's backward stops at it —
+# that is the truncation (in PyTorch you would call `state.detach()`).
+#
+# Optional: leave it unsolved and the check just waits (⏳).
+
+# %%
+def truncated_bptt(model, loss_fn, optimizer, x, y, window):
+    """Train on consecutive windows of x, y (N, T, ...), carrying the state; returns the losses (one per window)."""
+    raise NotImplementedError("Exercise 7.7: implement truncated_bptt")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_truncated_bptt(truncated_bptt)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -25,7 +25,7 @@
 # 1. write the LSTM and GRU equations in PyTorch's gate order (LSTM: $i, f, g, o$; GRU: $r, z, n$), say what each
 #    gate does, and find every gate's weights in nnlib's (and PyTorch's) parameter layout;
 # 2. compute one LSTM step and one GRU step by hand with NumPy, and get exactly what `nnlib.LSTM` and `nnlib.GRU`
-#    compute;
+#    compute — then **build your own LSTM cell**, forward and backward, and train it;
 # 3. derive why the cell state keeps gradients alive — $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$
 #    along the cell path, against the RNN's $\operatorname{diag}(1 - h_t^2)\, W_{hh}^\top$ — and measure the gradient
 #    of the loss with respect to every input step for an RNN, an LSTM and a GRU;
@@ -43,7 +43,14 @@ from ipywidgets import Dropdown, IntSlider, interact
 
 from nnlib import GRU, LSTM, RNN, Adam, CrossEntropyLoss, Embedding, Linear, SequenceModel, fit, relative_error
 from nnlib.data import make_delayed_recall
-from nnlib.exercises import check_gru_num_parameters, check_gru_step, check_lstm_cell_update
+from nnlib.exercises import (
+    check_gru_num_parameters,
+    check_gru_step,
+    check_gru_step_backward,
+    check_lstm_cell,
+    check_lstm_cell_update,
+    check_open_forget_gate,
+)
 from nnlib.functional import sigmoid
 from nnlib.training import accuracy
 
@@ -138,11 +145,30 @@ def lstm_cell_update(c_prev, i, f, g):
 check_lstm_cell_update(lstm_cell_update)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8.2 — open the forget gate
+#
+# A forget gate that starts open keeps the memory from the first training step on — section 4 measures how much that
+# matters. Write `open_forget_gate(layer, b)`: set the forget-gate bias of an `nnlib.LSTM` `layer` **in place** so
+# that the gate sees exactly $b$: the gate adds both biases, so on the forget gate's block of the layout above
+# (and only there) `bias_ih + bias_hh` must equal `b`. The other gates keep their biases.
+
+# %%
+def open_forget_gate(layer, b):
+    """Set the forget gate's bias (bias_ih + bias_hh on its block) of an nnlib.LSTM to b, in place."""
+    raise NotImplementedError("Exercise 8.2: implement open_forget_gate")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_open_forget_gate(open_forget_gate)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### One LSTM step by hand
 #
 # The whole step, written from the equations with the layer's own parameters: one product for the four blocks,
 # `np.split` into $i, f, g, o$, the activations, the cell, the output. We compare it with `nnlib.LSTM` run on a
-# sequence of **one** step from a given state $(h_0, c_0)$:
+# sequence of **one** step from a given state $(h_0, c_0)$, and with the gates that its forward keeps for backward
+# in `lstm.cache` (a named tuple `LSTMCache`; `lstm.cache.gates` holds $i, f, g, o$ side by side, time-major). The
+# function itself is in nnlib too, as `lstm.step(x, h_prev, c_prev)`: the reference forward calls it once per step.
 
 # %%
 def lstm_step(x, h_prev, c_prev, layer):
@@ -161,6 +187,8 @@ _, (h_nnlib, c_nnlib) = lstm(x1[:, None, :], (h0, c0))            # a sequence o
 print("h by hand:", h_hand[0], "\nh nnlib:  ", h_nnlib[0])
 print("c by hand:", c_hand[0], "\nc nnlib:  ", c_nnlib[0])
 assert np.allclose(h_hand, h_nnlib, rtol=1e-12, atol=1e-14) and np.allclose(c_hand, c_nnlib, rtol=1e-12, atol=1e-14)
+assert np.allclose(np.concatenate(gates, axis=1), lstm.cache.gates[0], rtol=1e-12, atol=1e-14)  # t = 1: the one step
+assert np.allclose(lstm.step(x1, h0, c0)[0], h_hand, rtol=1e-12, atol=1e-14)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The GRU: two gates, one state
@@ -195,7 +223,7 @@ assert np.allclose(h_hand, h_nnlib, rtol=1e-12, atol=1e-14) and np.allclose(c_ha
 #
 # $$G\,(IH + H^2 + 2H) \text{ parameters}, \qquad G = 1 \text{ (RNN)}, \; 4 \text{ (LSTM)}, \; 3 \text{ (GRU)}.$$
 #
-# ### Exercise 8.2 — the GRU's parameter count
+# ### Exercise 8.3 — the GRU's parameter count
 #
 # Write `gru_num_parameters(input_size, hidden_size)` returning the number of parameters of
 # `GRU(input_size, hidden_size)` — the same number PyTorch's `nn.GRU` reports.
@@ -203,14 +231,14 @@ assert np.allclose(h_hand, h_nnlib, rtol=1e-12, atol=1e-14) and np.allclose(c_ha
 # %%
 def gru_num_parameters(input_size, hidden_size):
     """The number of parameters of a one-layer GRU with biases (nnlib's and PyTorch's)."""
-    raise NotImplementedError("Exercise 8.2: implement gru_num_parameters")
+    raise NotImplementedError("Exercise 8.3: implement gru_num_parameters")
 
 
 # %% slideshow={"slide_type": "fragment"}
 check_gru_num_parameters(gru_num_parameters)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 8.3 — one GRU step by hand
+# ### Exercise 8.4 — one GRU step by hand
 #
 # Write `gru_step(x, h_prev, layer)`, the GRU's counterpart of `lstm_step` above: from `x` $(N, I)$, `h_prev`
 # $(N, H)$ and the parameters of an `nnlib.GRU` `layer`, return $h_t$ $(N, H)$. Compute $x W_{ih} + b_{ih}$ and
@@ -220,7 +248,7 @@ check_gru_num_parameters(gru_num_parameters)
 # %%
 def gru_step(x, h_prev, layer):
     """One GRU step with layer's parameters: x (N, I), h_prev (N, H) → h_t (N, H)."""
-    raise NotImplementedError("Exercise 8.3: implement gru_step")
+    raise NotImplementedError("Exercise 8.4: implement gru_step")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -330,9 +358,59 @@ assert np.allclose(grad_c0, forget.prod(axis=1), rtol=1e-10) and np.allclose(gra
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # After 30 steps the products are tiny: these gates are about ½ each, and $0.5^{30} \approx 10^{-9}$. The cell path
-# is only as good as its gates. That is the honest reading of the derivation, and the measurement below confirms it.
+# is only as good as its gates. That is the honest reading of the derivation, and the measurement of 4.3 confirms it.
 #
-# ### 4.2 Measured: the gradient that reaches each input step
+# ### 4.2 Backward through one step — and your own LSTM cell
+#
+# BPTT through an LSTM repeats one step backwards, as in lesson 07. Into step $t$ come $\partial L / \partial h_t$
+# (`grad_h`: from the output at $t$ and from step $t + 1$) and $\partial L / \partial c_t$ (`grad_c`: from step
+# $t + 1$'s cell path). Follow the equations backwards, one line at a time, with $\sigma' = \sigma(1 - \sigma)$ and
+# $\tanh' = 1 - \tanh^2$ written with the gates' values:
+#
+# 1. $h_t = o_t \odot \tanh(c_t)$ sends gradient to $c_t$ **as well**: the total is
+#    $\bar c = $ `grad_c` $+$ `grad_h` $\odot\, o_t \odot (1 - \tanh^2 c_t)$;
+# 2. the output gate: $\delta_o = $ `grad_h` $\odot \tanh(c_t) \odot o_t (1 - o_t)$;
+# 3. $c_t = f_t \odot c_{t-1} + i_t \odot g_t$ gives $\delta_i = \bar c \odot g_t \odot i_t(1 - i_t)$,
+#    $\delta_f = \bar c \odot c_{t-1} \odot f_t(1 - f_t)$, $\delta_g = \bar c \odot i_t \odot (1 - g_t^2)$ — the
+#    gradients of the four blocks' **pre-activations**, side by side `delta` $(N, 4H)$ in the order $i, f, g, o$;
+# 4. the pre-activations are $x_t W_{ih} + h_{t-1} W_{hh} + b$, so $\partial L / \partial h_{t-1} = $ `delta`
+#    $W_{hh}^\top$ (and $\partial L / \partial x_t = $ `delta` $W_{ih}^\top$, $\partial L / \partial W_{hh} \mathrel{+}=
+#    h_{t-1}^\top$ `delta`: nnlib's loop does these for all steps at once, as for the RNN);
+# 5. the cell path: $\partial L / \partial c_{t-1} = \bar c \odot f_t$ — the $\operatorname{diag}(f_t)$ of 4.1.
+#
+# ### Exercise 8.5 (build) — an LSTM cell, forward and backward
+#
+# `nnlib.LSTM`'s forward calls `self.step` once per time step and its backward calls `self.step_backward` in the
+# reverse loop (with `nnlib.use_fast_kernels(False)`; the default fast kernels compute the same numbers without
+# them). Write both in a subclass, `MyLSTM(LSTM)`, and nnlib's loops run **your** cell:
+#
+# * `step(x_t, h_prev, c_prev)`: $x_t$ $(N, I)$, $h_{t-1}$, $c_{t-1}$ $(N, H)$ → `(h, c, (i, f, g, o))`, the
+#   equations of section 2 with the layer's parameters (`self.weight_ih.data`, …);
+# * `step_backward(grad_h, grad_c, c_prev, gates, tanh_c)`: `gates` is $(N, 4H)$, the four gates of the step side by
+#   side (`np.split(gates, 4, axis=1)`), `tanh_c` $= \tanh(c_t)$ → `(delta (N, 4H), dh_prev, dc_prev)`, lines 1–5.
+#
+# The check compares both methods with `nnlib.LSTM`'s on random inputs of several shapes, runs `nnlib.gradcheck` on
+# a `MyLSTM` layer, and trains a delayed-recall model (section 5.2) with your cell: its losses must follow the ones
+# with nnlib's LSTM step for step.
+
+# %%
+class MyLSTM(LSTM):
+    """An LSTM whose step and step_backward are written by hand; nnlib's loops and parameters do the rest."""
+
+    def step(self, x_t, h_prev, c_prev):
+        """x_t (N, I), h_prev and c_prev (N, H) → h, c (N, H) and the gates (i, f, g, o), each (N, H)."""
+        raise NotImplementedError("Exercise 8.5: implement step")
+
+    def step_backward(self, grad_h, grad_c, c_prev, gates, tanh_c):
+        """dL/dh_t, dL/dc_t, c_{t-1}, gates (N, 4H), tanh(c_t) → delta (N, 4H), dL/dh_{t-1}, dL/dc_{t-1}."""
+        raise NotImplementedError("Exercise 8.6: implement step_backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_lstm_cell(MyLSTM)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 4.3 Measured: the gradient that reaches each input step
 #
 # The experiment: a layer with $I = 8$ inputs and $H = 32$ units at its **initialisation** (PyTorch's, which nnlib
 # copies: every parameter uniform in $\pm 1/\sqrt{H}$), 16 random input sequences of $T$ steps, and a loss on the
@@ -429,7 +507,7 @@ _ = interact(show_gradient_flow, steps=IntSlider(value=50, min=10, max=200, step
              gate_bias=Dropdown(options=GATE_BIASES, description="gate bias"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 4.3 The forget-gate bias: choosing how long to remember
+# ### 4.4 The forget-gate bias: choosing how long to remember
 #
 # If a gate holds a constant value $f$ (the LSTM's forget gate, or the GRU's update gate $z$), the cell path
 # multiplies the gradient — and the stored memory — by $f$ per step, so after $k$ steps by $f^k = e^{-k/\tau}$, with
@@ -627,7 +705,7 @@ for hidden in (32, 256):
 # * *GRU: "often performing comparably on shorter sequences".* **Yes**: at delay 5 all three, even the RNN, are
 #   perfect.
 # * *Gates mitigate vanishing gradients (§3.3).* **Yes, once they are open**: at initialisation the gated cells'
-#   gradients also vanish, only more slowly (4.2); with $b = 4$ they cross 100 steps (4.3).
+#   gradients also vanish, only more slowly (4.3); with $b = 4$ they cross 100 steps (4.4).
 #
 # One task, one size, two seeds: on language, music or speech, with larger models and longer training, systematic
 # comparisons (Chung et al., 2014; Jozefowicz et al., 2015; Greff et al., 2017) found LSTM and GRU close, the winner
@@ -714,6 +792,31 @@ _ = interact(show_gates, variant=Dropdown(options=list(inside)),
              rank=IntSlider(value=0, min=0, max=31, continuous_update=False))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## Challenge (optional) — Exercise 8.6: the GRU step backward
+#
+# Do for the GRU what exercise 8.5 did for the LSTM's backward. nnlib's `GRU.step` returns $h_t$, the gates
+# $(r, z, n)$ and $h_n = h_{t-1} W_{hn} + b_{hn}$ (the part of the candidate's pre-activation that $r$ multiplies);
+# its backward loop calls `step_backward(grad_h, h_prev, gates, h_n)` with `gates` $(N, 3H)$. Write it in
+# `MyGRU(GRU)`. It returns **two** δ arrays, because the reset gate makes the input and hidden sides of the
+# candidate differ: `d_ih` $= \partial L / \partial(x_t W_{ih} + b_{ih})$ and `d_hh` $= \partial L / \partial(h_{t-1}
+# W_{hh} + b_{hh})$, each $(N, 3H)$ in the order $r, z, n$, and `dh_prev`. Derive it from section 3's equations:
+# $h_t$ depends on $z_t$, on $n_t$ and **directly** on $h_{t-1}$; $n_t$'s pre-activation holds $r_t \odot h_n$.
+#
+# Optional: leave it unsolved and the check just waits (⏳).
+
+# %%
+class MyGRU(GRU):
+    """A GRU whose step_backward is written by hand."""
+
+    def step_backward(self, grad_h, h_prev, gates, h_n):
+        """dL/dh_t, h_{t-1} (N, H), gates (N, 3H), h_n (N, H) → d_ih, d_hh (N, 3H) and dL/dh_{t-1} (N, H)."""
+        raise NotImplementedError("Exercise 8.7: implement step_backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_gru_step_backward(MyGRU)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * The **LSTM** carries a cell state $c_t$ besides $h_t$ and has three gates and a candidate, in PyTorch's order
@@ -741,7 +844,7 @@ _ = interact(show_gates, variant=Dropdown(options=list(inside)),
 # 2. Derive $\partial c_t / \partial c_{t-1}$ along the cell path and compare it with the RNN's
 #    $\partial h_t / \partial h_{t-1}$. Why does the cell path help against vanishing gradients, and what do the
 #    indirect paths through $h_{t-1}$ look like?
-# 3. Why did the LSTM's and GRU's gradients still vanish at initialisation in section 4.2? What changes when the
+# 3. Why did the LSTM's and GRU's gradients still vanish at initialisation in section 4.3? What changes when the
 #    forget-gate bias is set to $b$, and how long a memory does $b = 1$ give? Which $b$ would you choose for 200 steps?
 # 4. Write the GRU's equations. How does its update gate combine the LSTM's forget and input gates? Where does its
 #    reset gate act in PyTorch's convention, and why does that keep two biases meaningful?

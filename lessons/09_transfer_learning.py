@@ -25,13 +25,15 @@
 #    pre-trained and what is adapted;
 # 2. inspect, save and load a **checkpoint** by parameter name, load only the feature extractor into a model with
 #    a new head, and explain why checkpoints are not pickles;
-# 3. **replace the head** of a network and **freeze** its feature extractor, and count what remains trainable;
+# 3. **replace the head** of a network and **freeze** its feature extractor, count what remains trainable, and
+#    extract features once, in evaluation mode;
 # 4. derive why a frozen extractor needs no gradient — the head's gradient is the δ rule on fixed features,
 #    $\partial E / \partial W = \phi^\top (P - T) / N$ — and why training it equals training a linear classifier on
 #    features computed once;
 # 5. compare **training from scratch**, **frozen features** and **fine-tuning** as the number of labelled examples
 #    grows, and say where transfer helps and where it stops helping;
-# 6. explain why fine-tuning trains the new head first and uses a **lower learning rate**;
+# 6. write the frozen and fine-tuning recipes as code, and explain why fine-tuning trains the new head first and
+#    uses a **lower learning rate**;
 # 7. show what pre-trained features separate that random ones do not.
 
 # %%
@@ -46,7 +48,7 @@ from ipywidgets import SelectionSlider, fixed, interact
 import nnlib
 from nnlib import Adam, CrossEntropyLoss, Linear, accuracy, fit
 from nnlib.data import load_digits, one_hot, place_on_canvas, take_per_class, train_test_split
-from nnlib.exercises import check_count_trainable, check_freeze, check_new_head
+from nnlib.exercises import check_count_trainable, check_extract_features, check_freeze, check_new_head, check_transfer
 from nnlib.functional import softmax
 from nnlib.pretrained import (
     CANVAS,
@@ -454,6 +456,25 @@ print("extractor gradients all zero:", all(not p.grad.any() for p in extractor.p
 assert all(not p.grad.any() for p in extractor.parameters())
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9.4 — extract the features once
+#
+# Write `extract_features(model, X, batch_size=256)`: the features $\Phi$ of every image of `X`, the output of
+# `model[:-1]`, as one array $(N, F)$. Three things make it right: switch to **evaluation mode** first
+# (`model.eval()`: layers such as Dropout act randomly in training mode), run the extractor under
+# `with nnlib.no_grad():` (nothing is kept for a backward that never comes), and go **batch by batch** (the
+# activations of 10,000 images at once may not fit in memory), joining the batches with `np.concatenate`.
+# (`nnlib.predict(model[:-1], X, batch_size)` does all three; write them yourself.)
+
+# %%
+def extract_features(model, X, batch_size=256):
+    """The features model[:-1](X) (N, F) of images X (N, ...), in eval mode, under no_grad, batch by batch."""
+    raise NotImplementedError("Exercise 9.4: implement extract_features")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_extract_features(extract_features)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **(c)** Training the frozen model with `fit` is the same as training the head alone on the precomputed features
 # $\Phi$ — with the same seeds (the head's initial weights and the batch order), the same weights come out:
 
@@ -579,7 +600,38 @@ assert probe["pre-trained extractor"] > probe["random extractor"] + 0.3
 # | `"frozen"` | pre-trained extractor, frozen; new head | the head | 200 steps at $3 \cdot 10^{-3}$ |
 # | `"fine-tune"` | the frozen model after its 200 steps | then every layer | 200 more steps at $10^{-3}$ |
 #
-# Scratch and fine-tuning get the same number of steps. For 10, 20, 50 and 100 labelled images per class, three
+# Scratch and fine-tuning get the same number of steps.
+#
+# ### Exercise 9.5 — the recipe as code
+#
+# Before running `adapt` 36 times, write its two transfer methods yourself — the tools of sections 4 and 5 put
+# together. `train_steps` below is `adapt`'s training loop: about `steps` Adam steps on batches of 16 (the optimizer
+# may hold every parameter: it skips the frozen ones).
+#
+# Write `transfer(method, X, y, n_classes=5, steps=200, rng=0, fine_tune_lr=1e-3)` for `method` `"frozen"` or
+# `"fine-tune"`: make ONE generator `rng = np.random.default_rng(rng)` and draw everything from it, in this order —
+# load the pretrained CNN, give it a new head `Linear(N_FEATURES, n_classes, rng=rng)`, freeze the extractor, train
+# `steps` steps at $3 \cdot 10^{-3}$; for `"fine-tune"`, then unfreeze every layer and train `steps` more at
+# `fine_tune_lr`. Return the model in evaluation mode. The check runs both methods on two tiny tasks and compares
+# your weights with `adapt`'s, bit for bit.
+
+# %%
+def train_steps(model, X, y, lr, steps, rng):
+    """About ``steps`` Adam steps (lr) on batches of 16 of (X, y), batch order from ``rng``: adapt's training loop."""
+    fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), X, y, epochs=max(1, round(steps * 16 / len(X))),
+        batch_size=16, rng=rng)
+
+
+def transfer(method, X, y, n_classes=5, steps=200, rng=0, fine_tune_lr=1e-3):
+    """adapt's "frozen" or "fine-tune" method on the target data (X, y): the trained model, in eval mode."""
+    raise NotImplementedError("Exercise 9.5: implement transfer")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_transfer(transfer)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# From here on, `adapt` itself. For 10, 20, 50 and 100 labelled images per class, three
 # draws each (seeds 0, 1, 2: different labelled images, initial head and batch order), all tested on the same
 # 396 test images. That is 36 trainings, about 20 seconds. Each model's weights are kept as a `state_dict()` (a
 # few kilobytes), with its test predictions.

@@ -31,16 +31,17 @@
 # 3. derive $\operatorname{Var}(q \cdot k) = d_k$ and show by measurement why dividing by $\sqrt{d_k}$ keeps the
 #    softmax from saturating and the gradients alive;
 # 4. derive the **backward pass** through attention ($dV = A^\top G$, $dA = G V^\top$, the softmax Jacobian, $dQ$,
-#    $dK$) and check it against finite differences;
+#    $dK$), implement it, and check it against finite differences and inside a transformer that trains;
 # 5. apply **self-attention** to a sentence, a **causal mask**, and split the features into **heads**;
 # 6. explain why attention needs **positional encodings** and prove the rotation property of the sinusoidal ones;
-# 7. assemble a **transformer block** (residuals, LayerNorm, feed-forward; pre- vs post-norm), train a tiny
-#    transformer and read its attention maps;
+# 7. build a **transformer block** forward and backward from nnlib's parts (residuals, LayerNorm, feed-forward;
+#    pre- vs post-norm), train a tiny transformer and read its attention maps;
 # 8. test the notes' "Transformer vs RNN" table by measurement — accuracy against sequence length, time, and memory
 #    ($T^2$ against $T$) — and correct it where it is wrong.
 
 # %%
 import time
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -56,6 +57,7 @@ from nnlib import (
     Module,
     MultiHeadAttention,
     PositionalEncoding,
+    ReLU,
     SequenceModel,
     TransformerEncoderLayer,
     TransformerModel,
@@ -65,7 +67,18 @@ from nnlib import (
     relative_error,
 )
 from nnlib import functional as F
-from nnlib.exercises import check_attention_weights, check_causal_mask, check_scaled_scores, check_split_heads
+from nnlib.exercises import (
+    check_attention_backward,
+    check_attention_forward,
+    check_attention_weights,
+    check_block_backward,
+    check_block_forward,
+    check_causal_mask,
+    check_merge_heads,
+    check_post_norm_backward,
+    check_scaled_scores,
+    check_split_heads,
+)
 
 np.set_printoptions(precision=3, suppress=True)
 
@@ -101,6 +114,12 @@ def with_blanks(digits):
     return np.concatenate([digits, np.full_like(digits, BLANK)], axis=1)
 
 
+class LastStepsCache(NamedTuple):
+    """What LastSteps keeps for backward."""
+
+    shape: tuple  # the wrapped model's output shape (N, T, C)
+
+
 class LastSteps(Module):
     """Keep the outputs of the last ``steps`` time steps of a many-to-many model: (N, T, C) → (N, steps, C)."""
 
@@ -109,11 +128,11 @@ class LastSteps(Module):
 
     def forward(self, x):
         out = self.model(x)
-        self._cache = out.shape
+        self.cache = LastStepsCache(out.shape)
         return out[:, -self.steps:]
 
     def backward(self, grad_out):
-        grad = np.zeros(self._cache, dtype=grad_out.dtype)       # the earlier steps get no gradient
+        grad = np.zeros(self.cache.shape, dtype=grad_out.dtype)  # the earlier steps get no gradient
         grad[:, -self.steps:] = grad_out
         return self.model.backward(grad)
 
@@ -351,7 +370,32 @@ _ = interact(show_attention_weights,
 # ## 4. Backpropagation through attention
 #
 # To train attention we need the gradients of the loss $L$ with respect to $Q$, $K$ and $V$, given
-# $G = \partial L / \partial O$ $(T_q, d_v)$ from the layers above. We go backwards through the three steps
+# $G = \partial L / \partial O$ $(T_q, d_v)$ from the layers above. The backward pass reuses what the forward pass
+# computed — the weights $A$ — so we first write the forward pass the way a layer runs it: for a whole batch of
+# heads at once, returning the weights with the output, and with an optional **mask**. A mask is a boolean array
+# broadcastable to $(\dots, T_q, T_k)$, True where query $i$ may attend to key $j$; a blocked score is set to
+# $-\infty$ before the softmax, so its weight is exactly $e^{-\infty} = 0$ and the allowed weights of the row are
+# renormalised (section 6 shows what masks are for).
+#
+# ### Exercise 10.3 — the forward pass, with a mask
+#
+# Write `attention_forward(q, k, v, mask=None)` for `q` $(\dots, T_q, d_k)$, `k` $(\dots, T_k, d_k)$, `v`
+# $(\dots, T_k, d_v)$: return `(output, weights)`, the output $AV$ $(\dots, T_q, d_v)$ and the weights $A$
+# $(\dots, T_q, T_k)$. Build new arrays — do not change `q`, `k` or `v` in place: a layer keeps them for backward.
+
+# %%
+def attention_forward(q, k, v, mask=None):
+    """(softmax(q kᵀ/√d_k) v, weights), blocked scores (mask False) at −∞: q (..., T_q, d_k), k (..., T_k, d_k),
+    v (..., T_k, d_v), mask bool broadcastable to (..., T_q, T_k) or None → ((..., T_q, d_v), (..., T_q, T_k))."""
+    raise NotImplementedError("Exercise 10.3: implement attention_forward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_attention_forward(attention_forward)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The check also plugged your function into the reversal transformer of section 10 (one block, trained a few steps
+# in float64): it must follow nnlib's losses exactly. Now backwards, through the three steps
 # $S = QK^\top / \sqrt{d_k}$, $A = \operatorname{softmax}(S)$ (row by row), $O = AV$, one chain rule at a time.
 #
 # **Through $O = AV$.** $O_{ij} = \sum_k A_{ik} V_{kj}$, so $\partial O_{ij} / \partial V_{kj} = A_{ik}$ and
@@ -374,37 +418,54 @@ _ = interact(show_attention_weights,
 #
 # $$\boxed{dQ = \frac{dS\, K}{\sqrt{d_k}}, \qquad dK = \frac{dS^\top Q}{\sqrt{d_k}}} .$$
 #
-# (With a mask, masked entries have $A = 0$, so $dS = 0$ there: masked keys receive no gradient.) The derivation in
-# NumPy, for any leading batch and head axes, compared with nnlib's `scaled_dot_product_attention_backward` and with
-# finite differences of $L = \sum G \odot O$ in float64:
+# With a mask, blocked entries have $A = 0$, so $dS = 0$ there: blocked keys receive no gradient from that query —
+# as long as the backward uses the forward's weights.
+#
+# ### Exercise 10.4 — attention backward
+#
+# Write `attention_backward(grad_out, q, k, v, weights)`: given $G$ = `grad_out` $(\dots, T_q, d_v)$ and the
+# forward's `weights` $A$, return `(dq, dk, dv)`, shaped like `q`, `k` and `v` — the four boxes, for any leading
+# batch and head axes (transpose the last two axes only). The check compares them with nnlib's
+# `scaled_dot_product_attention_backward` (masks included) and with finite differences, then trains the reversal
+# transformer with your two functions inside its multi-head attention.
 
 # %%
-def attention_backward(grad_out, q, k, v):
-    """dL/dq, dL/dk, dL/dv of softmax(q kᵀ/√d_k) v, given G = dL/d(output); q (..., T_q, d_k), k (..., T_k, d_k),
-    v (..., T_k, d_v), G (..., T_q, d_v) → arrays shaped like q, k, v."""
-    _, weights = F.scaled_dot_product_attention(q, k, v)                    # A (..., T_q, T_k)
-    grad_v = np.swapaxes(weights, -1, -2) @ grad_out                        # dV = Aᵀ G
-    grad_weights = grad_out @ np.swapaxes(v, -1, -2)                        # dA = G Vᵀ
-    grad_scores = weights * (grad_weights - np.sum(grad_weights * weights, axis=-1, keepdims=True))
-    grad_scores /= np.sqrt(q.shape[-1])                                     # dS / √d_k
-    return grad_scores @ k, np.swapaxes(grad_scores, -1, -2) @ q, grad_v
+def attention_backward(grad_out, q, k, v, weights):
+    """dL/dq, dL/dk, dL/dv of attention given G = dL/d(output) (..., T_q, d_v) and the forward's weights A
+    (..., T_q, T_k) → arrays shaped like q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v)."""
+    raise NotImplementedError("Exercise 10.4: implement attention_backward")
 
 
+# %% slideshow={"slide_type": "fragment"}
+check_attention_backward(attention_backward, forward=attention_forward)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# nnlib's `scaled_dot_product_attention_backward` implements the same boxes. Against finite differences of
+# $L = \sum G \odot O$ in float64, with a causal mask — and the two facts derived above: the rows of $dS$ sum to 0,
+# and the keys a query may not see get no gradient from it:
+
+# %%
 rng = np.random.default_rng(4)
-q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 6))
-G = rng.standard_normal((2, 3, 6))
-ours = attention_backward(G, q, k, v)
-nnlib_grads = F.scaled_dot_product_attention_backward(G, q, k, v, F.scaled_dot_product_attention(q, k, v)[1])
+q, k, v = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4, 5))
+G, MASK = rng.standard_normal((2, 4, 5)), F.causal_mask(4)
+_, weights = F.scaled_dot_product_attention(q, k, v, MASK)
+nnlib_grads = F.scaled_dot_product_attention_backward(G, q, k, v, weights)
 
 
 def loss():
-    return np.sum(G * F.scaled_dot_product_attention(q, k, v)[0])
+    return np.sum(G * F.scaled_dot_product_attention(q, k, v, MASK)[0])
 
 
-for name, array, mine, theirs in zip(["dQ", "dK", "dV"], [q, k, v], ours, nnlib_grads, strict=True):
-    numerical = numerical_gradient(loss, array)
-    assert np.allclose(mine, theirs, rtol=1e-12, atol=1e-12) and relative_error(mine, numerical) < 1e-8
-    print(f"{name} {str(mine.shape):10s} = nnlib's backward: True | = finite differences: True")
+for name, array, grad in zip(["dQ", "dK", "dV"], [q, k, v], nnlib_grads, strict=True):
+    error = relative_error(grad, numerical_gradient(loss, array))
+    print(f"{name} {str(grad.shape):10s} = finite differences (relative error < 1e-8): {error < 1e-8}")
+    assert error < 1e-8
+
+dA = G @ np.swapaxes(v, -1, -2)
+dS = weights * (dA - np.sum(dA * weights, axis=-1, keepdims=True))
+print("every row of dS sums to 0:", np.allclose(dS.sum(axis=-1), 0), "| dS is exactly 0 where the mask blocks:",
+      np.all(dS[..., ~MASK] == 0))
+assert np.allclose(dS.sum(axis=-1), 0) and np.all(dS[..., ~MASK] == 0)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Self-attention on a sentence
@@ -483,7 +544,7 @@ assert contextual[WORDS.index("it"), FEATURES.index("animate")] > 0.7
 # allowed ones are renormalised. (Batches of sequences of different lengths use the same trick, with a **padding
 # mask** that hides the padding tokens: `MultiHeadAttention(..., key_padding_mask=...)`.)
 #
-# ### Exercise 10.3 — the causal mask
+# ### Exercise 10.5 — the causal mask
 #
 # Write `causal_mask(T)`: a **boolean** array $(T, T)$, True where query $i$ may attend to key $j$, i.e. $j \le i$
 # (nnlib's, and PyTorch's `scaled_dot_product_attention`, convention: True = may attend).
@@ -491,7 +552,7 @@ assert contextual[WORDS.index("it"), FEATURES.index("animate")] > 0.7
 # %%
 def causal_mask(T):
     """Boolean (T, T): True where query i may attend to key j, i.e. on and below the diagonal (j ≤ i)."""
-    raise NotImplementedError("Exercise 10.3: implement causal_mask")
+    raise NotImplementedError("Exercise 10.5: implement causal_mask")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -530,7 +591,7 @@ assert np.all(A_causal[np.triu_indices(7, 1)] == 0) and np.allclose(A_causal, re
 # $(N, h, T, E/h)$ — a batch of $N \cdot h$ independent attentions that `scaled_dot_product_attention` runs at once
 # (its leading axes broadcast). $h$ heads of size $E/h$ cost the same as one head of size $E$.
 #
-# ### Exercise 10.4 — splitting the heads
+# ### Exercise 10.6 — splitting the heads
 #
 # Write `split_heads(x, h)`: $(N, T, E) \to (N, h, T, E/h)$, head $j$ getting the features
 # $j \cdot E/h, \dots, (j+1) \cdot E/h - 1$ of every token. One `reshape` and one `transpose`; in which order?
@@ -538,11 +599,27 @@ assert np.all(A_causal[np.triu_indices(7, 1)] == 0) and np.allclose(A_causal, re
 # %%
 def split_heads(x, h):
     """(N, T, E) → (N, h, T, E/h): the E features of each token cut into h contiguous groups, one per head."""
-    raise NotImplementedError("Exercise 10.4: implement split_heads")
+    raise NotImplementedError("Exercise 10.6: implement split_heads")
 
 
 # %% slideshow={"slide_type": "fragment"}
 check_split_heads(split_heads)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 10.7 — merging the heads
+#
+# After attention, each head's output $(N, h, T, d)$ must be put back side by side: token $t$ gets head 0's $d$
+# features, then head 1's, … — $(N, T, h \cdot d)$, the input of the output projection $W_O$. Write
+# `merge_heads(x)`, the inverse of `split_heads`.
+
+# %%
+def merge_heads(x):
+    """(N, h, T, d) → (N, T, h·d): the heads' outputs side by side for every token (the inverse of split_heads)."""
+    raise NotImplementedError("Exercise 10.7: implement merge_heads")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_merge_heads(merge_heads)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # `nnlib.MultiHeadAttention(E, h)` has four `Linear(E, E)` layers `q_proj`, `k_proj`, `v_proj`, `out_proj` (PyTorch's
@@ -714,29 +791,91 @@ assert np.allclose(layer(x), x + PE_TABLE[:10])                      # nnlib's l
 #   $\sqrt{d_k}$ argument of section 3 assumes. Unlike batch normalization it uses no statistics across the batch,
 #   so it works the same for one sequence or many.
 #
-# `nnlib.TransformerEncoderLayer` (PyTorch's `nn.TransformerEncoderLayer(batch_first=True)`) rebuilt from its own
-# parts, both ways:
+# ### Exercise 10.8 — the pre-norm block's forward
+#
+# Build the pre-norm block from nnlib's parts. `__init__` is given: two `LayerNorm`s, a `MultiHeadAttention`, and
+# the feed-forward network `Linear` → `ReLU` → `Linear` (no dropout), named as in nnlib's `TransformerEncoderLayer`
+# so that the check can copy its weights in. Write `forward(x, causal=False)`: $x$ $(N, T, d)$ → $(N, T, d)$, passing
+# `causal` on to the attention. Call the sub-layers (`self.norm1(x)`, …): each keeps its own cache for backward.
 
 # %%
-def block_by_hand(block, x):
-    """A TransformerEncoderLayer's forward (dropout 0) from its sub-layers: post-norm, or pre-norm."""
-    def feed_forward(z):
-        return block.linear2(np.maximum(block.linear1(z), 0))
+class PreNormBlock(Module):
+    """x ← x + MHA(LN₁(x)); x ← x + FF(LN₂(x)) with FF(z) = ReLU(z W₁ + b₁) W₂ + b₂: (N, T, d) → (N, T, d)."""
 
-    if block.norm_first:
-        x = x + block.self_attn(block.norm1(x))
-        return x + feed_forward(block.norm2(x))
-    x = block.norm1(x + block.self_attn(x))
-    return block.norm2(x + feed_forward(x))
+    def __init__(self, d_model, nhead, dim_feedforward, rng=None, dtype=np.float32):
+        rng = np.random.default_rng(rng)
+        self.norm1 = LayerNorm(d_model, dtype=dtype)
+        self.self_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
+        self.activation = ReLU()
+        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+
+    def forward(self, x, causal=False):
+        raise NotImplementedError("Exercise 10.8: implement forward")
+
+    def backward(self, grad_out):
+        raise NotImplementedError("Exercise 10.9: implement backward")
 
 
+# %% slideshow={"slide_type": "fragment"}
+check_block_forward(PreNormBlock)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 10.9 — the pre-norm block's backward
+#
+# Backward runs the two residual sums in reverse. Write $h = x + \operatorname{MHA}(\operatorname{LN}_1(x))$ and
+# $y = h + \operatorname{FF}(\operatorname{LN}_2(h))$, with $g = \partial L / \partial y$. A sum passes its gradient
+# to **both** of its terms, so
+#
+# $$\frac{\partial L}{\partial h} = g + \operatorname{LN}_2^{\,\prime\top}\,\operatorname{FF}^{\prime\top} g,
+# \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial h}
+# + \operatorname{LN}_1^{\,\prime\top}\,\operatorname{MHA}^{\prime\top} \frac{\partial L}{\partial h},$$
+#
+# where each transposed Jacobian is a sub-layer's `backward`, called in the reverse order of the forward (the
+# feed-forward network's: `linear2`, `activation`, `linear1`). Write `PreNormBlock.backward(grad_out)` above and run
+# the check: it compares $\partial L / \partial x$ and every parameter's gradient with nnlib's block, runs
+# `gradcheck`, and trains the reversal transformer of section 10 with your block in place of nnlib's.
+
+# %% slideshow={"slide_type": "fragment"}
+check_block_backward(PreNormBlock)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 10.10 (challenge, optional) — the post-norm block's backward
+#
+# The original transformer's block normalises **after** each residual sum:
+# $h = \operatorname{LN}_1(x + \operatorname{MHA}(x))$, $y = \operatorname{LN}_2(h + \operatorname{FF}(h))$. Its
+# forward is given; write its backward. Now the gradient meets a LayerNorm before it reaches a residual sum — and
+# the attention's input is $x$ itself. (Unsolved, the check waits with ⏳; the lesson runs on either way.)
+
+# %%
+class PostNormBlock(PreNormBlock):
+    """x ← LN₁(x + MHA(x)); x ← LN₂(x + FF(x)): the block of "Attention is all you need", (N, T, d) → (N, T, d)."""
+
+    def forward(self, x, causal=False):
+        x = self.norm1(x + self.self_attn(x, causal=causal))
+        return self.norm2(x + self.linear2(self.activation(self.linear1(x))))
+
+    def backward(self, grad_out):
+        raise NotImplementedError("Exercise 10.10: implement backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_post_norm_backward(PostNormBlock)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# From here on the lesson uses nnlib's `TransformerEncoderLayer` (PyTorch's
+# `nn.TransformerEncoderLayer(batch_first=True)`), which computes the same block, post-norm by default and pre-norm
+# with `norm_first=True`. Its size, what LayerNorm does to each token, and its backward against finite differences:
+
+# %%
 x = np.random.default_rng(10).standard_normal((2, 6, 16))
 for norm_first in (False, True):
     block = TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.0, norm_first=norm_first, rng=0,
                                     dtype=np.float64)
-    assert np.allclose(block(x), block_by_hand(block, x))
-    print(f"{'pre' if norm_first else 'post'}-norm block {x.shape} -> {block(x).shape}: matches the equations; "
+    print(f"{'pre' if norm_first else 'post'}-norm block {x.shape} -> {block(x).shape}; "
           f"{block.num_parameters()} parameters")
+    assert block.num_parameters() == 4 * (16 * 16 + 16) + (16 * 32 + 32) + (32 * 16 + 16) + 2 * (2 * 16)
 
 normalised = LayerNorm(16, dtype=np.float64)(x)
 print("after LayerNorm, every token has mean 0 and std 1:",
@@ -931,9 +1070,17 @@ plot_against_length({T: (1e3 * a, 1e3 * s) for T, (a, s) in timings.items()}, "f
 #
 # Time depends on the machine; memory does not. For the backward pass, each layer keeps arrays from its forward pass
 # (lessons 07–08: BPTT stores every state). Let us add up the bytes that each layer — and its sub-layers — holds in
-# its cache after a forward pass, counting every buffer once:
+# its cache (`module.cache`, the named tuple its backward reads) after a forward pass, counting every buffer once:
 
 # %%
+def cache_of(module):
+    """What ``module`` keeps for backward after the latest forward, or None if it keeps nothing."""
+    try:
+        return module.cache
+    except RuntimeError:                                               # no forward yet, or nothing to keep
+        return None
+
+
 def bytes_kept_for_backward(layer):
     """Bytes of the arrays that ``layer`` and its sub-layers cached in forward (shared buffers counted once)."""
     buffers = {}
@@ -948,7 +1095,7 @@ def bytes_kept_for_backward(layer):
                 collect(part)
 
     for module in layer.modules():
-        collect(module._cache)
+        collect(cache_of(module))
     return sum(buffers.values())
 
 
@@ -1028,14 +1175,15 @@ plot_against_length({T: (a / 2**20, s / 2**20) for T, (a, s) in memory.items()},
 #   vanishes when $a$ is one-hot).
 # * **Backward**: $dV = A^\top G$, $dA = G V^\top$, $dS = A \odot (dA - \operatorname{rowsum}(dA \odot A))$,
 #   $dQ = dS\,K/\sqrt{d_k}$, $dK = dS^\top Q/\sqrt{d_k}$. The rows of $dS$ sum to 0, which is why the key bias gets
-#   exactly zero gradient.
+#   exactly zero gradient. Written as two NumPy functions, they train a transformer exactly as nnlib's do.
 # * A **causal mask** (True on and below the diagonal) keeps a generating model from seeing the future.
 #   **Multi-head** attention cuts $E$ features into $h$ groups: $(N, T, E) \to (N, T, h, E/h) \to (N, h, T, E/h)$.
 # * Attention is permutation-equivariant, so positions are **added**: sinusoidal encodings, where a shift by $k$ is
 #   a rotation that does not depend on $t$.
 # * A **transformer block** = multi-head self-attention + a per-token feed-forward network, each with a residual
-#   connection and LayerNorm (post-norm in the original, pre-norm in most modern models). A one-block transformer
-#   learns to reverse digit sequences almost perfectly, attending along the anti-diagonal.
+#   connection and LayerNorm (post-norm in the original, pre-norm in most modern models). Its backward passes the
+#   gradient through every residual sum along both paths, so the gradient always reaches the layers below. A
+#   one-block transformer learns to reverse digit sequences almost perfectly, attending along the anti-diagonal.
 # * Measured against the notes' table: transformers do capture long-range dependencies; they are parallel in
 #   *steps*, not cheaper in *work*; and their memory grows with the **square** of the sequence length — not fixed,
 #   as the notes claim — while an RNN's grows linearly.

@@ -35,10 +35,10 @@ from .layers import (
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
 from .models import SequenceModel, TransformerModel
-from .module import Module, Parameter, Sequential, is_grad_enabled, no_grad
+from .module import Module, NonFiniteError, Parameter, Sequential, detect_anomaly, is_grad_enabled, no_grad
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value, grad_norm
 from .perceptron import Perceptron
 from .regularization import L1Penalty, L2Penalty
-from .training import History, TrainingDivergedError, accuracy, evaluate, fit
+from .training import History, TrainingDivergedError, accuracy, evaluate, fit, predict
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ and what was received, so that a learner never has to decode a NumPy broadcastin
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -24,9 +25,30 @@ def as_rng(rng, who="rng") -> np.random.Generator:
     """Turn ``None``, an int seed or a ``np.random.Generator`` into a Generator (never global state)."""
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng < 0:
+        raise InputError(f"{who}: a seed must be an int ≥ 0, got {rng}")
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
     raise TypeError(f"{who}: expected None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory (POSIX), or 16 GiB where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 16 << 30
+
+
+def check_fits_in_memory(shape: tuple, who, what: str, itemsize: int = 8) -> None:
+    """Refuse up front an array of ``shape`` that could not fit in memory, saying how much it would need.
+
+    ``itemsize`` is the bytes per element while it is built (8: random values are drawn in float64).
+    """
+    needed = int(np.prod([int(n) for n in shape], dtype=object)) * itemsize
+    if needed > _memory_bytes():
+        raise InputError(f"{who}: {what} of shape {tuple(shape)} would need {needed / 2**30:,.1f} GiB, more than this "
+                         f"machine's {_memory_bytes() / 2**30:.1f} GiB of memory; choose smaller sizes")
 
 
 def check_positive_int(value, who, name: str) -> int:
@@ -34,6 +56,13 @@ def check_positive_int(value, who, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise InputError(f"{who}: {name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_bool(value, who, name: str) -> bool:
+    """Return ``value`` if it is True or False; strings such as ``"no"`` would otherwise count as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{who}: {name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_real(value, who, name: str, ok=None, expected: str = "a finite real number") -> float:
@@ -138,3 +167,14 @@ def check_grad(grad_out, expected_shape: tuple, who, dtype=None, output_dtype=No
         raise DTypeError(f"{who}: {name} has dtype {grad_out.dtype} but the forward output was "
                          f"{np.dtype(output_dtype)}; convert it with .astype(np.{np.dtype(output_dtype)})")
     return grad_out
+
+
+def check_axis(x: np.ndarray, axis, who: str) -> int:
+    """Return ``axis`` if it is an int that indexes one of ``x``'s dimensions, else raise."""
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InputError(f"{who}: axis must be an int, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise InputError(f"{who}: axis {axis} is out of range for an input with shape {x.shape} ({x.ndim} dimensions)")
+    if x.shape[axis] == 0:
+        raise InputError(f"{who}: axis {axis} must have length ≥ 1, got an input with shape {x.shape}")
+    return int(axis)

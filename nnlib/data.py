@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import InputError, as_rng, check_float_dtype, check_positive_int, check_real
+from ._checks import InputError, as_rng, check_fits_in_memory, check_float_dtype, check_positive_int, check_real
 
 __all__ = ["make_xor", "make_spirals", "make_moons", "load_digits", "make_adding_problem", "make_delayed_recall",
            "make_noisy_sine", "place_on_canvas", "train_test_split", "take_per_class", "batches", "one_hot"]
@@ -42,6 +42,7 @@ def make_xor(n: int = 4, noise: float = 0.0, rng=None, dtype=np.float32) -> tupl
     ``n``, sample ``i`` is corner ``i % 4`` plus Gaussian noise of standard deviation ``noise``.
     """
     n = check_positive_int(n, "make_xor", "n")
+    check_fits_in_memory((n, 2), "make_xor", "the data set")
     noise = check_real(noise, "make_xor", "noise", lambda v: v >= 0, "a number >= 0")
     dtype = check_float_dtype(dtype, "make_xor")
     corner = np.arange(n) % 4
@@ -80,6 +81,7 @@ def make_moons(n: int = 200, noise: float = 0.1, rng=None, dtype=np.float32) -> 
     both coordinates. Samples are ordered class by class.
     """
     n = check_positive_int(n, "make_moons", "n")
+    check_fits_in_memory((n, 2), "make_moons", "the data set")
     if n < 2:
         raise InputError(f"make_moons: n must be at least 2 (one point per moon), got {n}")
     noise = check_real(noise, "make_moons", "noise", lambda v: v >= 0, "a number >= 0")
@@ -151,6 +153,7 @@ def make_adding_problem(n: int = 1000, length: int = 50, rng=None, dtype=np.floa
     """
     n = check_positive_int(n, "make_adding_problem", "n")
     length = check_positive_int(length, "make_adding_problem", "length")
+    check_fits_in_memory((n, length, 2), "make_adding_problem", "the data set")
     if length < 2:
         raise InputError(f"make_adding_problem: length must be at least 2 (two marked steps), got {length}")
     dtype = check_float_dtype(dtype, "make_adding_problem")
@@ -193,6 +196,7 @@ def make_noisy_sine(n: int = 500, length: int = 30, noise: float = 0.1, rng=None
     """
     n = check_positive_int(n, "make_noisy_sine", "n")
     length = check_positive_int(length, "make_noisy_sine", "length")
+    check_fits_in_memory((n, length, 1), "make_noisy_sine", "the data set")
     noise = check_real(noise, "make_noisy_sine", "noise", lambda v: v >= 0, "a number >= 0")
     dtype = check_float_dtype(dtype, "make_noisy_sine")
     rng = as_rng(rng, "make_noisy_sine")

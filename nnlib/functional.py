@@ -15,12 +15,12 @@ import numbers
 
 import numpy as np
 
-from ._checks import DTypeError, InputError, as_array
+from ._checks import DTypeError, InputError, as_array, check_axis
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime", "leaky_relu", "leaky_relu_prime",
     "elu", "elu_prime", "softplus", "softplus_prime", "softmax", "log_softmax", "logsumexp", "softmax_backward",
-    "conv_output_size", "pad2d", "im2col", "col2im", "conv2d_naive",
+    "conv_output_size", "pad2d", "sliding_windows", "im2col", "col2im", "conv2d_naive",
     "causal_mask", "scaled_dot_product_attention", "scaled_dot_product_attention_backward", "split_heads",
     "merge_heads", "sinusoidal_positions",
 ]
@@ -34,17 +34,6 @@ def _float_array(x, who: str) -> np.ndarray:
     if x.dtype.kind in "iub":
         return x.astype(np.float64)
     raise DTypeError(f"{who}: expected a real-valued array, got dtype {x.dtype}")
-
-
-def _check_axis(x: np.ndarray, axis, who: str) -> int:
-    """Return ``axis`` if it is an int that indexes one of ``x``'s dimensions, else raise."""
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise InputError(f"{who}: axis must be an int, got {axis!r}")
-    if not -x.ndim <= axis < x.ndim:
-        raise InputError(f"{who}: axis {axis} is out of range for an input with shape {x.shape} ({x.ndim} dimensions)")
-    if x.shape[axis] == 0:
-        raise InputError(f"{who}: axis {axis} must have length ≥ 1, got an input with shape {x.shape}")
-    return int(axis)
 
 
 # --- elementwise activations -----------------------------------------------------------------------
@@ -192,7 +181,7 @@ def softplus_prime(x) -> np.ndarray:
 def _shifted(x, axis, who: str) -> tuple[np.ndarray, np.ndarray]:
     """``(x - m, m)`` with ``m = max(x, axis)`` kept as a broadcastable axis: every exponent becomes ≤ 0."""
     x = _float_array(x, who)
-    axis = _check_axis(x, axis, who)
+    axis = check_axis(x, axis, who)
     m = x.max(axis=axis, keepdims=True)
     return x - m, m
 
@@ -252,14 +241,17 @@ def softmax_backward(s, grad_out, axis: int = -1) -> np.ndarray:
     if s.shape != grad_out.shape:
         raise InputError(f"softmax_backward: grad_out must have the softmax output's shape {s.shape}, "
                          f"got {grad_out.shape}")
-    axis = _check_axis(s, axis, "softmax_backward")
+    axis = check_axis(s, axis, "softmax_backward")
     return s * (grad_out - np.sum(grad_out * s, axis=axis, keepdims=True))
 
 
 # --- convolution: output size, padding, im2col / col2im, the readable reference ---------------------
 
-def _pair(value, who: str, name: str, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints (height, width), each ≥ ``minimum``, as a tuple of two ints."""
+def as_pair(value, who: str, name: str, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (height, width), each ≥ ``minimum``, as a tuple of two ints.
+
+    The argument check of every convolution and pooling size: ``who`` and ``name`` go into the error message.
+    """
     pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum
                              for v in pair):
@@ -294,13 +286,15 @@ def pad2d(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.nda
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def _windows(x: np.ndarray, kernel_size, stride, padding, pad_value: float = 0.0) -> np.ndarray:
-    """Every kernel-sized window of the padded input, as a strided view (no copy after padding).
+def sliding_windows(x: np.ndarray, kernel_size, stride=1, padding=0, pad_value: float = 0.0) -> np.ndarray:
+    r"""Every kernel-sized window of the padded input, as a strided view (no copy after padding).
 
-    x (N, C, H, W) → (N, C, H', W', KH, KW), where ``[n, c, i, j]`` is the window under output pixel (i, j).
+    x (N, C, H, W) → (N, C, H', W', KH, KW): ``[n, c, i, j]`` is the window under output pixel (i, j), and
+    ``[n, c, i, j, p, q]`` is :math:`x^{\text{pad}}_{n,\,c,\,i s + p,\,j s + q}`; the padding holds ``pad_value``.
     """
-    (sh, sw), (kh, kw) = stride, kernel_size
-    windows = np.lib.stride_tricks.sliding_window_view(pad2d(x, padding, pad_value), (kh, kw), axis=(2, 3))
+    kernel_size = as_pair(kernel_size, "sliding_windows", "kernel_size")
+    (sh, sw), padding = as_pair(stride, "sliding_windows", "stride"), as_pair(padding, "sliding_windows", "padding", 0)
+    windows = np.lib.stride_tricks.sliding_window_view(pad2d(x, padding, pad_value), kernel_size, axis=(2, 3))
     return windows[:, :, ::sh, ::sw]
 
 
@@ -310,9 +304,9 @@ def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
     x (N, C, H, W) → cols (N, C·KH·KW, H'·W'), ordered like a weight (C_out, C, KH, KW) reshaped to
     (C_out, C·KH·KW): then ``weight.reshape(C_out, -1) @ cols`` is the convolution, shaped (N, C_out, H'·W').
     """
-    kernel_size, stride = _pair(kernel_size, "im2col", "kernel_size"), _pair(stride, "im2col", "stride")
-    padding = _pair(padding, "im2col", "padding", minimum=0)
-    windows = _windows(x, kernel_size, stride, padding)
+    kernel_size, stride = as_pair(kernel_size, "im2col", "kernel_size"), as_pair(stride, "im2col", "stride")
+    padding = as_pair(padding, "im2col", "padding", minimum=0)
+    windows = sliding_windows(x, kernel_size, stride, padding)
     n, c, oh, ow, kh, kw = windows.shape
     return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
 
@@ -323,8 +317,8 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -
     cols (N, C·KH·KW, H'·W') → (N, C, H, W). A pixel read by several windows receives the sum of their
     entries — exactly dL/dx when ``cols`` holds dL/d(cols). Loops over the KH·KW kernel offsets only.
     """
-    (kh, kw), (sh, sw) = _pair(kernel_size, "col2im", "kernel_size"), _pair(stride, "col2im", "stride")
-    ph, pw = _pair(padding, "col2im", "padding", minimum=0)
+    (kh, kw), (sh, sw) = as_pair(kernel_size, "col2im", "kernel_size"), as_pair(stride, "col2im", "stride")
+    ph, pw = as_pair(padding, "col2im", "padding", minimum=0)
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     cols = cols.reshape(n, c, kh, kw, oh, ow)
@@ -333,38 +327,6 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -
         for q in range(kw):
             padded[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += cols[:, :, p, q]
     return padded[:, :, ph:ph + h, pw:pw + w]
-
-
-def _same_windows(x: np.ndarray, kernel_size: tuple[int, int]) -> np.ndarray:
-    """The windows of a stride-1 "same" convolution (odd kernel, padding (K − 1) / 2), as a view to unfold in batches.
-
-    x (N, C, H, W) → (N, C, KH, KW, H, W). Each image is flattened row after row, with ph zero rows above and below
-    and pw zeros at both ends: then pixel (i + p − ph, j + q − pw), under kernel offset (p, q) of output pixel
-    (i, j), is element (i·W + j) + (p·W + q) of the flat image, so the windows of one offset form a single slice of
-    H·W elements. Where j + q − pw falls off the left or right edge, the slice wraps into the neighbouring row
-    instead of reading zero padding: :func:`_unfold_same` zeroes those entries.
-    """
-    (kh, kw), (n, c, h, w) = kernel_size, x.shape
-    ph, pw = kh // 2, kw // 2
-    flat = np.zeros((n, c, (h + 2 * ph) * w + 2 * pw), dtype=x.dtype)
-    flat[:, :, pw + ph * w:pw + (ph + h) * w] = x.reshape(n, c, h * w)
-    s_n, s_c, s_x = flat.strides
-    return np.lib.stride_tricks.as_strided(flat, (n, c, kh, kw, h, w), (s_n, s_c, w * s_x, s_x, w * s_x, s_x),
-                                           writeable=False)
-
-
-def _unfold_same(windows: np.ndarray) -> np.ndarray:
-    """Copy windows from :func:`_same_windows` into im2col's layout: (n, C, KH, KW, H, W) → (n, C·KH·KW, H·W).
-
-    The result equals ``im2col(x, kernel_size, 1, (KH // 2, KW // 2))`` of those n images, but is copied in
-    n·C·KH·KW runs of H·W instead of n·C·KH·KW·H runs of W.
-    """
-    n, c, kh, kw, h, w = windows.shape
-    cols, pw = windows.copy(), kw // 2
-    for shift in range(1, pw + 1):  # offsets pw ∓ shift read `shift` columns beyond the left / right edge
-        cols[:, :, :, pw - shift, :, :shift] = 0
-        cols[:, :, :, pw + shift, :, -shift:] = 0
-    return cols.reshape(n, c * kh * kw, h * w)
 
 
 def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
@@ -377,7 +339,7 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
     Shapes: x (N, C, H, W), weight (C_out, C, KH, KW), bias (C_out,) or None → y (N, C_out, H', W').
     """
     x, weight = _float_array(x, "conv2d_naive"), _float_array(weight, "conv2d_naive")
-    (sh, sw), padding = _pair(stride, "conv2d_naive", "stride"), _pair(padding, "conv2d_naive", "padding", 0)
+    (sh, sw), padding = as_pair(stride, "conv2d_naive", "stride"), as_pair(padding, "conv2d_naive", "padding", 0)
     n, c, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     xp = pad2d(x, padding)

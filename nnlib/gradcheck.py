@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._checks import InputError, as_rng
-from .module import Module
+from .module import Module, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -82,10 +82,10 @@ def check_gradient(f: Callable, grad_f: Callable, x, eps: float = 1e-6) -> float
 _FLOOR = 1e-2  # see gradcheck's docstring
 
 
-def _leaves(tree) -> list:
+def tree_leaves(tree) -> list:
     """The arrays of a nested tuple/list, depth first: ``(x, (h, c))`` → ``[x, h, c]``."""
     if isinstance(tree, (tuple, list)):
-        return [leaf for item in tree for leaf in _leaves(item)]
+        return [leaf for item in tree for leaf in tree_leaves(item)]
     return [tree]
 
 
@@ -118,7 +118,7 @@ def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | No
         GradcheckError: when ``tol`` is given and some error exceeds it (the message lists them all).
     """
     inputs = _copy_tree(inputs, lambda x: np.array(x) if np.asarray(x).dtype.kind == "f" else np.asarray(x))
-    leaves = _leaves(inputs)
+    leaves = tree_leaves(inputs)
     for i, x in enumerate(leaves):
         if x.dtype.kind == "f":
             _require_float64(x, f"gradcheck({type(module).__name__}) input {i}")
@@ -131,14 +131,15 @@ def gradcheck(module: Module, *inputs, rng=0, eps: float = 1e-6, tol: float | No
     upstream = _copy_tree(output, lambda y: draw.standard_normal(np.shape(y)) if np.ndim(y) else 1.0)
 
     def scalar_loss() -> float:
-        outputs = _leaves(module(*inputs))
-        return float(sum(np.sum(g * y) for g, y in zip(_leaves(upstream), outputs, strict=True)))
+        with no_grad():  # thousands of evaluations: store no cache
+            outputs = tree_leaves(module(*inputs))
+        return float(sum(np.sum(g * y) for g, y in zip(tree_leaves(upstream), outputs, strict=True)))
 
     module.zero_grad()
     module(*inputs)
     analytic_inputs = module.backward(*upstream) if isinstance(output, tuple) else module.backward(upstream)
     errors = {f"input{i}": relative_error(g, numerical_gradient(scalar_loss, leaves[i], eps), _FLOOR)
-              for i, g in enumerate(_leaves(analytic_inputs)[:len(leaves)]) if g is not None}
+              for i, g in enumerate(tree_leaves(analytic_inputs)[:len(leaves)]) if g is not None}
     analytic_params = {name: p.grad.copy() for name, p in params}
     for name, p in params:
         errors[name] = relative_error(analytic_params[name], numerical_gradient(scalar_loss, p.data, eps), _FLOOR)

@@ -7,6 +7,7 @@ such an archive and checks names, shapes and dtypes before changing a single wei
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 import zipfile
@@ -40,8 +41,17 @@ def save(model: Module, path) -> Path:
     ``path`` with :func:`os.replace` (atomic), so readers only ever see a complete checkpoint.
     """
     _check_model(model, "save")
+    path = _check_path(path, "save")
+    for folder in (path, _with_suffix(path)):
+        if folder.is_dir():
+            raise InputError(f"save: {folder} is a folder; give a file name, e.g. {folder / 'model.npz'}")
     path = _with_suffix(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"save: the folder {path.parent} does not exist; create it first "
+                                f"(Path({str(path.parent)!r}).mkdir(parents=True)) or save elsewhere")
     state = model.state_dict()
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a save that was killed
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, _file_mode(path))  # mkstemp creates files readable by their owner only
@@ -54,6 +64,12 @@ def save(model: Module, path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _check_path(path, who: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"{who}: path must be a file name (str or pathlib.Path), got {type(path).__name__}")
+    return Path(path)
 
 
 def _file_mode(path: Path) -> int:
@@ -81,11 +97,13 @@ def _describe(path: Path) -> str:
 
 
 def _resolve(path) -> Path:
-    path = Path(path)
+    path = _check_path(path, "load")
     if not path.exists() and _with_suffix(path).exists():
         return _with_suffix(path)
     if not path.exists():
         raise FileNotFoundError(f"load: no checkpoint at {path}")
+    if path.is_dir():
+        raise InputError(f"load: {path} is a folder; give the checkpoint file inside it (a .npz written by save)")
     return path
 
 

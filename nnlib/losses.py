@@ -87,9 +87,13 @@ class _RegressionLoss(Loss):
         if target.shape != pred.shape:
             raise InputError(f"{self}: target must have the prediction's shape {pred.shape}, got {target.shape} "
                              f"(no broadcasting: reshape one of them explicitly)")
-        target = target.astype(pred.dtype, copy=False)
         check_finite(target, self, "target")
-        return target
+        with np.errstate(over="ignore"):  # an overflow is reported below, with the culprit
+            converted = target.astype(pred.dtype, copy=False)
+        if converted is not target and not np.isfinite(converted).all():
+            raise InputError(f"{self}: target holds values beyond the range of pred's dtype {pred.dtype} (largest "
+                             f"|target| = {np.abs(target).max():.3g}); rescale the targets, or use a float64 model")
+        return converted
 
 
 class SquaredError(_RegressionLoss):

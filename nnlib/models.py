@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import InputError, as_rng, check_float_dtype, check_real
+from ._checks import InputError, as_rng, check_bool, check_float_dtype, check_real
 from .layers import LSTM, Embedding, Linear, PositionalEncoding, TransformerEncoderLayer
-from .layers.attention import _check_sizes
-from .layers.recurrent import _Recurrent
+from .layers.attention import check_head_sizes
+from .layers.recurrent import RecurrentLayer
 from .module import Module
 
 __all__ = ["SequenceModel", "TransformerModel"]
@@ -28,7 +28,7 @@ class SequenceModel(Module):
     """
 
     def __init__(self, recurrent: Module, head: Module, embedding: Embedding | None = None, last_step: bool = False):
-        if not isinstance(recurrent, _Recurrent):
+        if not isinstance(recurrent, RecurrentLayer):
             raise InputError("SequenceModel: recurrent must be an nnlib RNN, LSTM or GRU, "
                              f"got {type(recurrent).__name__}")
         if not isinstance(head, Module) or not (embedding is None or isinstance(embedding, Embedding)):
@@ -71,8 +71,8 @@ class TransformerModel(Module):
                  causal: bool = False, *, rng=None, dtype=np.float32):
         who = "TransformerModel"
         rng = as_rng(rng, who)
-        _check_sizes(who, d_model=d_model, nhead=nhead, vocab_size=vocab_size, n_outputs=n_outputs,
-                     num_layers=num_layers, dim_feedforward=dim_feedforward, max_len=max_len)
+        check_head_sizes(who, d_model=d_model, nhead=nhead, vocab_size=vocab_size, n_outputs=n_outputs,
+                         num_layers=num_layers, dim_feedforward=dim_feedforward, max_len=max_len)
         check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
         check_float_dtype(dtype, who)
         self.embedding = Embedding(vocab_size, d_model, rng=rng, dtype=dtype)
@@ -81,15 +81,17 @@ class TransformerModel(Module):
                                                dtype=dtype) for _ in range(num_layers)]
         self.head = Linear(d_model, n_outputs, rng=rng, dtype=dtype)
         self.scale = np.sqrt(d_model).astype(dtype)
-        self.causal = bool(causal)
+        self.causal = check_bool(causal, who, "causal")
 
     def forward(self, ids):
+        """ids (N, T) → logits (N, T, n_outputs)."""
         x = self.positions(self.embedding(ids) * self.scale)
         for layer in self.layers:
             x = layer(x, causal=self.causal)
         return self.head(x)
 
     def backward(self, grad_out):
+        """dL/d(logits) (N, T, n_outputs) → None (token ids have no gradient); accumulates every parameter's grad."""
         grad = self.head.backward(grad_out)
         for layer in reversed(self.layers):
             grad = layer.backward(grad)

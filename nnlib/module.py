@@ -40,7 +40,9 @@ class _Recording:
     """Global state of forward and backward calls (nnlib is single-threaded)."""
 
     grad_enabled = True
+    detect_anomaly = False
     forward_tape: int | None = None   # the top-level forward running now
+    holders: list | None = None       # ... and the modules that stored a cache during it
     backward_tape: int | None = None  # the forward whose backward is running now
     depth = 0                         # how many module forwards are running, one inside another
     last_tape = 0
@@ -73,6 +75,42 @@ class no_grad:
         _recording.grad_enabled = self.previous
 
 
+class detect_anomaly:
+    """Context manager (PyTorch's name): name the first layer whose forward or backward makes NaN or inf.
+
+    Inside it every module's output and input gradient is checked (one pass over each array), and a floating-point
+    error raised by NumPy (under ``np.errstate(... = "raise")``) is re-raised naming the innermost module it came
+    from, as :class:`NonFiniteError`. ``fit`` uses it to say which layer failed when a step diverges.
+
+    Examples::
+
+        with nnlib.detect_anomaly():
+            out = model(x)                    # NonFiniteError: "Linear(...): forward made NaN or inf"
+            model.backward(loss.backward())
+    """
+
+    def __enter__(self) -> detect_anomaly:
+        self.previous = _recording.detect_anomaly
+        _recording.detect_anomaly = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _recording.detect_anomaly = self.previous
+
+
+class NonFiniteError(FloatingPointError):
+    """A module's forward or backward made NaN or inf (raised under :class:`detect_anomaly`)."""
+
+
+def _check_finite_result(module, value, what: str) -> None:
+    while isinstance(value, (tuple, list)) and value:
+        for item in value[1:]:
+            _check_finite_result(module, item, what)
+        value = value[0]
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise NonFiniteError(f"{module.short_name()}: {what} made NaN or inf")
+
+
 def is_grad_enabled() -> bool:
     """False inside :class:`no_grad`."""
     return _recording.grad_enabled
@@ -99,12 +137,29 @@ def _shape_of(value) -> tuple | None:
     return None if value is None else np.shape(value)
 
 
+def _pop_cache(caches: list | None, tape) -> None:
+    """Remove the latest cache that ``tape``'s forward stored in a module's stack."""
+    for i in range(len(caches or ()) - 1, -1, -1):
+        if caches[i][0] == tape:
+            del caches[i]
+            return
+
+
+def _forget(tape: int, holders: list) -> None:
+    """Drop every cache that one top-level forward stored (what its backward did not pop)."""
+    for module in holders:
+        caches = module.__dict__.get("_caches")
+        if caches:
+            caches[:] = [entry for entry in caches if entry[0] != tape]
+
+
 class _WaitingForward(NamedTuple):
     """A top-level forward whose backward has not run yet."""
 
     tape: int
     inputs: tuple
     output_shape: tuple | None
+    holders: list  #: the modules that stored a cache during it (one entry per cache)
 
 
 def _tracked_backward(backward):
@@ -112,22 +167,29 @@ def _tracked_backward(backward):
 
     @functools.wraps(backward)
     def tracked(self, *args, **kwargs):
-        if self.__dict__.get("_in_backward"):  # a subclass's backward calling super().backward()
+        state, recording = self.__dict__, _recording
+        if state.get("_in_backward"):  # a subclass's backward calling super().backward()
             return backward(self, *args, **kwargs)
         waiting = None
-        if _recording.backward_tape is None:
+        if recording.backward_tape is None:
             waiting = self._take_waiting(args[0] if args else None)
-            _recording.backward_tape = waiting.tape
-        self._in_backward = True
+            recording.backward_tape = waiting.tape
+        state["_in_backward"] = True
         try:
             result = backward(self, *args, **kwargs)
-            self._pop_cache(_recording.backward_tape)
+            if recording.detect_anomaly:
+                _check_finite_result(self, result, "backward")
+            caches, tape = state.get("_caches"), recording.backward_tape
+            if caches and caches[-1][0] == tape:  # the usual case, inlined: this runs for every layer
+                caches.pop()
+            else:
+                _pop_cache(caches, tape)
         finally:
-            self._in_backward = False
+            state["_in_backward"] = False
             if waiting is not None:
-                _recording.backward_tape = None
+                recording.backward_tape = None
         if waiting is not None:
-            self._release(waiting.tape)
+            self._release(waiting)
         return result
 
     return tracked
@@ -205,26 +267,34 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
-        top_level = _recording.depth == 0 and _recording.grad_enabled
+        recording, state = _recording, self.__dict__
+        top_level = recording.depth == 0 and recording.grad_enabled
         if top_level:
-            self._forget_waiting(args, kwargs)
-            _recording.last_tape += 1
-            _recording.forward_tape = _recording.last_tape
-        self.__dict__["_call_mark"] = len(self.__dict__.get("_caches", ()))
-        _recording.depth += 1
+            if "_waiting" in state:
+                self._forget_waiting(args, kwargs)
+            tape = recording.last_tape = recording.last_tape + 1
+            holders = []
+            recording.forward_tape, recording.holders = tape, holders
+        caches = state.get("_caches")
+        state["_call_mark"] = len(caches) if caches else 0
+        recording.depth += 1
         try:
             output = self.forward(*args, **kwargs)
-        except BaseException:
+            if recording.detect_anomaly:
+                _check_finite_result(self, output, "forward")
+        except BaseException as err:
             if top_level:
-                self._release(_recording.forward_tape)
+                _forget(tape, holders)
+            if recording.detect_anomaly and type(err) is FloatingPointError:  # NumPy's, not yet named
+                raise NonFiniteError(f"{self.short_name()}: forward raised {err}") from err
             raise
         finally:
-            _recording.depth -= 1
-            self.__dict__["_call_mark"] = None
+            recording.depth -= 1
+            state["_call_mark"] = None
             if top_level:
-                tape, _recording.forward_tape = _recording.forward_tape, None
+                recording.forward_tape = recording.holders = None
         if top_level:
-            self.__dict__.setdefault("_waiting", []).append(_WaitingForward(tape, (args, kwargs), _shape_of(output)))
+            state.setdefault("_waiting", []).append(_WaitingForward(tape, (args, kwargs), _shape_of(output), holders))
         return output
 
     # --- the cache: what forward stored for backward -----------------------------------------------
@@ -235,9 +305,14 @@ class Module:
         Raises RuntimeError when there is none: forward has not run, ran under ``no_grad``, or its backward already
         ran.
         """
-        tape = _recording.backward_tape
-        for entry_tape, value in reversed(self.__dict__.get("_caches", ())):
-            if tape is None or entry_tape == tape:
+        if not _recording.grad_enabled and self.__dict__.get("_call_mark") is not None:
+            raise RuntimeError(f"{self.short_name()}: no cache is kept under no_grad, so a forward must not read "
+                               "self.cache back: keep the value in a local variable")
+        tape, caches = _recording.backward_tape, self.__dict__.get("_caches")
+        if caches and (tape is None or caches[-1][0] == tape):
+            return caches[-1][1]
+        for entry_tape, value in reversed(caches or ()):
+            if entry_tape == tape:
                 return value
         raise RuntimeError(f"{self}: no cache — backward called before forward, or twice for one forward (a forward "
                            "under no_grad stores nothing, and each forward can be backpropagated once)")
@@ -252,56 +327,62 @@ class Module:
             return
         caches = self.__dict__.setdefault("_caches", [])
         mark = self.__dict__.get("_call_mark")
-        entry = (_recording.forward_tape, value)
+        tape = _recording.forward_tape
         if mark is not None and len(caches) > mark:  # a second assignment in the same forward replaces the first
-            caches[-1] = entry
+            caches[-1] = (tape, value)
+            return
+        if tape is None:  # forward called as .forward(), outside any call: keep only the latest such cache
+            caches[:] = [entry for entry in caches if entry[0] is not None]
         else:
-            caches.append(entry)
+            _recording.holders.append(self)
+        caches.append((tape, value))
 
-    def _pop_cache(self, tape) -> None:
-        caches = self.__dict__.get("_caches", [])
-        for i in range(len(caches) - 1, -1, -1):
-            if caches[i][0] == tape:
-                del caches[i]
-                return
-
-    def _release(self, tape) -> None:
-        """Forget one top-level forward: its place in the queue and every cache it left in this tree."""
-        waiting = self.__dict__.get("_waiting", [])
-        waiting[:] = [w for w in waiting if w.tape != tape]
+    def clear_caches(self) -> None:
+        """Forget every cache and waiting forward of this module and its sub-modules (``fit`` does, to start clean)."""
         for module in self.modules():
-            caches = module.__dict__.get("_caches")
-            if caches:
-                caches[:] = [entry for entry in caches if entry[0] != tape]
+            module.__dict__.pop("_caches", None)
+            module.__dict__.pop("_waiting", None)
+
+    def _release(self, waiting: _WaitingForward) -> None:
+        """Forget one top-level forward: its place in the queue and every cache it left in this tree."""
+        queue = self.__dict__.get("_waiting", [])
+        if len(queue) == 1 and queue[0] is waiting:
+            queue.clear()
+        else:
+            queue[:] = [w for w in queue if w.tape != waiting.tape]
+        _forget(waiting.tape, waiting.holders)
 
     def _forget_waiting(self, args, kwargs) -> None:
         """Before a new top-level forward: drop waiting forwards on the same inputs, and the oldest beyond the limit."""
-        waiting = self.__dict__.get("_waiting", [])
-        for old in list(waiting):
+        queue = self.__dict__.get("_waiting", [])
+        for old in list(queue):
             if _same_inputs(old.inputs, (args, kwargs)):
-                self._release(old.tape)
-        while len(waiting) >= MAX_WAITING:
-            self._release(waiting[0].tape)
+                self._release(old)
+        while len(queue) >= MAX_WAITING:
+            self._release(queue[0])
 
     def _take_waiting(self, grad) -> _WaitingForward:
         """The waiting forward a top-level ``backward(grad)`` belongs to: the latest whose output has grad's shape."""
         waiting = self.__dict__.get("_waiting", [])
+        if len(waiting) == 1:  # the usual case; the layer checks the gradient's shape itself
+            return waiting[0]
         if not waiting:
             caches = self.__dict__.get("_caches")
             if caches:  # forward called as .forward() or from inside another module's forward
-                return _WaitingForward(caches[-1][0], (), None)
-            raise RuntimeError(f"{self.short_name()}: backward called before forward, or twice for one forward — run the "
-                               "forward pass first (each forward can be backpropagated once, and a forward under "
-                               "no_grad stores nothing)")
+                return _WaitingForward(caches[-1][0], (), None, [])
+            raise RuntimeError(f"{self.short_name()}: backward called before forward, or twice for one forward — "
+                               "run the forward pass first (each forward can be backpropagated once, and a forward "
+                               "under no_grad stores nothing)")
         shape = _shape_of(grad)
         fits = [w for w in waiting if shape is None or w.output_shape == shape] or waiting[-1:]
         if any(not _same_inputs(w.inputs, fits[-1].inputs) for w in fits[:-1]):
             for w in fits:
-                self._release(w.tape)
+                self._release(w)
             raise RuntimeError(
-                f"{self.short_name()}: {len(fits)} forwards on different inputs with outputs of shape {shape} were waiting for "
-                "backward, so this gradient could belong to either. Both were dropped: run the forward you want "
-                "to backpropagate again, then backward; run forwards you only look at under `with nnlib.no_grad():`")
+                f"{self.short_name()}: {len(fits)} forwards on different inputs with outputs of shape {shape} were "
+                "waiting for backward, so this gradient could belong to either. Both were dropped: run the forward "
+                "you want to backpropagate again, then backward; run forwards you only look at under "
+                "`with nnlib.no_grad():` (model.clear_caches() forgets every waiting forward)")
         return fits[-1]
 
     # --- the tree of sub-modules and parameters -------------------------------------------------
@@ -358,6 +439,10 @@ class Module:
             param.zero_grad()
 
     def train(self, mode: bool = True) -> Module:
+        """Training mode (``True``, e.g. dropout active) or evaluation mode (``False``) for every sub-module."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise InputError(f"{self.short_name()}.train: mode must be True or False, got {mode!r} "
+                             "(model.eval() switches to evaluation mode)")
         for module in self.modules():
             module.training = mode
         return self

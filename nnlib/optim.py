@@ -19,6 +19,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._checks import InputError, check_real
+from .kernels import fast_kernels_enabled
+from .kernels.optim import FlatMoments, adam_step_all
 from .module import Parameter
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "grad_norm", "clip_grad_norm", "clip_grad_value"]
@@ -56,8 +58,25 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Parameter], lr: float):
         self.params = self._collect(params)
-        self.lr = check_real(lr, self._who(), "lr", lambda v: v > 0, "a number > 0")
+        self.lr = lr
         self.state: list[dict] = [{} for _ in self.params]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate η; checked whenever it is set (``opt.lr = 0.01`` between steps)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check_real(value, self._who(), "lr", lambda v: v > 0, "a number > 0")
+
+    def check_grads(self) -> None:
+        """Refuse a gradient that is not shaped like its parameter (a hand-set ``param.grad`` would broadcast)."""
+        for i, param in enumerate(self.params):
+            if param.requires_grad and param.grad.shape != param.data.shape:
+                raise InputError(f"{self._who()}: params[{i}] ({param.name or 'unnamed'}) has a gradient of shape "
+                                 f"{param.grad.shape} but the parameter has shape {param.data.shape}; write into it "
+                                 "(param.grad[...] = g) instead of replacing it, or call zero_grad()")
 
     def _who(self) -> str:
         return type(self).__name__
@@ -72,6 +91,7 @@ class Optimizer:
 
     def step(self) -> None:
         """Apply one update to every parameter with ``requires_grad`` true."""
+        self.check_grads()
         for param, state in zip(self.params, self.state, strict=True):
             if param.requires_grad:
                 self._update(param, state)
@@ -144,7 +164,13 @@ class Adam(Optimizer):
         \hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
         w^{+} = w - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
 
-    ``weight_decay`` adds :math:`\lambda w` to the gradient (PyTorch's ``Adam``); :class:`AdamW` decouples it.
+    (Lesson 04 writes :math:`s_t` for :math:`v_t`.) ``weight_decay`` adds :math:`\lambda w` to the gradient
+    (PyTorch's ``Adam``); :class:`AdamW` decouples it.
+
+    ``state[i]`` holds parameter i's ``step`` t and its moment estimates ``exp_avg`` (m) and ``exp_avg_sq`` (v),
+    shaped like the parameter. When all parameters share a dtype, those arrays are views of two flat buffers,
+    ``flat_moments`` (a :class:`~nnlib.kernels.optim.FlatMoments`, else None), so that the fast kernel can update
+    every parameter in one pass; the numbers are the same on both paths.
     """
 
     decoupled = False  # AdamW: the weight decay shrinks the weights instead of joining the gradient
@@ -157,11 +183,11 @@ class Adam(Optimizer):
             raise InputError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = tuple(check_real(b, who, f"betas[{i}]", lambda v: 0 <= v < 1, "a number in [0, 1)")
                            for i, b in enumerate(betas))
-        self.eps = check_real(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
+        self.eps = check_real(eps, who, "eps", lambda v: v > 0,
+                              "a number > 0 (with eps = 0 a weight whose gradient is 0 becomes 0/0 = NaN)")
         self.weight_decay = _check_weight_decay(weight_decay, who)
-        self._flat_moments = (_FlatMoments(self.params, self.state)
-                              if len({p.dtype for p in self.params}) == 1 else None)
-        if self._flat_moments is None:  # mixed dtypes: each parameter keeps its own moment arrays
+        self.flat_moments = FlatMoments.attach(self.params, self.state)
+        if self.flat_moments is None:  # mixed dtypes: each parameter keeps its own moment arrays
             for param, state in zip(self.params, self.state, strict=True):
                 state.update(step=0, exp_avg=np.zeros_like(param.data), exp_avg_sq=np.zeros_like(param.data))
 
@@ -169,51 +195,33 @@ class Adam(Optimizer):
         return f"lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay}"
 
     def _update(self, param: Parameter, state: dict) -> None:
-        self._decay([param])
-        state["step"] += 1
-        g = param.grad + self.weight_decay * param.data if self._l2_term() else param.grad
-        param.data -= self._adam_step(state["exp_avg"], state["exp_avg_sq"], g, state["step"])
-
-    def _l2_term(self) -> bool:
-        """Whether :math:`g_t` includes :math:`\\lambda w` (Adam with weight decay)."""
-        return bool(self.weight_decay) and not self.decoupled
-
-    def _decay(self, params: list[Parameter]) -> None:
-        """AdamW's decoupled decay, :math:`w \\leftarrow w\\,(1 - \\eta\\lambda)`; nothing for Adam."""
-        if self.decoupled and self.weight_decay:
-            for param in params:
-                param.data *= 1 - self.lr * self.weight_decay
-
-    def _adam_step(self, m: np.ndarray, v: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
-        """Update the moment estimates ``m`` and ``v`` in place with ``g``; return the step
-        :math:`\\eta\\, \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon)` to subtract from the weights. Shapes: all alike."""
+        """One step on one parameter: the equations above, line by line (m, v updated in place in ``state``)."""
         beta1, beta2 = self.betas
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * np.square(g)
-        denom = np.sqrt(v / (1 - beta2**t))
-        denom += self.eps
-        return (self.lr / (1 - beta1**t)) * m / denom
+        if self.decoupled:                                        # AdamW: w ← w (1 − ηλ)
+            param.data *= 1 - self.lr * self.weight_decay
+        l2 = self.weight_decay and not self.decoupled
+        g = param.grad + self.weight_decay * param.data if l2 else param.grad   # g_t = ∂E/∂w (+ λw)
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m[...] = beta1 * m + (1 - beta1) * g                      # m_t = β1 m_{t−1} + (1 − β1) g_t
+        v[...] = beta2 * v + (1 - beta2) * g**2                   # v_t = β2 v_{t−1} + (1 − β2) g_t²
+        v_hat = v / (1 - beta2**t)                                # v̂_t = v_t / (1 − β2^t)
+        eta_m_hat = self.lr / (1 - beta1**t) * m                  # η m̂_t, with m̂_t = m_t / (1 − β1^t)
+        param.data -= eta_m_hat / (np.sqrt(v_hat) + self.eps)     # w⁺ = w − η m̂_t / (√v̂_t + ε)
 
     def step(self) -> None:
         """Apply one update to every parameter with ``requires_grad`` true.
 
-        When every parameter is trainable and all have taken the same number of steps, the rule runs once on all
-        of them laid end to end (:class:`_FlatMoments`): a dozen NumPy calls per step instead of a dozen per
-        parameter, which is most of a small model's training time. The numbers are the same either way.
+        With fast kernels on (:func:`~nnlib.use_fast_kernels`), when every parameter is trainable and all have
+        taken the same number of steps, the rule runs once on all of them laid end to end
+        (:func:`~nnlib.kernels.optim.adam_step_all`); otherwise :meth:`_update` runs on each. Same numbers.
         """
-        flat = self._flat_moments
-        if flat is None or not flat.can_update(self.params, self.state):
-            return super().step()
-        self._decay(self.params)
-        t = self.state[0]["step"] + 1
-        g = flat.gather([p.grad for p in self.params])
-        if self._l2_term():
-            g += self.weight_decay * np.concatenate([p.data.ravel() for p in self.params])
-        flat.subtract_from(self.params, self._adam_step(flat.exp_avg, flat.exp_avg_sq, g, t))
-        for state in self.state:
-            state["step"] = t
+        flat = self.flat_moments
+        if fast_kernels_enabled() and flat is not None and flat.applies(self.params, self.state):
+            self.check_grads()
+            adam_step_all(self, flat)
+        else:
+            super().step()
 
 
 class AdamW(Adam):
@@ -235,37 +243,6 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
 
-class _FlatMoments:
-    """Adam's moment estimates of all parameters in two flat buffers; each parameter's state holds views of them.
-
-    Buffers: exp_avg and exp_avg_sq of shape (Σ sizes,); parameter i occupies ``slices[i]``.
-    """
-
-    def __init__(self, params: list[Parameter], states: list[dict]):
-        ends = np.cumsum([p.size for p in params])
-        self.slices = [slice(end - p.size, end) for p, end in zip(params, ends, strict=True)]
-        self.exp_avg, self.exp_avg_sq = np.zeros(ends[-1], params[0].dtype), np.zeros(ends[-1], params[0].dtype)
-        self._gathered = np.empty_like(self.exp_avg)
-        for param, state, part in zip(params, states, self.slices, strict=True):
-            state.update(step=0, exp_avg=self.exp_avg[part].reshape(param.shape),
-                         exp_avg_sq=self.exp_avg_sq[part].reshape(param.shape))
-
-    @staticmethod
-    def can_update(params: list[Parameter], states: list[dict]) -> bool:
-        """True when every parameter is trainable and all have taken the same number of steps."""
-        first = states[0]["step"]
-        return all(p.requires_grad for p in params) and all(s["step"] == first for s in states)
-
-    def gather(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """The arrays (one per parameter) laid end to end, (Σ sizes,), in a buffer reused at every call."""
-        return np.concatenate([a.ravel() for a in arrays], out=self._gathered)
-
-    def subtract_from(self, params: list[Parameter], step: np.ndarray) -> None:
-        """``param.data -= step[its slice]`` for every parameter; step (Σ sizes,)."""
-        for param, part in zip(params, self.slices, strict=True):
-            param.data -= step[part].reshape(param.shape)
-
-
 class RMSprop(Optimizer):
     r"""RMSProp: divide the gradient by a running root-mean-square of recent gradients (Hinton's rule).
 
@@ -285,7 +262,8 @@ class RMSprop(Optimizer):
         super().__init__(params, lr)
         who = self._who()
         self.alpha = check_real(alpha, who, "alpha", lambda v: 0 <= v < 1, "a number in [0, 1)")
-        self.eps = check_real(eps, who, "eps", lambda v: v >= 0, "a number >= 0")
+        self.eps = check_real(eps, who, "eps", lambda v: v > 0,
+                              "a number > 0 (with eps = 0 a weight whose gradient is 0 becomes 0/0 = NaN)")
         self.weight_decay = _check_weight_decay(weight_decay, who)
         self.momentum = check_real(momentum, who, "momentum", lambda v: v >= 0, "a number >= 0")
         if not isinstance(centered, bool):

@@ -14,17 +14,18 @@ A non-finite loss or gradient (or an overflow anywhere in the step) stops traini
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import numpy as np
 
 from ._checks import InputError, as_rng, check_positive_int, check_real
 from .data import batches
-from .module import Module
+from .module import Module, detect_anomaly, no_grad
 from .optim import Optimizer, clip_grad_norm
 from .regularization import Penalty
 
-__all__ = ["History", "TrainingDivergedError", "accuracy", "evaluate", "fit"]
+__all__ = ["History", "TrainingDivergedError", "accuracy", "evaluate", "fit", "predict"]
 
 # Accuracy is recorded for these losses, recognised by class name so this module does not import losses.py.
 _MULTICLASS_LOSSES = {"CrossEntropyLoss"}
@@ -121,6 +122,9 @@ def accuracy(scores, y) -> float:
     if scores.ndim == y.ndim + 1 and scores.shape[-1] == 1:
         scores = scores[..., 0]
     if scores.shape == y.shape:
+        if y.ndim > 1 and y.shape[-1] > 1 and _is_one_hot(y):
+            raise InputError(f"accuracy: y of shape {y.shape} looks like one-hot rows, which would be scored element "
+                             "by element; pass the class labels y.argmax(axis=-1) instead")
         correct = (scores > 0) == (y > 0.5)
     elif scores.shape[:-1] == y.shape:
         correct = np.argmax(scores, axis=-1) == y
@@ -130,6 +134,10 @@ def accuracy(scores, y) -> float:
     if correct.size == 0:
         raise InputError(f"accuracy: got no samples (scores of shape {scores.shape}); expected at least one")
     return float(np.count_nonzero(correct) / correct.size)
+
+
+def _is_one_hot(y: np.ndarray) -> bool:
+    return bool(np.isin(y, (0, 1)).all() and (y.sum(axis=-1) == 1).all())
 
 
 def _is_classification(loss) -> bool:
@@ -154,24 +162,54 @@ def _check_parts(model, loss, who: str) -> None:
 
 
 def evaluate(model: Module, loss: Module, X, y, batch_size: int | None = None) -> dict[str, float]:
-    """Loss (and accuracy, for classification losses) of ``model`` on ``(X, y)``, in eval mode.
+    """Loss (and accuracy, for classification losses) of ``model`` on ``(X, y)``, in eval mode under ``no_grad``.
 
     The loss is the sample-weighted mean of the per-batch losses (the full set at once when ``batch_size``
-    is None). The model's train/eval mode is restored afterwards.
+    is None). Nothing is cached for backward, and the model's train/eval mode is restored afterwards.
     """
     _check_parts(model, loss, "evaluate")
     X, y = _check_xy(X, y, "evaluate")
     batch_size = len(X) if batch_size is None else check_positive_int(batch_size, "evaluate", "batch_size")
-    was_training = model.training
-    model.eval()
-    try:
-        meter = _Meter(_is_classification(loss))
+    meter = _Meter(_is_classification(loss))
+    with _evaluating(model):
         for xb, yb in batches(X, y, batch_size, shuffle=False):
             out = model(xb)
             meter.add(loss(out, yb), out, yb)
+    return meter.result()
+
+
+def predict(model: Module, X, batch_size: int | None = None) -> np.ndarray:
+    """``model``'s outputs on ``X``, in eval mode under ``no_grad`` (nothing cached; the mode is restored).
+
+    Shapes: X (N, ...) → the outputs of every batch joined along axis 0, e.g. scores (N, C).
+
+    Examples::
+
+        >>> import numpy as np, nnlib
+        >>> model = nnlib.Sequential(nnlib.Linear(4, 3, rng=0), nnlib.Softmax())
+        >>> nnlib.predict(model, np.ones((5, 4), np.float32), batch_size=2).shape
+        (5, 3)
+    """
+    if not isinstance(model, Module):
+        raise InputError(f"predict: model must be an nnlib Module, got {type(model).__name__}")
+    X = np.asarray(X)
+    if X.ndim == 0 or len(X) == 0:
+        raise InputError(f"predict: X must be a non-empty array of samples, got shape {X.shape}")
+    batch_size = len(X) if batch_size is None else check_positive_int(batch_size, "predict", "batch_size")
+    with _evaluating(model):
+        return np.concatenate([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
+@contextmanager
+def _evaluating(model: Module):
+    """Eval mode and no_grad for the block; the model's mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
     finally:
         model.train(was_training)
-    return meter.result()
 
 
 class _Meter:
@@ -202,6 +240,53 @@ def _check_validation(validation) -> tuple[np.ndarray, np.ndarray] | None:
         raise InputError(f"fit: validation must be a tuple (X_val, y_val), got {type(validation).__name__}"
                          + (f" of length {len(validation)}" if isinstance(validation, (tuple, list)) else ""))
     return _check_xy(*validation, "fit", name="_val")
+
+
+def _first_bad_row(bad: np.ndarray) -> int | None:
+    """Index of the first sample (row) with a True anywhere in it, or None."""
+    rows = bad.reshape(len(bad), -1).any(axis=1)
+    return int(np.argmax(rows)) if rows.any() else None
+
+
+def _check_data(model, loss, X, y, name: str = "") -> None:
+    """Refuse what would fail mid-epoch, naming the sample in the caller's arrays (not in a shuffled batch)."""
+    for array, label in ((X, "X"), (y, "y")):
+        if array.dtype.kind == "f":
+            row = _first_bad_row(~np.isfinite(array))
+            if row is not None:
+                raise InputError(f"fit: {label}{name}[{row}] holds NaN or inf (sample {row} of the array you passed); "
+                                 "remove or repair that sample before training")
+    if type(loss).__name__ in _MULTICLASS_LOSSES:
+        if y.dtype.kind not in "iu":
+            raise InputError(f"fit: y{name} must hold integer class labels for {type(loss).__name__}, got dtype "
+                             f"{y.dtype}" + (" (one-hot rows? pass y.argmax(axis=-1))" if y.ndim > 1 else ""))
+        n_classes = _probe(model, X[:1], f"X{name}[0]").shape[-1]
+        row = _first_bad_row((y < 0) | (y >= n_classes))
+        if row is not None:
+            raise InputError(f"fit: y{name}[{row}] = {y[row]} is not a class label of this model: its output has "
+                             f"{n_classes} classes, so labels must be in [0, {n_classes})")
+
+
+def _probe(model: Module, x, what: str) -> np.ndarray:
+    """The model's output on one sample, or an error naming the layer that made NaN or inf on it."""
+    try:
+        with detect_anomaly(), np.errstate(over="raise", invalid="raise", divide="raise"):
+            return predict(model, x)
+    except FloatingPointError as err:
+        raise InputError(f"fit: the model makes NaN or inf on {what} before training; first in {err}") from err
+
+
+def _check_optimizer_owns(model: Module, optimizer: Optimizer) -> None:
+    """The optimizer must update this model's trainable parameters: all of them, and no other model's."""
+    mine = {id(p) for p in model.parameters()}
+    theirs = {id(p) for p in optimizer.params}
+    if not theirs <= mine:
+        raise InputError("fit: the optimizer updates parameters that are not this model's (was it built on an "
+                         "earlier model? re-create it after the model: SGD(model.parameters(), lr=...))")
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in theirs]
+    if missing:
+        raise InputError(f"fit: the optimizer does not update the trainable parameters {missing}; build it on "
+                         "model.parameters(), or freeze those with requires_grad_(False)")
 
 
 def _progress_bar(epochs: int):
@@ -255,7 +340,15 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
         max_grad_norm = check_real(max_grad_norm, "fit", "max_grad_norm", lambda v: v > 0, "a number > 0 or None")
     rng = as_rng(rng, "fit")
     guard = _Guard(model, optimizer, epochs)
+    _check_optimizer_owns(model, optimizer)
+    _check_data(model, loss, X, y)
+    if validation is not None:
+        if validation[0].shape[1:] != X.shape[1:]:
+            raise InputError(f"fit: X_val has samples of shape {validation[0].shape[1:]}, X of shape {X.shape[1:]}; "
+                             "expected the same")
+        _check_data(model, loss, *validation, name="_val")
     bar = _progress_bar(epochs) if progress else range(epochs)
+    model.clear_caches()  # forwards left waiting by earlier cells must not be taken for this run's
     try:
         for epoch in bar:
             guard.epoch = epoch + 1
@@ -266,6 +359,7 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
             if progress:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
     finally:
+        model.clear_caches()  # a step stopped by the guard leaves its forward waiting
         if progress:
             bar.close()
     return guard.history
@@ -278,15 +372,16 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=Non
     for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle)):
         guard.step, guard.loss = step, float("nan")
         guard.zero_grad()
-        with guard.watch("the forward pass or the loss"):
+        redo = functools.partial(_forward_backward, model, loss, xb, yb)
+        with guard.watch("the forward pass or the loss", redo):
             out = model(xb)
             guard.loss = float(loss(out, yb))
-        guard.check_loss()
-        with guard.watch("the backward pass"):
+        guard.check_loss(redo)
+        with guard.watch("the backward pass", redo):
             model.backward(loss.backward())
             if penalty is not None:
                 penalty.backward(model)
-        guard.check_grads()
+        guard.check_grads(redo)
         if max_grad_norm is not None:
             clip_grad_norm(guard.parameters, max_grad_norm)
         guard.apply_step()
@@ -320,26 +415,31 @@ class _Guard:
             epoch=self.epoch, step=self.step, loss=self.loss, parameter=parameter, history=self.history)
 
     @contextmanager
-    def watch(self, phase: str):
-        """Turn a floating-point overflow or invalid operation inside ``phase`` into a TrainingDivergedError."""
+    def watch(self, phase: str, step=None):
+        """Turn a floating-point overflow or invalid operation inside ``phase`` into a TrainingDivergedError.
+
+        ``step``, a function that redoes the step's forward and backward, is rerun under :class:`detect_anomaly` on
+        failure, to name the layer where NaN or inf first appeared (free when nothing fails).
+        """
         try:
             with np.errstate(over="raise", invalid="raise"):
                 yield
         except FloatingPointError as err:
-            self.fail(f"{phase} produced NaN/inf ({err})", show_loss=not np.isnan(self.loss))
+            self.fail(f"{phase} produced NaN/inf ({err}){_where_non_finite(step)}",
+                      show_loss=not np.isnan(self.loss))
 
     def zero_grad(self) -> None:
         for param in self.parameters:
             param.grad.fill(0)
 
-    def check_loss(self) -> None:
+    def check_loss(self, step=None) -> None:
         if not np.isfinite(self.loss):
-            self.fail("the loss is not finite")
+            self.fail(f"the loss is not finite{_where_non_finite(step)}")
 
-    def check_grads(self) -> None:
+    def check_grads(self, step=None) -> None:
         name = _first_non_finite((name, p.grad) for name, p in self.named)
         if name is not None:
-            self.fail(f"the gradient of parameter {name!r} contains NaN or inf", name)
+            self.fail(f"the gradient of parameter {name!r} contains NaN or inf{_where_non_finite(step)}", name)
 
     def apply_step(self) -> None:
         """``optimizer.step()``, undone if it overflows: an update must never leave NaN/inf weights.
@@ -356,6 +456,33 @@ class _Guard:
             for p, saved in zip(params, backup, strict=True):
                 p.data[...] = saved
             self.fail(f"the optimizer step produced NaN/inf ({err})")
+
+
+def _forward_backward(model: Module, loss: Module, xb, yb) -> None:
+    """One step's forward and backward (what :func:`_where_non_finite` reruns), leaving the gradients as they were."""
+    grads = [p.grad.copy() for p in model.parameters()]
+    model.clear_caches()
+    try:
+        loss(model(xb), yb)
+        model.backward(loss.backward())
+    finally:
+        model.clear_caches()
+        for p, grad in zip(model.parameters(), grads, strict=True):
+            p.grad[...] = grad
+
+
+def _where_non_finite(step) -> str:
+    """``"; first in <layer>: forward made NaN or inf"`` from rerunning ``step`` under detect_anomaly, or ``""``."""
+    if step is None:
+        return ""
+    try:
+        with detect_anomaly(), np.errstate(over="raise", invalid="raise", divide="raise"):
+            step()
+    except FloatingPointError as err:
+        return f"; first in {err}"
+    except InputError as err:  # a loss refusing a non-finite prediction names itself
+        return f"; {err}"
+    return ""
 
 
 def _first_non_finite(named_arrays) -> str | None:

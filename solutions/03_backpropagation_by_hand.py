@@ -33,16 +33,40 @@
 #    and write them as matrix products for a batch;
 # 5. recognise these formulas in nnlib's `Linear`, `Sigmoid` and `SquaredError`, and in a **computational
 #    graph**: backpropagation is the chain rule applied node by node, from the output back to the inputs;
-# 6. train the network, reproduce the published error after 10,000 steps, and see what the learning rate does.
+# 6. **build** your own `Linear` layer — forward, backward, gradients accumulated with `+=` — and train the
+#    2-2-2 network with it to the published weights;
+# 7. train the network, reproduce the published error after 10,000 steps, and see what the learning rate does.
 
 # %%
+from typing import NamedTuple
+
 import matplotlib.pyplot as plt
 import numpy as np
 from ipywidgets import FloatLogSlider, IntSlider, interact
 
-from nnlib import SGD, Linear, Sequential, Sigmoid, SquaredError, check_derivative, numerical_gradient, relative_error
+from nnlib import (
+    SGD,
+    Linear,
+    Module,
+    Parameter,
+    Sequential,
+    Sigmoid,
+    SquaredError,
+    check_derivative,
+    numerical_gradient,
+    relative_error,
+)
 from nnlib.autograd import Value
-from nnlib.exercises import check_dE_dw1, check_dE_dw5, check_output_delta, check_update_all
+from nnlib.exercises import (
+    check_dE_dw1,
+    check_dE_dw5,
+    check_linear_backward,
+    check_linear_forward,
+    check_mlp_backprop,
+    check_output_delta,
+    check_squared_error_grad,
+    check_update_all,
+)
 from nnlib.functional import sigmoid, sigmoid_prime
 from nnlib.training import fit
 from nnlib.viz import draw_graph
@@ -613,6 +637,139 @@ for name, value in [("w1+", new_w1), ("w2+", new_w2), ("w3+", new_w3), ("w4+", n
 assert np.array_equal(model[0].bias.data, [b1, b1]) and np.array_equal(model[2].bias.data, [b2, b2])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ### Build it yourself: the loss's gradient and a `Linear` layer
+#
+# Time to write these pieces yourself, as nnlib modules that follow nnlib's contract (the top of
+# `nnlib/module.py`):
+#
+# * `forward(x)` computes the output and stores what backward needs as `self.cache = SomeCache(...)`, a named
+#   tuple;
+# * `backward(grad_out)` receives $g = \partial E / \partial(\text{output})$, reads `self.cache`, **adds** (`+=`)
+#   $\partial E / \partial(\text{parameter})$ into each `Parameter.grad`, and returns
+#   $\partial E / \partial(\text{input})$; it never modifies `grad_out`.
+#
+# The backward pass starts at the loss. Section 4 derived one entry of its gradient,
+# $\partial E_{total} / \partial out_{o1} = -(t_1 - out_{o1})$; every output of every example of a batch is alike,
+# since $E$ sums $\frac{1}{2}(t - out)^2$ over all of them.
+#
+# ### Exercise 3.5 — the gradient of the squared error (warm-up)
+#
+# Write `squared_error_grad(out, target)`: $\partial E / \partial out = -(target - out)$, elementwise, for `out`
+# of shape $(K,)$ or $(N, K)$ — what `SquaredError.backward()` returns.
+
+# %%
+def squared_error_grad(out, target):
+    """∂E/∂out = −(target − out) for E = Σ ½(target − out)²; out, target (K,) or (N, K) → out's shape."""
+    ### BEGIN SOLUTION
+    return -(target - out)
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_squared_error_grad(squared_error_grad)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The layer's backward.** A `Linear` layer computes $y = x W + b$ for a batch: $x$ $(N, in)$, $W$ $(in, out)$,
+# $b$ $(out,)$, $y_{nk} = \sum_j x_{nj} W_{jk} + b_k$. Backward receives $\delta = \partial E / \partial y$ $(N, out)$
+# (nnlib's sign: $\delta$ here is $-$ the notes' delta) and applies the chain rule to each entry:
+#
+# $$\frac{\partial E}{\partial W_{jk}} = \sum_n \delta_{nk}\, x_{nj} = (x^\top \delta)_{jk}, \qquad
+# \frac{\partial E}{\partial b_k} = \sum_n \delta_{nk}, \qquad
+# \frac{\partial E}{\partial x_{nj}} = \sum_k \delta_{nk}\, W_{jk} = (\delta\, W^\top)_{nj}.$$
+#
+# These are section 9's $A_h^\top \delta_{out}$, $\sum_n \delta_{out,n}$ and $\delta_{out} W_2^\top$. Two details:
+#
+# * **Leading axes.** `Linear` also takes $x$ of shape $(N, \dots, in)$ (a sequence of vectors per example): every
+#   leading position is one more row of the batch, so flatten them, `x.reshape(-1, in_features)`, before
+#   $x^\top \delta$.
+# * **`+=`.** A gradient is a sum over paths (section 6): a layer used twice in one forward pass, or a batch
+#   processed in two halves, must add its contributions. So backward *adds* into `.grad`, and `zero_grad()`
+#   resets it before each step.
+#
+# ### Exercises 3.6 and 3.7 — your own `Linear` layer (build)
+#
+# Complete `MyLinear`: `forward` (Exercise 3.6) and `backward` (Exercise 3.7). The checks compare it with
+# nnlib's `Linear` on random inputs of several shapes (float64), call `backward` twice to see that it
+# accumulates, run `nnlib.gradcheck` on it, and finally **build the slides' 2-2-2 network from two of your
+# layers**, nnlib's `Sigmoid` and your `squared_error_grad`, take one step with $\eta = 0.5$ and compare with the
+# published $w_1^+ \dots w_8^+$ — then 6 more steps against the same network built from nnlib's `Linear`.
+
+# %%
+class MyLinearCache(NamedTuple):
+    """What MyLinear keeps for backward."""
+
+    x: np.ndarray  # the input (N, ..., in_features)
+
+
+class MyLinear(Module):
+    """y = x @ W + b. Shapes: x (N, ..., in_features), weight (in_features, out_features), bias (out_features,)."""
+
+    def __init__(self, in_features, out_features, rng=0):
+        rng, bound = np.random.default_rng(rng), 1 / np.sqrt(in_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)), "weight")
+        self.bias = Parameter(rng.uniform(-bound, bound, out_features), "bias")
+
+    def forward(self, x):
+        """x (N, ..., in_features) → y (N, ..., out_features); stores x in self.cache."""
+        ### BEGIN SOLUTION
+        self.cache = MyLinearCache(x)
+        return x @ self.weight.data + self.bias.data
+        ### END SOLUTION
+
+    def backward(self, grad_out):
+        """grad_out δ = ∂E/∂y (N, ..., out_features): adds xᵀδ to weight.grad and Σδ to bias.grad; returns δWᵀ."""
+        ### BEGIN SOLUTION
+        x = self.cache.x
+        x_rows, grad_rows = x.reshape(-1, self.in_features), grad_out.reshape(-1, self.out_features)
+        self.weight.grad += x_rows.T @ grad_rows
+        self.bias.grad += grad_rows.sum(axis=0)
+        return grad_out @ self.weight.data.T
+        ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_linear_forward(MyLinear)
+
+# %% slideshow={"slide_type": "fragment"}
+check_linear_backward(MyLinear, squared_error_grad)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# With both checks green, your own layer has trained the network of the slides. The rest of the lesson uses
+# nnlib's `Linear`, which is the same code plus input checks and frozen parameters (`requires_grad`).
+#
+# ### Exercise 3.8 — challenge (optional): backpropagation for any depth
+#
+# *Optional: skip it freely; the lesson runs on without it.* Generalise section 9 to a sigmoid network of any
+# depth: `mlp_backprop(X, T, weights, biases)` gets the lists `weights` $[W_1, \dots, W_L]$ (each $(in, out)$)
+# and `biases` $[b_1, \dots, b_L]$, computes $A_0 = X$, $A_l = \sigma(A_{l-1} W_l + b_l)$ and
+# $E = \sum \frac{1}{2}(T - A_L)^2$, and returns the pair of lists `(grads_W, grads_b)` of $\partial E / \partial W_l$
+# and $\partial E / \partial b_l$, in the order of `weights`. The recursion, with $g_l = \partial E / \partial net_l$:
+#
+# $$g_L = -(T - A_L) \odot A_L (1 - A_L), \qquad
+# \frac{\partial E}{\partial W_l} = A_{l-1}^\top g_l, \qquad \frac{\partial E}{\partial b_l} = \textstyle\sum_n g_{l,n},
+# \qquad g_{l-1} = (g_l W_l^\top) \odot A_{l-1}(1 - A_{l-1}).$$
+
+# %%
+def mlp_backprop(X, T, weights, biases):
+    """Gradients of E = Σ ½(T − A_L)² for a sigmoid MLP: X (N, in), T (N, out) → ([∂E/∂W_l], [∂E/∂b_l])."""
+    ### BEGIN SOLUTION
+    A = [X]
+    for W, b in zip(weights, biases, strict=True):
+        A.append(sigmoid(A[-1] @ W + b))
+    g = -(T - A[-1]) * A[-1] * (1 - A[-1])
+    grads_W, grads_b = [None] * len(weights), [None] * len(weights)
+    for k in range(len(weights) - 1, -1, -1):  # layer k + 1 of the formulas: A[k] is its input
+        grads_W[k], grads_b[k] = A[k].T @ g, g.sum(axis=0)
+        g = (g @ weights[k].T) * A[k] * (1 - A[k])
+    return grads_W, grads_b
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_mlp_backprop(mlp_backprop)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 11. The chain rule as a computational graph
 #
 # Break the forward pass into elementary operations — a product, a sum, a sigmoid, a square — and draw each as a
@@ -810,6 +967,8 @@ assert slides_model().num_parameters() == 12  # nnlib stores one bias per neuron
 #   $\Delta W_2 = \varepsilon A_h^\top \delta_{out}$, $\delta_h = (\delta_{out} W_2^\top) \odot A_h(1 - A_h)$,
 #   $\Delta W_1 = \varepsilon X^\top \delta_h$ — the lines of nnlib's `Linear` and `Sigmoid` backward.
 # * A bias is a weight on a constant input 1; a shared bias's gradient is the sum over the neurons that use it.
+# * A layer is a forward that caches its input and a backward that adds $x^\top \delta$ and $\sum_n \delta_n$ into
+#   the parameters' gradients (`+=`) and returns $\delta W^\top$; your `MyLinear` did it and trained the 2-2-2 network.
 # * A computational graph makes the chain rule mechanical: one local rule per node, contributions summed.
 # * 10,000 steps with $\eta = 0.5$ and frozen biases bring the error to $3.51 \cdot 10^{-5}$, as published.
 #
@@ -831,3 +990,5 @@ assert slides_model().num_parameters() == 12  # nnlib stores one bias per neuron
 # 9. Which advantages do the slides list for backpropagation? For each, say what it does *not* promise (what
 #    does "does not require prior knowledge" really mean; does backpropagation make a network generalize?).
 # 10. Why does a very large learning rate make the error of the 2-2-2 network stall instead of dropping?
+# 11. Why does a layer's backward add (`+=`) into `weight.grad` instead of assigning it? When would `=` give a
+#     wrong gradient?

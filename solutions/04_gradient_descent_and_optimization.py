@@ -25,13 +25,14 @@
 # By the end of this lesson you can
 #
 # 1. define **batch**, **mini-batch** and **stochastic** gradient descent, show that a mini-batch gradient is
-#    an unbiased estimate of the full gradient whose variance shrinks like $1/B$, and compare the three on a
-#    real network, per epoch and per second;
+#    an unbiased estimate of the full gradient whose variance shrinks like $1/B$, write the shuffling mini-batch
+#    iterator, and compare the three on a real network, per epoch and per second;
 # 2. derive the **critical learning rate** $\eta = 2/\lambda_{max}$ of a quadratic, recognise a learning rate
 #    that is too small, good, too large or divergent, and read nnlib's `TrainingDivergedError`;
 # 3. explain **why training a network is a non-convex problem** — products of weights and weight-permutation
 #    symmetry — and prove it numerically;
-# 4. write the **momentum** update, and state what Nesterov momentum, RMSProp and Adam change;
+# 4. write the **momentum** update, state what Nesterov momentum, RMSProp and Adam change, and **build** SGD with
+#    momentum and Adam as nnlib optimizers that train a network exactly like nnlib's;
 # 5. name what makes non-convex optimization hard (**local minima, saddle points, flat regions, widely varying
 #    curvature**) and watch five optimizers on each;
 # 6. implement **SVRG** and show why it converges where plain SGD stalls at a noise floor;
@@ -49,9 +50,17 @@ from ipywidgets import Dropdown, FloatLogSlider, FloatSlider, interact
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from nnlib import CrossEntropyLoss, Linear, MSELoss, Parameter, ReLU, Sequential
+from nnlib import CrossEntropyLoss, Linear, MSELoss, Optimizer, Parameter, ReLU, Sequential
 from nnlib.data import batches, load_digits, train_test_split
-from nnlib.exercises import check_critical_learning_rate, check_minibatch_step, check_momentum_update
+from nnlib.exercises import (
+    check_critical_learning_rate,
+    check_minibatch_step,
+    check_minibatches,
+    check_momentum_update,
+    check_my_adam,
+    check_my_sgd,
+    check_svrg_epoch,
+)
 from nnlib.functional import relu, sigmoid
 from nnlib.gradcheck import check_gradient, numerical_gradient, relative_error
 from nnlib.optim import SGD, Adam, RMSprop
@@ -156,6 +165,32 @@ def minibatch_step(w, X_batch, y_batch, lr):
 
 # %% slideshow={"slide_type": "fragment"}
 check_minibatch_step(minibatch_step)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.2 — a shuffling mini-batch iterator (warm-up)
+#
+# The unbiasedness argument needs batches drawn at random. In practice every epoch visits each example exactly
+# once: draw a fresh random **permutation** of the $N$ indices, cut it into consecutive batches of $B$, and keep the
+# last, smaller batch when $B$ does not divide $N$ (dropping it would skip the same-sized share of data at random
+# every epoch). Sampling *with* replacement instead repeats some examples and misses others in an epoch.
+#
+# Write `minibatches(X, y, batch_size, rng)`: yield `(X_batch, y_batch)` pairs, every row of `X` with its label,
+# in a new order drawn from the generator `rng` at every call (so a seeded run is reproducible and the epochs
+# differ). nnlib's `nnlib.data.batches` does the same.
+
+# %%
+def minibatches(X, y, batch_size, rng):
+    """Yield (X_batch (B, F), y_batch (B,)) pairs over one epoch, in a random order drawn from rng."""
+    ### BEGIN SOLUTION
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        index = order[start:start + batch_size]
+        yield X[index], y[index]
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_minibatches(minibatches)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The three variants side by side, on real data
@@ -619,6 +654,94 @@ print("Adam's first step:", -w.data)
 assert np.allclose(-w.data, 0.01 * np.sign([1e-3, -1.0, 1e3]), rtol=1e-4)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ### Build your own optimizers
+#
+# Every nnlib optimizer is a subclass of `nnlib.Optimizer` (in `nnlib/optim.py`). The base class keeps the list of
+# parameters, the learning rate `self.lr`, and one dictionary `state` per parameter, which lives as long as the
+# optimizer — the memory of momentum and Adam. `step()` calls `self._update(param, state)` for every trainable
+# parameter; a subclass writes only that method, which changes `param.data` **in place** from `param.grad`:
+#
+# * plain SGD: `param.data -= self.lr * param.grad`;
+# * momentum keeps the buffer $b$ in `state["momentum_buffer"]`: $b \leftarrow \mu b + g$ (PyTorch starts with
+#   $b = 0$, so the first buffer is $g$), $w \leftarrow w - \eta b$, or with Nesterov
+#   $w \leftarrow w - \eta\,(g + \mu b)$ with the *new* $b$;
+# * Adam keeps the step count $t$ and the moments $m$, $s$ in `state`, and divides by $1 - \beta^t$ as derived
+#   above.
+#
+# The state must survive between steps: update its arrays in place (`buf *= mu`, `m[...] = ...`) or store the new
+# arrays back into `state`; a local variable is forgotten when `_update` returns.
+#
+# ### Exercise 4.5 — SGD with momentum and Nesterov (build)
+#
+# Complete `MySGD._update`. The check runs your optimizer and nnlib's `SGD` side by side for 20 steps (plain,
+# momentum, Nesterov; float64) and compares the parameters after every step, then trains a small MLP with each
+# and compares the losses.
+
+# %%
+class MySGD(Optimizer):
+    """SGD with momentum μ and optional Nesterov momentum, PyTorch's rule (nnlib's SGD without weight decay)."""
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False):
+        super().__init__(params, lr)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def _update(self, param, state):
+        """One step on one parameter: b ← μ b + g; w ← w − η b, or w − η (g + μ b) with Nesterov."""
+        ### BEGIN SOLUTION
+        buffer = state.setdefault("momentum_buffer", np.zeros_like(param.data))
+        buffer *= self.momentum
+        buffer += param.grad
+        step = param.grad + self.momentum * buffer if self.nesterov else buffer
+        param.data -= self.lr * step
+        ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_my_sgd(MySGD)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.6 — Adam with bias correction (build)
+#
+# Complete `MyAdam._update`, the equations of Adam above with per-parameter state: `state["step"]` ($t$, counted
+# from 1), `state["exp_avg"]` ($m$) and `state["exp_avg_sq"]` ($s$), both starting at zero:
+#
+# $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad s_t = \beta_2 s_{t-1} + (1-\beta_2) g_t^2, \quad
+# w_t = w_{t-1} - \eta\, \frac{m_t / (1 - \beta_1^t)}{\sqrt{s_t / (1 - \beta_2^t)} + \epsilon}.$$
+#
+# The check compares 20 steps with nnlib's `Adam` in three settings (one with a large $\epsilon$ and tiny
+# gradients, where $\epsilon$'s place matters), then trains the small MLP with both.
+
+# %%
+class MyAdam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction, PyTorch's rule (nnlib's Adam without weight decay)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr)
+        self.betas, self.eps = betas, eps
+
+    def _update(self, param, state):
+        """One step on one parameter; state holds its step count and moment estimates between calls."""
+        ### BEGIN SOLUTION
+        beta1, beta2 = self.betas
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(param.data), exp_avg_sq=np.zeros_like(param.data))
+        state["step"] += 1
+        t, m, s = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m[...] = beta1 * m + (1 - beta1) * param.grad
+        s[...] = beta2 * s + (1 - beta2) * param.grad**2
+        m_hat, s_hat = m / (1 - beta1**t), s / (1 - beta2**t)
+        param.data -= self.lr * m_hat / (np.sqrt(s_hat) + self.eps)
+        ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_my_adam(MyAdam)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# With both checks green, your optimizers train a network exactly as nnlib's do. The rest of the lesson keeps
+# using nnlib's `SGD`, `RMSprop` and `Adam`.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. What makes non-convex optimization hard?
 #
 # The notes' answer: "potentially many **local minima**, **saddle points**, very **flat regions**, and widely
@@ -886,6 +1009,34 @@ print(f"variance of the direction near w*: SGD {sgd_noise:.2e}, SVRG {svrg_noise
 assert svrg_noise < 0.02 * sgd_noise
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4.7 — challenge (optional): an epoch of mini-batch SVRG
+#
+# *Optional: skip it freely; the lesson runs on without it.* Generalise `svrg` above to mini-batches and to any
+# problem: `svrg_epoch(w, grad, n, lr, batches)` gets a function `grad(w, index)` that returns the mean gradient
+# of the examples `index` (an array of indices), the number of examples `n`, and a list of index arrays
+# `batches`. It takes the snapshot $\tilde w = w$ and its full gradient $\tilde\mu$ (`grad` over all `n` indices),
+# then for each batch $\mathcal{B}$ steps
+#
+# $$w \leftarrow w - \eta\,\big(\nabla\ell_{\mathcal{B}}(w) - \nabla\ell_{\mathcal{B}}(\tilde w) + \tilde\mu\big),$$
+#
+# and returns $w$. (Mind that the snapshot must not move with $w$.)
+
+# %%
+def svrg_epoch(w, grad, n, lr, batches):
+    """One outer loop of mini-batch SVRG from w (F,); grad(w, index) -> mean gradient (F,) over those examples."""
+    ### BEGIN SOLUTION
+    snapshot = w.copy()
+    mu = grad(snapshot, np.arange(n))
+    for index in batches:
+        w = w - lr * (grad(w, index) - grad(snapshot, index) + mu)
+    return w
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_svrg_epoch(svrg_epoch)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On a network the picture is less clean — the loss is non-convex and the snapshot ages quickly — and in deep
 # learning practice mini-batches with momentum or Adam won. But the idea of SVRG, *subtract a correlated
 # estimate whose mean you know*, reappears in many variance-reduction methods.
@@ -938,7 +1089,9 @@ print(f"training time: nnlib {nnlib_seconds:.2f} s, scikit-learn {sklearn_second
 #   *local* minimum, not necessarily the global one.
 # * What makes it hard: **local minima, saddle points, flat regions, widely varying curvature**. Momentum
 #   ($v = \mu v + g$, $w = w - \eta v$) and Nesterov speed up along consistent directions; RMSProp and Adam
-#   rescale every weight's step, which helps on flat regions and saddles.
+#   rescale every weight's step, which helps on flat regions and saddles. An optimizer is a rule
+#   `_update(param, state)` whose per-parameter `state` (momentum buffer, Adam's $t$, $m$, $s$) persists between
+#   steps; Adam divides its moments by $1 - \beta^t$ to remove their bias towards the zero start.
 # * Remedies: **SGD** and **mini-batching** (noise helps to escape), **momentum**, and **SVRG**, whose
 #   variance-reduced gradient converges linearly where SGD with a constant step stalls at a noise floor.
 #
@@ -958,3 +1111,5 @@ print(f"training time: nnlib {nnlib_seconds:.2f} s, scikit-learn {sklearn_second
 # 7. Write the momentum update in PyTorch's convention and in the other one. Why are they equivalent for a
 #    constant learning rate? What is the effective step under a constant gradient?
 # 8. Why does SGD with a constant step size stall at a noise floor, and how does SVRG remove it?
+# 9. What goes wrong in Adam's first steps without the bias correction? And what if the optimizer forgets its
+#    state between steps?

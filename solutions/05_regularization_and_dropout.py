@@ -26,18 +26,30 @@
 # 3. explain why **L1** gives many weights that are exactly zero (the corner of the diamond, soft-thresholding)
 #    while L2 only makes them small;
 # 4. tell an L2 term in the loss from **decoupled weight decay**: the same for SGD, not for Adam (AdamW);
-# 5. implement **inverted dropout**, forward and backward, explain its $1/(1-p)$ scaling, why it is switched off
-#    at evaluation, and how it averages an ensemble of sub-networks;
-# 6. show on a real training run that L2 and dropout shrink the train–validation gap.
+# 5. implement **inverted dropout**, forward and backward, as a layer of your own that trains inside a network,
+#    explain its $1/(1-p)$ scaling, why it is switched off at evaluation, and how it averages an ensemble of
+#    sub-networks;
+# 6. show on a real training run that L2 and dropout shrink the train–validation gap;
+# 7. write **early stopping**: train while the validation loss improves, then restore the best weights.
 
 # %%
+from typing import NamedTuple
+
 import matplotlib.pyplot as plt
 import numpy as np
-from ipywidgets import FloatLogSlider, FloatSlider, interact
+from ipywidgets import FloatLogSlider, FloatSlider, IntSlider, interact
 
-from nnlib import Dropout, L1Penalty, L2Penalty, Linear, Parameter, ReLU, Sequential
+from nnlib import Dropout, L1Penalty, L2Penalty, Linear, Module, Parameter, ReLU, Sequential
 from nnlib.data import load_digits, make_moons, train_test_split
-from nnlib.exercises import check_dropout_backward, check_dropout_forward, check_l2_gradient
+from nnlib.exercises import (
+    check_dropout_backward,
+    check_dropout_forward,
+    check_early_stopping,
+    check_l1_gradient,
+    check_l2_gradient,
+    check_my_dropout,
+    check_proximal_l1_step,
+)
 from nnlib.functional import softmax
 from nnlib.gradcheck import gradcheck, numerical_gradient
 from nnlib.losses import CrossEntropyLoss, MSELoss, SquaredError
@@ -318,6 +330,37 @@ assert np.all(np.diff(norms) < 0) and np.all(path != 0)
 # and never gets there; L1's pull is $\lambda$ whatever the size, so a weight whose data gradient is weaker than
 # $\lambda$ is driven all the way to 0.
 #
+# At $w_i = 0$, $|w|$ has a kink and no derivative; nnlib (like PyTorch's autograd) takes $\operatorname{sign}(0) = 0$,
+# one valid subgradient. `nnlib.L1Penalty` against finite differences, away from the kink:
+
+# %%
+layer = Linear(4, 3, rng=0, dtype=np.float64)
+l1 = L1Penalty(0.3)
+layer.zero_grad()
+l1.backward(layer)
+numerical = numerical_gradient(lambda: l1(layer), layer.weight.data)
+print("∂R/∂w = λ sign(w) matches finite differences to 1e-8:", np.allclose(layer.weight.grad, numerical, atol=1e-8))
+assert np.array_equal(layer.weight.grad, 0.3 * np.sign(layer.weight.data))
+assert np.allclose(layer.weight.grad, numerical, rtol=0, atol=1e-8)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5.2 — the L1 gradient term
+#
+# Write `l1_gradient(data_grad, w, lam)`: the gradient of $E + \lambda\sum|w|$ from
+# `data_grad` $= \partial E/\partial w$, with $\operatorname{sign}(0) = 0$ (a weight that is exactly 0 gets no pull).
+
+# %%
+def l1_gradient(data_grad, w, lam):
+    """∂(E + λ Σ |w|)/∂w = data_grad + λ sign(w), same shape as w; sign(0) = 0."""
+    ### BEGIN SOLUTION
+    return data_grad + lam * np.sign(w)
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_l1_gradient(l1_gradient)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **One weight, exactly.** Minimise $\frac{1}{2}(w - v)^2 + R(w)$ — a weight that the data want at $v$:
 #
 # * L2: $w - v + \lambda w = 0 \Rightarrow w^* = \dfrac{v}{1 + \lambda}$: shrunk by a factor, zero only if $v = 0$.
@@ -508,7 +551,7 @@ assert np.allclose(runs["AdamW"], (1 - LR * LAMBDA) ** STEPS, atol=0.1)
 # at evaluation, when nothing is dropped. Scaling up during training keeps the two equal on average, so the
 # evaluation-time network needs no change at all.
 #
-# ### Exercise 5.2 — the dropout forward pass
+# ### Exercise 5.3 — the dropout forward pass
 #
 # Write `dropout_forward(x, keep_mask, p)`: `keep_mask` is an array of 0.0 (drop) and 1.0 (keep) of `x`'s shape,
 # `p` the drop probability. Return inverted dropout's training output.
@@ -593,9 +636,10 @@ assert not np.allclose(first, second) and np.array_equal(net(x_in), no_dropout(x
 # \boxed{\;\frac{\partial L}{\partial x} = \frac{m \odot \partial L / \partial y}{1 - p}\;}$$
 #
 # The gradient flows back only through the kept units, scaled like the forward pass, using **the same mask** —
-# so the layer must remember it (nnlib keeps it in `dropout.mask`). In eval mode the backward is the identity.
+# so the layer must remember it: nnlib's `Dropout` stores the scaled mask $m/(1-p)$ in its cache in forward and
+# reads it back in backward. In eval mode the backward is the identity.
 #
-# ### Exercise 5.3 — the dropout backward pass
+# ### Exercise 5.4 — the dropout backward pass
 #
 # Write `dropout_backward(grad_out, keep_mask, p)`: given $\partial L/\partial y$ and the mask used in the
 # forward pass, return $\partial L/\partial x$.
@@ -623,6 +667,61 @@ dropout.fix_mask(rng.random((6, 4)) >= 0.4)
 errors = gradcheck(Sequential(Linear(3, 4, rng=0, dtype=np.float64), dropout), rng.normal(size=(6, 3)))
 print("relative errors below 1e-7 for", list(errors), ":", max(errors.values()) < 1e-7)
 assert max(errors.values()) < 1e-7
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercises 5.5 and 5.6 — build your own Dropout layer
+#
+# Now put the two halves into a layer that works inside any nnlib network: `MyDropout(p, rng)`, a `Module` that
+# follows nnlib's contract (read `nnlib/layers/dropout.py`, the reference it is compared with).
+#
+# * **5.5, `forward(x)`**: in eval mode (`self.training` is False) return `x` unchanged and draw nothing. In
+#   training draw the keep-mask exactly as nnlib does, `m = self.rng.random(x.shape) >= self.p` (so the same seed
+#   gives the same masks as `nnlib.Dropout`), store the scaled mask $m/(1-p)$ with
+#   `self.cache = MyDropoutCache(scale)` and return $x \odot m/(1-p)$. In eval mode store `MyDropoutCache(None)`.
+# * **5.6, `backward(grad_out)`**: read `self.cache` — the mask of *this* forward; never draw again — and return
+#   $\partial L/\partial x$. A dropout layer has no parameters, so there is nothing to accumulate.
+#
+# The check compares your layer with `nnlib.Dropout(p, rng=seed)` on four shapes in both modes, gradient-checks
+# `Linear → MyDropout` (with the mask pinned), then trains a small MLP with your layer and with nnlib's and compares
+# the losses epoch by epoch.
+
+# %%
+class MyDropoutCache(NamedTuple):
+    """What MyDropout.forward keeps for backward."""
+
+    scale: np.ndarray | None  # m / (1 − p), x's shape; None in eval mode (the identity)
+
+
+class MyDropout(Module):
+    """Inverted dropout: y = m ⊙ x / (1 − p) with m ~ Bernoulli(1 − p) in training, y = x in eval mode.
+
+    Shapes: x any shape → y same shape.
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        self.p = p
+        self.rng = np.random.default_rng(rng)
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        if not self.training:
+            self.cache = MyDropoutCache(None)
+            return x
+        keep = self.rng.random(x.shape) >= self.p        # m ~ Bernoulli(1 − p), drawn as nnlib.Dropout draws it
+        scale = keep / (1 - self.p)
+        self.cache = MyDropoutCache(scale)
+        return x * scale
+        ### END SOLUTION
+
+    def backward(self, grad_out):
+        ### BEGIN SOLUTION
+        scale = self.cache.scale
+        return grad_out if scale is None else grad_out * scale
+        ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_my_dropout(MyDropout)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Dropout as an ensemble, and its effect on validation
@@ -674,9 +773,127 @@ plot_boundaries(models)
 # sub-network); its validation accuracy is the best of the three and its boundary is smooth. Look at the
 # validation *loss*, though: with dropout alone it still climbs, almost like the unregularized one — nothing
 # stops the weights from growing, and a few confidently wrong points dominate the cross-entropy. L2 keeps the
-# validation loss flat. The two act differently and are often combined (and with early stopping: keep the
-# weights of the epoch with the lowest validation loss). Both trade a little training accuracy for a smaller gap.
+# validation loss flat. The two act differently and are often combined, and with a third: early stopping.
+# Both trade a little training accuracy for a smaller gap.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 9. Early stopping: keep the best epoch
 #
+# Section 1's curves already held the simplest regularizer. The validation loss of the unregularized network fell,
+# then climbed: the weights of its lowest point generalise better than the final ones. **Early stopping** watches
+# the validation loss after every epoch and keeps a copy of the weights whenever it reaches a new minimum. When
+# `patience` epochs in a row bring no new minimum, it stops and restores the copy.
+#
+# Why is that regularization? Gradient descent starts from small weights, and each step can move them only so
+# far: the number of steps limits how large and how wild the weights can get, much as an L2 budget does. Stopping
+# early chooses that budget with the validation data, which training never sees. Its cost: the validation set is
+# now used to pick the model, so report the final accuracy on a third, untouched test set.
+#
+# With patience $P$, the run stops after epoch $e_{best} + P$, where $e_{best}$ is the epoch of the lowest
+# validation loss so far. On section 1's history, with the stopping epoch computed from the curve. Move the
+# patience:
+
+# %% tags=["nbval-ignore-output"]
+def stopping_epoch(val_losses, patience):
+    """(best epoch, stop epoch), 1-based, of early stopping on a recorded validation-loss curve."""
+    val_losses = np.asarray(val_losses)
+    new_best = val_losses < np.minimum.accumulate(np.concatenate([[np.inf], val_losses[:-1]]))
+    best_epochs = np.maximum.accumulate(np.where(new_best, np.arange(1, len(val_losses) + 1), 0))
+    waited = np.arange(1, len(val_losses) + 1) - best_epochs
+    stop = int(np.argmax(waited >= patience)) + 1 if np.any(waited >= patience) else len(val_losses)
+    return int(best_epochs[stop - 1]), stop
+
+
+def show_early_stopping(patience=10):
+    """Section 1's validation loss, the epoch early stopping keeps and the epoch it stops at."""
+    val = histories["no regularization"]["val_loss"]
+    best_epoch, stop = stopping_epoch(val, patience)
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    ax.plot(np.arange(1, len(val) + 1), val, color="C0", label="validation loss (no regularization)")
+    ax.axvline(best_epoch, color="C2", label=f"best epoch {best_epoch}: kept")
+    ax.axvline(stop, color="C3", ls="--", label=f"stop after epoch {stop}")
+    ax.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title=f"early stopping, patience {patience}")
+    ax.legend(fontsize=8)
+    plt.show()
+
+
+_ = interact(show_early_stopping, patience=IntSlider(value=10, min=1, max=60, continuous_update=False))
+
+# %%
+val = histories["no regularization"]["val_loss"]
+best_epoch, stop = stopping_epoch(val, 10)
+print(f"patience 10: stop after epoch {stop} of {len(val)}, keep epoch {best_epoch} "
+      f"(validation loss {val[best_epoch - 1]:.3f} instead of the final {val[-1]:.3f})")
+assert stop < len(val) and val[best_epoch - 1] == min(val[:stop]) and val[best_epoch - 1] < val[-1] / 2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5.7 — build the early-stopping loop
+#
+# Write `train_with_early_stopping(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs)`. Each
+# epoch: train one epoch with `fit(model, loss, optimizer, X, y, epochs=1, batch_size=batch_size, rng=rng)` (the
+# one Generator `rng` gives each epoch a new batch order), then append the validation loss
+# `evaluate(model, loss, X_val, y_val)["loss"]` (eval mode, so dropout is off). When it is lower than every
+# earlier one, remember the epoch and `model.state_dict()` (a copy). Stop once `patience` epochs in a row brought
+# no improvement, or after `max_epochs`. Finally `model.load_state_dict(...)` the best weights and return
+# `(best_epoch, val_losses)`, epochs counted from 1.
+#
+# The check runs your loop and a reference one on four seeded tasks (patience 3 and 8, a run that reaches
+# `max_epochs`, a network with dropout) and compares where they stop and which weights they keep.
+
+# %%
+def train_with_early_stopping(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs, batch_size=10,
+                              rng=0):
+    """Train until `patience` epochs pass without a new lowest validation loss; end with the best weights.
+
+    Returns (best_epoch, val_losses): the 1-based epoch whose weights the model holds, and the validation loss
+    after every epoch that ran.
+    """
+    rng = np.random.default_rng(rng)
+    ### BEGIN SOLUTION
+    best_loss, best_epoch, best_state, val_losses = np.inf, 0, model.state_dict(), []
+    for epoch in range(1, max_epochs + 1):
+        fit(model, loss, optimizer, X, y, epochs=1, batch_size=batch_size, rng=rng)
+        val_losses.append(evaluate(model, loss, X_val, y_val)["loss"])
+        if val_losses[-1] < best_loss:
+            best_loss, best_epoch, best_state = val_losses[-1], epoch, model.state_dict()
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    return best_epoch, val_losses
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_early_stopping(train_with_early_stopping)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 10. Challenge (optional): the proximal L1 step
+#
+# Section 4 minimised $\frac{1}{2}(w - v)^2 + \lambda|w|$ exactly: soft-thresholding. The same idea, applied after
+# every gradient step of size $\eta$ (ISTA, what `L1Penalty(λ, proximal=True)` does inside `fit`), takes the step on
+# the data loss alone and then solves the one-weight problem with threshold $\eta\lambda$:
+#
+# $$w \leftarrow \operatorname{sign}(w)\,\max(|w| - \eta\lambda,\ 0).$$
+#
+# ### Exercise 5.8 (challenge, optional) — the proximal step
+#
+# Write `proximal_l1_step(weights, lr, lam)`: `weights` is a list of nnlib `Parameter`s; soft-threshold each one's
+# `.data` **in place** (`p.data[...] = …`). The check then trains a classifier with your step after every SGD step
+# and compares it with `L1Penalty(lam, proximal=True)`. Skip it if you like: unsolved, it only prints ⏳.
+
+# %%
+def proximal_l1_step(weights, lr, lam):
+    """w ← sign(w) · max(|w| − lr·lam, 0) for the values of every Parameter in weights, in place."""
+    ### BEGIN SOLUTION
+    for weight in weights:
+        weight.data[...] = np.sign(weight.data) * np.maximum(np.abs(weight.data) - lr * lam, 0)
+    ### END SOLUTION
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_proximal_l1_step(proximal_l1_step)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * **Regularization** adds information "to solve an ill-posed problem or to prevent overfitting". Overfitting
@@ -692,7 +909,10 @@ plot_boundaries(models)
 #   weight by the same factor.
 # * **Inverted dropout**: $y = m \odot x/(1 - p)$ with $m \sim \text{Bernoulli}(1 - p)$, so $\mathbb{E}[y] = x$;
 #   backward $\partial L/\partial x = m \odot \partial L/\partial y/(1 - p)$ with the same mask; identity in eval
-#   mode (`model.eval()`), where the network approximates the average of its $2^n$ sub-networks.
+#   mode (`model.eval()`), where the network approximates the average of its $2^n$ sub-networks. As a layer, it
+#   stores the scaled mask in its cache in forward and reads that same mask in backward.
+# * **Early stopping**: keep a copy of the weights at every new lowest validation loss, stop after `patience`
+#   epochs without one, restore the copy. The number of steps is a budget on the weights, chosen on validation data.
 #
 # ## Review questions
 #
@@ -712,3 +932,5 @@ plot_boundaries(models)
 #    gradient-check a layer that is random?
 # 9. Why is `Adam(weight_decay=λ)` not the same as `AdamW(weight_decay=λ)`, when `SGD(weight_decay=λ)` is the same
 #    as decoupled decay? Which weights does Adam + L2 decay least?
+# 10. In early stopping, why must the kept weights be a copy (`state_dict()`), not the parameters' arrays? Which
+#     loss decides when to stop, and why not the training loss?

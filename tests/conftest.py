@@ -6,7 +6,22 @@ import os
 import numpy as np
 import pytest
 
+import nnlib
+
 REQUIRE_TORCH = os.environ.get("NNLIB_REQUIRE_TORCH") == "1"
+# NNLIB_FAST_KERNELS=0 runs the whole suite on the reference layers (make unit-reference).
+FAST_BY_DEFAULT = os.environ.get("NNLIB_FAST_KERNELS", "1") != "0"
+
+
+def pytest_configure(config):
+    nnlib.use_fast_kernels(FAST_BY_DEFAULT)
+
+
+@pytest.fixture(params=["fast", "reference"])
+def kernel_path(request):
+    """Run the test once on the fast kernels and once on the reference layers; yields the path's name."""
+    with nnlib.use_fast_kernels(request.param == "fast"):
+        yield request.param
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Attention, LayerNorm, PositionalEncoding and TransformerEncoderLayer: gradients, PyTorch twins, masks, errors."""
+"""Attention, LayerNorm, PositionalEncoding, TransformerEncoderLayer, Embedding: gradients, PyTorch twins, masks,
+public caches, reuse, errors."""
 
 import numpy as np
 import pytest
@@ -7,10 +8,15 @@ from nnlib import (
     Adam,
     CrossEntropyLoss,
     DTypeError,
+    Embedding,
     InputError,
     LayerNorm,
+    Linear,
+    Module,
     MultiHeadAttention,
     PositionalEncoding,
+    Sequential,
+    Tanh,
     TransformerEncoderLayer,
     TransformerModel,
     accuracy,
@@ -20,6 +26,14 @@ from nnlib import (
     relative_error,
 )
 from nnlib import functional as F
+from nnlib.layers.attention import (
+    AttentionCache,
+    PositionalEncodingCache,
+    TransformerEncoderLayerCache,
+    check_head_sizes,
+)
+from nnlib.layers.embedding import EmbeddingCache
+from nnlib.layers.normalization import LayerNormCache
 
 F64 = np.float64
 ZERO_GRADIENT = "k_proj.bias"  # q·(k + b) − q·k = q·b is the same for every key: softmax ignores it, dL/db = 0
@@ -163,6 +177,91 @@ def test_encoder_layer_gradcheck_with_fixed_dropout_masks(rng):
     for dropout, shape in ((layer.dropout1, (2, 3, 4)), (layer.dropout, (2, 3, 6)), (layer.dropout2, (2, 3, 4))):
         dropout.fix_mask(rng.random(shape) > 0.3)
     _assert_gradcheck(layer, x)
+
+
+# --- public caches and reuse -------------------------------------------------------------------------------------
+
+def test_attention_cache_holds_the_heads_q_k_v_and_the_weights(rng):
+    layer = MultiHeadAttention(8, 2, rng=0, dtype=F64)
+    query, memory = rng.standard_normal((3, 4, 8)), rng.standard_normal((3, 6, 8))
+    layer(query, memory, memory)
+    cache = layer.cache
+    assert isinstance(cache, AttentionCache) and cache.self_attention is False
+    assert (cache.q.shape, cache.k.shape, cache.v.shape, cache.weights.shape) == (
+        (3, 2, 4, 4), (3, 2, 6, 4), (3, 2, 6, 4), (3, 2, 4, 6))
+    np.testing.assert_allclose(F.merge_heads(cache.q), layer.q_proj(query), rtol=1e-12)  # Q = X_q W_q
+    np.testing.assert_array_equal(cache.weights, layer.weights)
+    layer(query)
+    assert layer.cache.self_attention is True
+
+
+@pytest.mark.parametrize(("make", "x", "cache_type", "fields"), [
+    (lambda: LayerNorm(5, dtype=F64), (2, 3, 5), LayerNormCache, {"x_hat": (2, 3, 5), "inv_std": (2, 3, 1)}),
+    (lambda: PositionalEncoding(5, dtype=F64), (2, 3, 5), PositionalEncodingCache, {}),
+    (lambda: TransformerEncoderLayer(4, 2, 6, dropout=0.0, rng=0, dtype=F64), (2, 3, 4), TransformerEncoderLayerCache,
+     {}),
+], ids=["LayerNorm", "PositionalEncoding", "TransformerEncoderLayer"])
+def test_each_layer_keeps_its_documented_named_cache(rng, make, x, cache_type, fields):
+    layer = make()
+    layer(rng.standard_normal(x))
+    assert isinstance(layer.cache, cache_type)
+    assert {name: getattr(layer.cache, name).shape for name in fields} == fields
+    if "shape" in cache_type._fields:
+        assert layer.cache.shape == x
+
+
+def test_layer_norm_cache_is_the_standardised_input(rng):
+    layer, x = LayerNorm(6, dtype=F64), rng.standard_normal((4, 6)) * 3 + 1
+    layer(x)
+    x_hat, inv_std = layer.cache
+    np.testing.assert_allclose(x_hat, (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5))
+    np.testing.assert_allclose(inv_std[:, 0], 1 / np.sqrt(x.var(-1) + 1e-5))
+
+
+def test_embedding_cache_holds_the_ids(rng):
+    layer, ids = Embedding(5, 3, rng=0, dtype=F64), rng.integers(0, 5, (2, 4))
+    layer(ids)
+    assert isinstance(layer.cache, EmbeddingCache)
+    np.testing.assert_array_equal(layer.cache.ids, ids)
+
+
+class _TwoLookups(Module):
+    """y = 2·emb(ids) + emb(reversed ids) @ W: one Embedding used twice in a forward (tied lookups)."""
+
+    def __init__(self):
+        self.embedding, self.linear = Embedding(6, 4, rng=0, dtype=F64), Linear(4, 4, rng=1, dtype=F64)
+
+    def forward(self, ids):
+        return 2 * self.embedding(ids) + self.linear(self.embedding(ids[:, ::-1]))
+
+    def backward(self, grad_out):
+        self.embedding.backward(self.linear.backward(grad_out))  # the second lookup first: caches are a stack
+        return self.embedding.backward(2 * grad_out)
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("case", ["attention", "layer-norm", "encoder-layer", "embedding"])
+def test_one_instance_used_twice_in_a_forward_is_gradcheck_exact(rng, case):
+    if case == "embedding":
+        errors = gradcheck(_TwoLookups(), rng.integers(0, 6, (2, 5)))
+        assert "embedding.weight" in errors
+        return
+    width = 4
+    shared = {"attention": lambda: MultiHeadAttention(width, 2, rng=0, dtype=F64),
+              "layer-norm": lambda: LayerNorm(width, dtype=F64),
+              "encoder-layer": lambda: TransformerEncoderLayer(width, 2, 6, dropout=0.0, rng=0, dtype=F64)}[case]()
+    if case == "layer-norm":
+        shared.weight.data[:] = rng.standard_normal(width)
+    model = Sequential(shared, Tanh(), Linear(width, width, rng=1, dtype=F64), shared)
+    _assert_gradcheck(model, rng.standard_normal((2, 3, width)))
+
+
+def test_check_head_sizes_names_the_callers_arguments():
+    assert check_head_sizes("MultiHeadAttention", 8, 2, names=("embed_dim", "num_heads")) == (8, 2)
+    with pytest.raises(InputError, match=r"^MultiHeadAttention: num_heads \(3\) must divide embed_dim \(8\)"):
+        check_head_sizes("MultiHeadAttention", 8, 3, names=("embed_dim", "num_heads"))
+    with pytest.raises(InputError, match="^TransformerModel: max_len must be a positive integer, got 0"):
+        check_head_sizes("TransformerModel", 8, 2, max_len=0)
 
 
 # --- PyTorch ----------------------------------------------------------------------------------------------------

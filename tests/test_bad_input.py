@@ -14,8 +14,10 @@ non-finite values pass through, as in NumPy). The last tests pin what is deliber
 """
 
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +28,9 @@ from nnlib import (
     GRU,
     LSTM,
     RNN,
+    SGD,
+    Adam,
+    AdamW,
     AvgPool2d,
     BCEWithLogitsLoss,
     Conv2d,
@@ -44,6 +49,7 @@ from nnlib import (
     MultiHeadAttention,
     PositionalEncoding,
     ReLU,
+    RMSprop,
     SequenceModel,
     Sequential,
     Sigmoid,
@@ -53,8 +59,12 @@ from nnlib import (
     Tanh,
     TransformerEncoderLayer,
     TransformerModel,
+    accuracy,
+    fit,
+    io,
 )
 from nnlib import functional as F
+from nnlib.data import make_moons, make_noisy_sine, make_xor
 
 F32, F64 = np.float32, np.float64
 GRAD = r"grad_out \(dL/d output\)"
@@ -212,7 +222,7 @@ for name, spec in LAYERS.items():
     # backward: before forward, then grad_out of the wrong shape or dtype
     y = output_of(make64, x)
     add("backward-early", name, backward_first(make64, y), RuntimeError, who,
-        r"\.backward called before forward: run the forward pass first")
+        r"backward called before forward, or twice for one forward — run the forward pass first")
     wrong_grads = {"extra-axis": y.shape + (1,), "missing-axis": y.shape[:-1],
                    "batch+1": (y.shape[0] + 1,) + y.shape[1:]}
     for key, shape in wrong_grads.items():
@@ -645,7 +655,7 @@ MODEL_CASES = [  # (id, call, culprit, error, expectation)
      r"input must have shape \(N, 5\)"),
     ("SequenceModel-head-dtype", forward(float_model(Linear(4, 2)), X_MODEL), "Linear", DTypeError,
      "input has dtype float64 but the layer's parameters are float32"),
-    ("SequenceModel-backward-early", backward_first(token_model, np.ones((2, 5, 2))), "Linear", RuntimeError,
+    ("SequenceModel-backward-early", backward_first(token_model, np.ones((2, 5, 2))), "SequenceModel", RuntimeError,
      "backward called before forward"),
     ("SequenceModel-grad-shape", backward_after(token_model, (TOKENS,), np.ones((2, 5, 3))), "Linear", InputError,
      rf"{GRAD} must have shape \(2, 5, 2\), got \(2, 5, 3\)"),
@@ -655,8 +665,8 @@ MODEL_CASES = [  # (id, call, culprit, error, expectation)
      InputError, r"input must have shape \(N, T, 4\) with T ≤ 6, got \(2, 7, 4\)"),
     ("TransformerModel-1d-ids", forward(transformer, TOKENS[0]), "PositionalEncoding", InputError,
      r"input must have shape \(N, T, 4\) with T ≤ 6, got \(5, 4\)"),
-    ("TransformerModel-backward-early", backward_first(transformer, np.ones((2, 5, 3))), "Linear", RuntimeError,
-     "backward called before forward"),
+    ("TransformerModel-backward-early", backward_first(transformer, np.ones((2, 5, 3))), "TransformerModel",
+     RuntimeError, "backward called before forward"),
     ("TransformerModel-grad-shape", backward_after(transformer, (TOKENS,), np.ones((2, 5, 4))), "Linear", InputError,
      rf"{GRAD} must have shape \(2, 5, 3\), got \(2, 5, 4\)"),
     ("TransformerModel-grad-float32", backward_after(transformer, (TOKENS,), np.ones((2, 5, 3), F32)), "Linear",
@@ -700,6 +710,135 @@ add("functional", "softmax_backward-shapes", lambda: F.softmax_backward(np.ones(
     InputError, "softmax_backward", r"grad_out must have the softmax output's shape \(2, 3\), got \(3, 2\)")
 
 
+# --- careless notebook use (issue 22): notebook state, wrong meaning, sizes, paths ---------------------------------
+
+def twice(make, x, grad) -> Callable:
+    """A forward, its backward, then the same backward again (a re-run cell)."""
+    def call():
+        layer = make()
+        layer(x)
+        layer.backward(grad)
+        layer.backward(grad)
+    return call
+
+
+def two_forwards(make, x1, x2, grad) -> Callable:
+    def call():
+        model = make()
+        model(x1)
+        model(x2)
+        model.backward(grad)
+    return call
+
+
+def mlp64():
+    return Sequential(Linear(4, 3, dtype=F64), Tanh())
+
+
+add("state", "backward-twice-Linear", twice(lambda: Linear(4, 3, dtype=F64), good((2, 4)), np.ones((2, 3))),
+    RuntimeError, "Linear", "backward called before forward, or twice for one forward")
+add("state", "backward-twice-Sequential", twice(mlp64, good((2, 4)), np.ones((2, 3))), RuntimeError, "Sequential",
+    "backward called before forward, or twice for one forward")
+add("state", "two-forwards-same-shape", two_forwards(mlp64, good((2, 4)), good((2, 4)) + 1, np.ones((2, 3))),
+    RuntimeError, "Sequential", r"2 forwards on different inputs .* could belong to either")
+for flag in ("no", 0, None, "False"):
+    add("state", f"train({flag!r})", lambda f=flag: mlp64().train(f), InputError, "Sequential",
+        rf"train: mode must be True or False, got {re.escape(repr(flag))}")
+for seed in (-1, -(2**40)):
+    for name in ("Linear", "Dropout", "RNN"):
+        add("constructor", f"{name}-rng={seed}", build(name, rng=seed), InputError, name,
+            rf"a seed must be an int ≥ 0, got {seed}")
+add("size", "Linear-1e5x1e5", lambda: Linear(10**5, 10**5), InputError, "Linear",
+    r"the weight of shape \(100000, 100000\) would need [\d,.]+ GiB, more than this machine's")
+for fn, args in [(make_xor, (10**12,)), (make_moons, (10**12,)), (make_noisy_sine, (10**9, 1000))]:
+    add("size", f"{fn.__name__}-huge", lambda f=fn, a=args: f(*a), InputError, fn.__name__,
+        r"the data set of shape .* would need [\d,.]+ GiB")
+add("meaning", "accuracy-one-hot", lambda: accuracy(np.eye(3)[[0, 2, 1]] * 2, np.eye(3)[[1, 2, 0]]), InputError,
+    "accuracy", r"looks like one-hot rows.*y.argmax\(axis=-1\)")
+add("meaning", "MSELoss-target-beyond-float32", lambda: MSELoss()(np.zeros(2, F32), np.array([1e39, 0.0])),
+    InputError, "MSELoss",
+    r"target holds values beyond the range of pred's dtype float32 \(largest \|target\| = 1e\+39")
+for make, what in [(lambda: Embedding(10**10, 8), "Embedding"),
+                   (lambda: PositionalEncoding(64, 10**9), "PositionalEncoding")]:
+    add("size", f"{what}-huge", make, InputError, what, r"of shape .* would need [\d,.]+ GiB, more than this machine's")
+for flag in ("no", 1, None):
+    add("meaning", f"MultiHeadAttention-causal={flag!r}", lambda f=flag: mha()(good((2, 3, 4)), causal=f), InputError,
+        "MultiHeadAttention", rf"causal must be True or False, got {re.escape(repr(flag))}")
+    add("meaning", f"TransformerModel-causal={flag!r}", lambda f=flag: TransformerModel(5, 3, 4, 2, causal=f),
+        InputError, "TransformerModel", rf"causal must be True or False, got {re.escape(repr(flag))}")
+for cls in (Adam, AdamW, RMSprop):
+    add("meaning", f"{cls.__name__}-eps=0", lambda c=cls: c(Linear(2, 2).parameters(), eps=0), InputError,
+        cls.__name__, r"eps must be a number > 0 \(with eps = 0 a weight whose gradient is 0 becomes 0/0 = NaN\)")
+
+
+def set_lr(cls, value) -> Callable:
+    def call():
+        opt = cls(Linear(2, 2).parameters(), lr=0.1)
+        opt.lr = value
+    return call
+
+
+def step_with_grad_of_shape(cls, shape) -> Callable:
+    def call():
+        layer = Linear(3, 2)
+        opt = cls(layer.parameters(), lr=0.1)
+        layer.weight.grad = np.ones(shape, F32)  # replaced, not written into
+        opt.step()
+    return call
+
+
+for cls in (SGD, Adam, RMSprop):
+    for value in (-0.1, 0, np.nan, "0.1"):
+        add("meaning", f"{cls.__name__}-lr-set-to-{label(value)}", set_lr(cls, value), InputError, cls.__name__,
+            rf"lr must be a number > 0, got {re.escape(repr(value))}")
+    for shape in [(3,), (1, 2), (2, 3)]:
+        add("meaning", f"{cls.__name__}-grad-of-shape-{shape}", step_with_grad_of_shape(cls, shape), InputError,
+            cls.__name__, rf"params\[0\] \(weight\) has a gradient of shape {shape_text(shape)} but the parameter "
+            r"has shape \(3, 2\); write into it")
+for cls in (RNN, LSTM, GRU):
+    for option, value, advice in [("batch_first", True, "always batch-first: x is \\(N, T, features\\)"),
+                                  ("num_layers", 2, "have one layer"), ("bidirectional", True, "forward in time"),
+                                  ("nonsense", 1, "see the layer's docstring")]:
+        add("constructor", f"{cls.__name__}-{option}", lambda c=cls, o=option, v=value: c(3, 4, **{o: v}), InputError,
+            cls.__name__, rf"unexpected argument {option}={value}: .*{advice}")
+
+
+def save_into(folder: str) -> Callable:
+    return lambda: io.save(Linear(2, 2), Path(tempfile.gettempdir()) / folder / "model.npz")
+
+
+add("path", "save-missing-folder", save_into("no-such-folder-3f9c"), FileNotFoundError, "save",
+    "does not exist; create it first")
+add("path", "save-to-a-folder", lambda: io.save(Linear(2, 2), tempfile.gettempdir()), InputError, "save",
+    "is a folder; give a file name")
+add("path", "load-a-folder", lambda: io.load(Linear(2, 2), tempfile.gettempdir()), InputError, "load",
+    "is a folder; give the checkpoint file inside it")
+for bad in (None, 3, ["m.npz"]):
+    add("path", f"load-{label(bad)}", lambda b=bad: io.load(Linear(2, 2), b), InputError, "load",
+        rf"path must be a file name \(str or pathlib.Path\), got {type(bad).__name__}")
+
+
+def fit_with(**change) -> Callable:
+    def call():
+        X, y = make_xor()
+        model = Sequential(Linear(2, 2))
+        args = {"model": model, "loss": CrossEntropyLoss(), "optimizer": SGD(model.parameters(), lr=0.1), "X": X,
+                "y": y, "epochs": 1}
+        fit(**{**args, **{k: v() if callable(v) else v for k, v in change.items()}})
+    return call
+
+
+add("fit", "optimizer-of-another-model", fit_with(optimizer=lambda: SGD(Linear(2, 2).parameters(), lr=0.1)),
+    InputError, "fit", "the optimizer updates parameters that are not this model's")
+add("fit", "nan-in-X", fit_with(X=np.array([[0, 0], [0, 1], [np.nan, 0], [1, 1]], F32)), InputError, "fit",
+    r"X\[2\] holds NaN or inf \(sample 2 of the array you passed\)")
+add("fit", "label-out-of-range", fit_with(y=np.array([0, 1, 1, 7])), InputError, "fit",
+    r"y\[3\] = 7 is not a class label of this model: its output has 2 classes")
+add("fit", "one-hot-labels", fit_with(y=np.eye(2)[[0, 1, 1, 0]]), InputError, "fit",
+    r"y must hold integer class labels .*one-hot rows\?")
+add("fit", "X_val-other-features", fit_with(validation=(np.zeros((3, 5), F32), np.zeros(3, int))), InputError, "fit",
+    r"X_val has samples of shape \(5,\), X of shape \(2,\)")
+
 N_CASES = len(CASES)
 CATEGORY_COUNTS = Counter(case.category for case in CASES)
 
@@ -718,7 +857,8 @@ def test_every_layer_of_the_public_api_is_in_the_matrix():
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_is_refused_with_a_message_naming_the_culprit_and_the_expectation(case):
-    assert issubclass(case.error, (ValueError, TypeError)) or "early" in case.id  # RuntimeError: backward too early
+    # RuntimeError: backward too early, twice or ambiguous (a misuse of call order); OSError: a missing folder
+    assert issubclass(case.error, (ValueError, TypeError, OSError)) or "early" in case.id or case.category == "state"
     with pytest.raises(case.error, match=case.pattern):
         case.call()
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-ROW = re.compile(r"^\| (?P<case>[^|]+) \| (?P<ours>[\d.]+) \| torch \| (?P<peer>[\d.]+) \| (?P<ratio>[\d.]+) \|")
+ROW = re.compile(r"^\| (?P<case>[^|]+) \| (?P<ours>[\d.]+) \| torch \| (?P<peer>[\d.]+) \| (?P<ratio>[\d.]+) \| "
+                 r"(?P<reference>[\d.]*) \| (?P<reference_ratio>[\d.]*) \|")
 
 
 def test_smoke_run_prints_a_ratio_for_every_case_and_thread_count(torch, tmp_path):
@@ -24,6 +25,11 @@ def test_smoke_run_prints_a_ratio_for_every_case_and_thread_count(torch, tmp_pat
     for row in rows:
         ours, peer, ratio = (float(row[k]) for k in ("ours", "peer", "ratio"))
         assert ours > 0 and peer > 0 and abs(ratio - ours / peer) <= 0.01 + 0.01 * ratio
+        # every layer is also timed on its reference code (fast kernels off); the bare matmuls have none
+        assert (row["reference"] == "") == (row["case"] == "Linear's 3 bare matmuls"), row["case"]
+        if row["reference"]:
+            reference, reference_ratio = float(row["reference"]), float(row["reference_ratio"])
+            assert reference > 0 and abs(reference_ratio - reference / peer) <= 0.01 + 0.01 * reference_ratio
     assert "written to" not in run.stdout  # a smoke run never overwrites RESULTS.md
     accuracies = {}
     for contender in ("nnlib", "NumPy floor", "scikit-learn", "torch"):  # the end-to-end table: time and accuracy

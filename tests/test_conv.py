@@ -1,14 +1,20 @@
-"""Conv2d, MaxPool2d, AvgPool2d, Flatten and the im2col helpers: gradients, PyTorch on odd shapes, errors."""
+"""Conv2d, MaxPool2d, AvgPool2d, Flatten, the im2col helpers and their fast kernels: the fast road equals the
+reference, gradients and PyTorch on odd shapes on both roads, errors.
+
+Tests that take the ``kernel_path`` fixture run twice: on the fast kernels and on the reference layers.
+"""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from nnlib import DTypeError, InputError, Sequential, gradcheck
-from nnlib.functional import _same_windows, _unfold_same, col2im, conv2d_naive, conv_output_size, im2col
+from nnlib import DTypeError, InputError, Sequential, gradcheck, use_fast_kernels
+from nnlib.functional import col2im, conv2d_naive, conv_output_size, im2col, sliding_windows
+from nnlib.kernels import conv as conv_kernels
+from nnlib.kernels import pooling as pool_kernels
 from nnlib.layers import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Tanh
-from nnlib.layers import conv as conv_module
+from nnlib.layers.conv import Conv2dCache
 
 F64 = np.float64
 
@@ -38,7 +44,7 @@ def _ids(settings):
 # --- the readable reference and the im2col helpers ----------------------------------------------------
 
 @pytest.mark.parametrize("setting", CONV_SETTINGS, ids=_ids(CONV_SETTINGS))
-def test_conv2d_equals_the_naive_loops(rng, setting):
+def test_conv2d_equals_the_naive_loops(rng, kernel_path, setting):
     layer = _conv(setting)
     x = _images(rng, setting[0])
     expected = conv2d_naive(x, layer.weight.data, layer.bias.data, stride=setting[3], padding=setting[4])
@@ -51,6 +57,14 @@ def test_col2im_is_the_adjoint_of_im2col(rng, kernel, stride, padding):
     cols = im2col(x, kernel, stride, padding)
     c = rng.standard_normal(cols.shape)
     assert np.isclose(np.sum(cols * c), np.sum(x * col2im(c, x.shape, kernel, stride, padding)), rtol=1e-12)
+
+
+def test_sliding_windows_are_the_padded_receptive_fields(rng):
+    x = rng.standard_normal((2, 3, 5, 6))
+    windows = sliding_windows(x, (3, 2), stride=(2, 1), padding=1, pad_value=-7.0)
+    assert windows.shape == (2, 3, 3, 7, 3, 2)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-7.0)
+    np.testing.assert_array_equal(windows[1, 2, 2, 4], padded[1, 2, 4:7, 4:6])
 
 
 @pytest.mark.parametrize(("size", "kernel", "stride", "padding", "expected"),
@@ -71,7 +85,9 @@ def test_conv_output_size_refuses_impossible_settings(args, pattern):
         conv_output_size(*args)
 
 
-# The stride-1 "same" convolution's fast im2col: odd kernels, square or not, on images smaller than the kernel too
+# --- the fast kernels of the stride-1 "same" convolution -----------------------------------------------------
+
+# Its fast im2col: odd kernels, square or not, on images smaller than the kernel too
 SAME_KERNELS = [(1, 1), (3, 3), (5, 5), (3, 5), (5, 1), (1, 3), (7, 3)]
 SAME_IMAGES = [(2, 3, 7, 10), (3, 2, 6, 2), (2, 2, 4, 3), (1, 2, 1, 1), (2, 1, 1, 5), (2, 1, 5, 1)]
 
@@ -82,28 +98,130 @@ SAME_IMAGES = [(2, 3, 7, 10), (3, 2, 6, 2), (2, 2, 4, 3), (1, 2, 1, 1), (2, 1, 1
 def test_unfold_same_equals_im2col(rng, kernel, shape, dtype):
     x = rng.standard_normal(shape).astype(dtype)
     expected = im2col(x, kernel, 1, (kernel[0] // 2, kernel[1] // 2))
-    windows = _same_windows(x, kernel)
-    cols = _unfold_same(windows)
+    windows = conv_kernels.same_windows(x, kernel)
+    cols = conv_kernels.unfold_same(windows)
     assert cols.dtype == dtype and cols.flags.c_contiguous
     np.testing.assert_array_equal(cols, expected)
-    np.testing.assert_array_equal(_unfold_same(windows[1:]), expected[1:])  # a batch of the images
+    np.testing.assert_array_equal(conv_kernels.unfold_same(windows[1:]), expected[1:])  # a batch of the images
 
 
 def test_unfold_same_can_unfold_the_same_windows_twice(rng):
     """The wrap-around entries are zeroed in the copy, never in the padded image the windows view."""
     x = rng.standard_normal((2, 3, 4, 5))
-    windows = _same_windows(x, (3, 3))
-    np.testing.assert_array_equal(_unfold_same(windows), _unfold_same(windows))
-    np.testing.assert_array_equal(_unfold_same(windows), im2col(x, 3, 1, 1))
+    windows = conv_kernels.same_windows(x, (3, 3))
+    np.testing.assert_array_equal(conv_kernels.unfold_same(windows), conv_kernels.unfold_same(windows))
+    np.testing.assert_array_equal(conv_kernels.unfold_same(windows), im2col(x, 3, 1, 1))
 
 
 @pytest.mark.parametrize(("cache_bytes", "sizes"), [(1, [1] * 5), (3 * 160, [3, 2]), (1 << 20, [5])])
 def test_cache_sized_batches_cover_the_batch_in_order(monkeypatch, cache_bytes, sizes):
-    monkeypatch.setattr(conv_module, "CACHE_BYTES", cache_bytes)
-    windows = _same_windows(np.zeros((5, 2, 2, 5)), (1, 1))  # 2·2·5 float64 values = 160 bytes per image
-    batches = conv_module._cache_sized_batches(windows)
+    monkeypatch.setattr(conv_kernels, "CACHE_BYTES", cache_bytes)
+    windows = conv_kernels.same_windows(np.zeros((5, 2, 2, 5)), (1, 1))  # 2·2·5 float64 values = 160 bytes per image
+    batches = conv_kernels.cache_sized_batches(windows)
     assert [len(range(5)[b]) for b in batches] == sizes
     assert [i for b in batches for i in range(5)[b]] == list(range(5))
+
+
+@pytest.mark.parametrize(("args", "same"), [((3, 1, 1), True), ((5, 1, 2), True), (((3, 5), 1, (1, 2)), True),
+                                            ((1, 1, 0), True), ((3, 2, 1), False), ((3, 1, 0), False),
+                                            ((2, 1, 1), False), (((3, 5), 1, (1, 1)), False)])
+def test_the_fast_road_applies_to_stride_1_same_convolutions_only(args, same):
+    kernel, stride, padding = args
+    assert conv_kernels.applies(Conv2d(2, 3, kernel, stride=stride, padding=padding)) == same
+
+
+@pytest.mark.parametrize(("channels", "unfolds"), [((16, 32), True), ((4, 16), True), ((3, 12), True),
+                                                   ((3, 13), False), ((1, 16), False)])
+def test_backward_unfolds_delta_up_to_four_times_as_many_output_channels(channels, unfolds):
+    assert conv_kernels.unfolds_delta(*channels) == unfolds
+
+
+# (C, C_out, kernel): 1→16 and 3→13 fold back with col2im, 16→32, 3→2 and 2→8 unfold δ; square and flat kernels
+EQUIVALENCE = [(1, 16, (3, 3)), (16, 32, (3, 3)), (3, 2, (5, 3)), (2, 8, (1, 5)), (3, 13, (3, 1))]
+
+
+def _conv_on_one_road(fast, setting, x, upstream, frozen):
+    """y, dL/dx and the parameters' gradients of a fresh Conv2d on the fast road or the reference, and its cache."""
+    c, o, (kh, kw) = setting
+    layer = Conv2d(c, o, (kh, kw), padding=(kh // 2, kw // 2), rng=0, dtype=F64)
+    if frozen:
+        getattr(layer, frozen).requires_grad = False
+    with use_fast_kernels(fast):
+        y = layer(x)
+        cache = layer.cache
+        grad_x = layer.backward(upstream)
+    return [y, grad_x, layer.weight.grad, layer.bias.grad], cache
+
+
+@pytest.mark.parametrize("frozen", [None, "weight", "bias"])
+@pytest.mark.parametrize("batches", ["one", "one image each"])
+@pytest.mark.parametrize("setting", EQUIVALENCE, ids=_ids(EQUIVALENCE))
+def test_fast_same_conv_equals_the_reference(rng, monkeypatch, setting, batches, frozen):
+    if batches != "one":
+        monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 1)
+    x = rng.standard_normal((3, setting[0], 7, 9))
+    upstream = rng.standard_normal((3, setting[1], 7, 9))
+    fast, fast_cache = _conv_on_one_road(True, setting, x, upstream, frozen)
+    reference, reference_cache = _conv_on_one_road(False, setting, x, upstream, frozen)
+    assert isinstance(fast_cache, conv_kernels.SameConvCache) and isinstance(reference_cache, Conv2dCache)
+    assert (fast_cache.cols is None) == conv_kernels.unfolds_delta(*setting[:2])
+    for name, a, b in zip(["y", "dL/dx", "dL/dweight", "dL/dbias"], fast, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("setting", [(3, 2, (3, 3)), (1, 16, (3, 3))], ids=["unfold-delta", "col2im"])
+@pytest.mark.parametrize("forward_fast", [True, False])
+def test_backward_follows_the_road_of_its_forward(rng, setting, forward_fast):
+    """Switching the kernels between a forward and its backward changes nothing: the cache says which road."""
+    c, o, kernel = setting
+    x, upstream = rng.standard_normal((2, c, 5, 6)), rng.standard_normal((2, o, 5, 6))
+    expected, _ = _conv_on_one_road(forward_fast, setting, x, upstream, None)
+    layer = Conv2d(c, o, kernel, padding=1, rng=0, dtype=F64)
+    with use_fast_kernels(forward_fast):
+        layer(x)
+    with use_fast_kernels(not forward_fast):
+        grad_x = layer.backward(upstream)
+    for a, b in zip([grad_x, layer.weight.grad, layer.bias.grad], expected[1:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_fast_conv_bias_and_weight_gradients_are_the_sums_they_stand_for(rng):
+    delta, cols = rng.standard_normal((3, 4, 5, 6)), rng.standard_normal((3, 7, 30))
+    np.testing.assert_allclose(conv_kernels.bias_gradient(delta), delta.sum(axis=(0, 2, 3)), rtol=1e-12)
+    flat = delta.reshape(3, 4, 30)
+    expected = sum(flat[n] @ cols[n].T for n in range(3))
+    np.testing.assert_allclose(conv_kernels.weight_gradient(flat, cols), expected, rtol=1e-12)
+
+
+# --- the fast kernels of pooling ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
+@pytest.mark.parametrize("name", POOLS)
+def test_fast_pooling_equals_the_reference(rng, name, setting):
+    """Integer inputs in 0..2 tie in almost every window: both roads pick the same (first) maximum."""
+    x = rng.integers(0, 3, (2, 3, 7, 10)).astype(F64)
+    upstream = None
+    results = {}
+    for fast in (True, False):
+        layer = POOLS[name](*setting)
+        with use_fast_kernels(fast):
+            y = layer(x)
+            upstream = rng.standard_normal(y.shape) if upstream is None else upstream
+            argmax = layer.cache.argmax if name == "MaxPool2d" else None
+            results[fast] = (y, argmax, layer.backward(upstream))
+    for what, a, b in zip(["y", "argmax", "dL/dx"], results[True], results[False], strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=what)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1))])
+def test_scatter_to_windows_is_col2im_of_the_stacked_offsets(rng, kernel, stride, padding):
+    x_shape = (2, 3, 7, 8)
+    out_h = conv_output_size(7, kernel[0], stride[0], padding[0])
+    out_w = conv_output_size(8, kernel[1], stride[1], padding[1])
+    shares = rng.standard_normal((2, 3, kernel[0] * kernel[1], out_h, out_w))
+    expected = col2im(shares.reshape(2, -1, out_h * out_w), x_shape, kernel, stride, padding)
+    got = pool_kernels.scatter_to_windows(lambda k: shares[:, :, k], x_shape, kernel, stride, padding, F64)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 # --- gradients ------------------------------------------------------------------------------------------
@@ -114,7 +232,7 @@ GRADCHECK_CONV = [(1, 4, 3, 1, 1), (3, 2, 5, 2, 2), (8, 3, 1, 2, 0), (3, 2, 3, 2
 @pytest.mark.gradcheck
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("setting", GRADCHECK_CONV, ids=_ids(GRADCHECK_CONV))
-def test_conv_gradcheck(rng, setting, bias):
+def test_conv_gradcheck(rng, kernel_path, setting, bias):
     layer = _conv(setting, bias=bias)
     errors = gradcheck(layer, _images(rng, setting[0]), tol=1e-7)
     assert set(errors) == {"input0", "weight"} | ({"bias"} if bias else set())
@@ -123,14 +241,25 @@ def test_conv_gradcheck(rng, setting, bias):
 @pytest.mark.gradcheck
 @pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
 @pytest.mark.parametrize("name", POOLS)
-def test_pool_gradcheck(rng, name, setting):
+def test_pool_gradcheck(rng, kernel_path, name, setting):
     x = rng.permutation(np.arange(2 * 3 * 7 * 10, dtype=F64)).reshape(2, 3, 7, 10) / 10  # distinct: no ties
     assert set(gradcheck(POOLS[name](*setting), x, tol=1e-7)) == {"input0"}
 
 
 @pytest.mark.gradcheck
-def test_small_cnn_gradcheck(rng):
+def test_small_cnn_gradcheck(rng, kernel_path):
     assert len(gradcheck(_small_cnn(), rng.standard_normal((2, 1, 8, 8)), tol=1e-7)) == 7
+
+
+@pytest.mark.gradcheck
+def test_a_conv_and_a_pool_used_twice_gradcheck(rng, kernel_path):
+    """Weight sharing: the same Conv2d (fast road, then reference road for its stride-2 twin) and MaxPool2d twice."""
+    conv = Conv2d(2, 2, 3, padding=1, rng=0, dtype=F64)
+    strided = Conv2d(2, 2, 3, stride=2, padding=1, rng=1, dtype=F64)
+    pool = MaxPool2d(2, stride=1)
+    model = Sequential(conv, Tanh(), conv, pool, strided, Tanh(), strided, pool)
+    x = rng.permutation(np.arange(2 * 2 * 9 * 9, dtype=F64)).reshape(2, 2, 9, 9) / 50
+    assert set(gradcheck(model, x, tol=1e-7)) == {"input0", "0.weight", "0.bias", "4.weight", "4.bias"}
 
 
 def _small_cnn():
@@ -178,7 +307,7 @@ def _assert_matches_torch(torch, layer, x, upstream, atol=1e-12):
 
 
 @pytest.mark.parametrize("setting", CONV_SETTINGS, ids=_ids(CONV_SETTINGS))
-def test_conv_matches_torch(torch, rng, setting):
+def test_conv_matches_torch(torch, rng, kernel_path, setting):
     layer = _conv(setting)
     x = _images(rng, setting[0])
     _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
@@ -186,28 +315,28 @@ def test_conv_matches_torch(torch, rng, setting):
 
 @pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
 @pytest.mark.parametrize("name", POOLS)
-def test_pool_matches_torch(torch, rng, name, setting):
+def test_pool_matches_torch(torch, rng, kernel_path, name, setting):
     layer = POOLS[name](*setting)
     x = _images(rng, 3)
     _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
 
 
 @pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
-def test_maxpool_ties_follow_torch(torch, rng, setting):
+def test_maxpool_ties_follow_torch(torch, rng, kernel_path, setting):
     """Integer inputs in 0..2 tie in almost every window: PyTorch sends the gradient to the first maximum."""
     layer = MaxPool2d(*setting)
     x = rng.integers(0, 3, (2, 3, 7, 10)).astype(F64)
     _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
 
 
-def test_maxpool_tie_goes_to_the_first_maximum_in_row_major_order():
+def test_maxpool_tie_goes_to_the_first_maximum_in_row_major_order(kernel_path):
     layer = MaxPool2d(2)
     layer(np.array([[[[1.0, 5.0], [5.0, 5.0]]]]))
+    assert layer.cache.argmax.item() == layer.argmax.item() == 1
     np.testing.assert_array_equal(layer.backward(np.array([[[[3.0]]]])), [[[[0.0, 3.0], [0.0, 0.0]]]])
-    assert layer.argmax.item() == 1
 
 
-def test_float32_cnn_matches_torch(torch, rng):
+def test_float32_cnn_matches_torch(torch, rng, kernel_path):
     layer = Sequential(Conv2d(3, 8, 3, padding=1, rng=0), ReLU(), MaxPool2d(2),
                        Conv2d(8, 4, 3, stride=2, padding=1, rng=1), Flatten())
     x = _images(rng, 3, np.float32)
@@ -220,19 +349,18 @@ SAME_CONV_SETTINGS = [(c, o, k) for (c, o), k in itertools.product([(3, 2), (2, 
 
 @pytest.mark.parametrize("batches", ["one", "of 2 images"])
 @pytest.mark.parametrize("setting", SAME_CONV_SETTINGS, ids=_ids(SAME_CONV_SETTINGS))
-def test_same_conv_matches_torch(torch, rng, monkeypatch, setting, batches):
+def test_same_conv_matches_torch(torch, rng, monkeypatch, kernel_path, setting, batches):
     c, o, (kh, kw) = setting
     if batches != "one":  # backward unfolds two images per batch, the last batch holds one
-        monkeypatch.setattr(conv_module, "CACHE_BYTES", 2 * o * kh * kw * 7 * 10 * 8)
+        monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 2 * o * kh * kw * 7 * 10 * 8)
     layer = Conv2d(c, o, (kh, kw), padding=(kh // 2, kw // 2), rng=0, dtype=F64)
-    assert layer._unfolds_delta() == (o <= 4 * c)
     x = rng.standard_normal((5, c, 7, 10))
     _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape))
 
 
 @pytest.mark.parametrize("channels", [(3, 2), (1, 8)], ids=["unfold-delta", "col2im"])
-def test_float32_same_conv_matches_torch(torch, rng, monkeypatch, channels):
-    monkeypatch.setattr(conv_module, "CACHE_BYTES", 1)  # one image per batch
+def test_float32_same_conv_matches_torch(torch, rng, monkeypatch, kernel_path, channels):
+    monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 1)  # one image per batch
     layer = Conv2d(*channels, (3, 5), padding=(1, 2), rng=0)
     x = rng.standard_normal((3, channels[0], 6, 9)).astype(np.float32)
     _assert_matches_torch(torch, layer, x, rng.standard_normal(layer(x).shape).astype(np.float32), atol=1e-5)
@@ -258,7 +386,7 @@ def _forward_backward(layer, x, rng):
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_second_backward_accumulates_and_inputs_are_not_mutated(rng, name):
+def test_second_backward_accumulates_and_inputs_are_not_mutated(rng, kernel_path, name):
     layer, x = LAYERS[name](F64), _images(rng, 3)
     x_before = x.copy()
     _, upstream, first = _forward_backward(layer, x, rng)
@@ -275,7 +403,7 @@ def test_second_backward_accumulates_and_inputs_are_not_mutated(rng, name):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", LAYERS)
-def test_dtype_is_preserved(rng, name, dtype):
+def test_dtype_is_preserved(rng, kernel_path, name, dtype):
     layer = LAYERS[name](dtype)
     y, _, grad_x = _forward_backward(layer, _images(rng, 3, dtype), rng)
     assert y.dtype == grad_x.dtype == dtype
@@ -284,7 +412,7 @@ def test_dtype_is_preserved(rng, name, dtype):
 
 @pytest.mark.parametrize("frozen", ["weight", "bias"])
 @pytest.mark.parametrize("name", ["Conv2d", "Conv2d-same", "Conv2d-same-wide"])
-def test_frozen_conv_parameter_keeps_zero_grad(rng, name, frozen):
+def test_frozen_conv_parameter_keeps_zero_grad(rng, kernel_path, name, frozen):
     layer = LAYERS[name](F64)
     getattr(layer, frozen).requires_grad = False
     _forward_backward(layer, _images(rng, 3), rng)

@@ -186,3 +186,37 @@ def test_source_has_no_control_characters(path):
     text = (ROOT / path).read_text(encoding="utf-8")
     bad = [(n, repr(c)) for n, line in enumerate(text.splitlines(), 1) for c in line if ord(c) < 32]
     assert not bad, f"{path}: control characters at (line, char) {bad[:5]}"
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_uses(path: Path, anything: bool) -> list[str]:
+    """Private names a file reaches across a module boundary: imported by name, or read off an imported module.
+
+    With ``anything``, every ``obj._name`` counts (lessons must show only public names).
+    """
+    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+    modules = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+               for alias in node.names if isinstance(node, ast.Import) or node.module in (None, "nnlib")}
+    found = [f"line {node.lineno}: import {alias.name}" for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("nnlib"))
+             for alias in node.names if _private(alias.name)]
+    found += [f"line {node.lineno}: .{node.attr}" for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+              and _private(node.attr) and (anything or isinstance(node.value, ast.Name) and node.value.id in modules)]
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.parts[0] in ("solutions", "lessons")], ids=str)
+def test_lesson_uses_no_private_name(path):
+    """Lessons read what nnlib documents (``layer.cache.h``), never internals such as ``layer._cache``."""
+    found = _private_uses(path, anything=True)
+    assert not found, f"{path}: private names {found}"
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.parts[0] in ("nnlib", "tests", "benchmarks")], ids=str)
+def test_no_private_name_crosses_a_module_boundary(path):
+    """nnlib's modules and the tests use each other's public names only (a private helper stays in its module)."""
+    found = _private_uses(path, anything=False)
+    assert not found, f"{path}: private names of other modules {found}"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from nnlib import Dropout, InputError, Linear, Sequential, gradcheck
+from nnlib.layers.dropout import DropoutCache
 
 
 def test_training_keeps_a_fraction_one_minus_p_and_preserves_the_mean():
@@ -36,6 +37,30 @@ def test_backward_routes_the_gradient_through_the_same_mask():
     y = layer(x)
     g = np.random.default_rng(1).normal(size=y.shape)
     np.testing.assert_allclose(layer.backward(g), g * layer.mask / 0.5)
+
+
+def test_the_cache_holds_the_scaled_mask_of_its_own_forward():
+    layer = Dropout(0.25, rng=0)
+    layer(np.ones((3, 4), np.float32))
+    assert isinstance(layer.cache, DropoutCache) and layer.cache.shape == (3, 4) and layer.cache.dtype == np.float32
+    np.testing.assert_array_equal(layer.cache.scale, (layer.mask / 0.75).astype(np.float32))
+    layer.eval()(np.ones((3, 4)))
+    assert layer.cache.scale is None  # eval mode: the identity
+
+
+def test_one_dropout_used_twice_backpropagates_each_use_through_its_own_mask():
+    """Sequential(dropout, linear, dropout): backward must apply the second mask, then the first, not one mask twice."""
+    p, x = 0.5, np.random.default_rng(0).normal(size=(6, 5))
+    dropout, linear = Dropout(p, rng=7), Linear(5, 5, rng=0, dtype=np.float64)
+    model = Sequential(dropout, linear, dropout)
+    masks = np.random.default_rng(7).random((2, 6, 5)) >= p  # the two masks, drawn in order from the same seed
+    g = np.random.default_rng(1).normal(size=(6, 5))
+    np.testing.assert_allclose(model(x), (x * masks[0] / (1 - p)) @ linear.weight.data * masks[1] / (1 - p)
+                               + linear.bias.data * masks[1] / (1 - p))
+    grad_x = model.backward(g)
+    grad_mid = g * masks[1] / (1 - p)
+    np.testing.assert_allclose(linear.weight.grad, (x * masks[0] / (1 - p)).T @ grad_mid)
+    np.testing.assert_allclose(grad_x, grad_mid @ linear.weight.data.T * masks[0] / (1 - p))
 
 
 def test_gradcheck_with_a_fixed_mask():

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from exercise_helpers import failure_hint, run, todo
 
-from nnlib import Linear, Sequential
-from nnlib.exercises import check_count_trainable, check_freeze, check_new_head
-from nnlib.pretrained import load_digits_cnn
+import nnlib
+from nnlib import Adam, CrossEntropyLoss, Linear, Sequential, fit
+from nnlib.exercises import check_count_trainable, check_extract_features, check_freeze, check_new_head, check_transfer
+from nnlib.pretrained import N_FEATURES, load_digits_cnn
 
 
 def freeze(module):
@@ -37,16 +38,66 @@ def new_head_in_a_sequential(n_features, n_classes, rng):
     return Sequential(Linear(n_features, n_classes, rng=np.random.default_rng(rng)))
 
 
-@pytest.mark.parametrize(("check", "fn"), [
-    (check_freeze, freeze), (check_freeze, freeze_with_nnlib), (check_count_trainable, count_trainable),
-    (check_count_trainable, count_trainable_with_numpy), (check_new_head, new_head),
-    (check_new_head, new_head_in_a_sequential),
+def extract_features(model, X, batch_size=256):
+    extractor = model[:-1].eval()
+    with nnlib.no_grad():
+        batches = [extractor(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+    return np.concatenate(batches)
+
+
+def extract_features_with_predict(model, X, batch_size=256):
+    return nnlib.predict(model[:-1], X, batch_size=batch_size)
+
+
+def train_steps(model, X, y, lr, steps, rng):
+    fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), X, y, epochs=max(1, round(steps * 16 / len(X))),
+        batch_size=16, rng=rng)
+
+
+def transfer(method, X, y, n_classes=5, steps=200, rng=0, fine_tune_lr=1e-3, *, freeze=True, unfreeze=True,
+             stage_2_lr=None, new_head=True, seeds_everywhere=False, head_first=True, eval_mode=True):
+    """The recipe (what adapt does for "frozen" and "fine-tune"), with the typical mistakes as switches."""
+    generator = np.random.default_rng(rng)
+    draw = (lambda: rng) if seeds_everywhere else (lambda: generator)
+    model = load_digits_cnn()
+    if new_head:
+        model[-1] = Linear(N_FEATURES, n_classes, rng=draw())
+    if head_first or method == "frozen":
+        model[:-1].requires_grad_(not freeze)
+        train_steps(model, X, y, 3e-3, steps, draw())
+    if method == "fine-tune":
+        model.requires_grad_(True)
+        if not unfreeze:
+            model[:-1].requires_grad_(False)
+        train_steps(model, X, y, stage_2_lr or fine_tune_lr, steps, draw())
+    return model.eval() if eval_mode else model
+
+
+def transfer_with_trainable_only(method, X, y, n_classes=5, steps=200, rng=0, fine_tune_lr=1e-3):
+    """The same recipe, the optimizer built on the trainable parameters only (as adapt does): the same weights."""
+    rng = np.random.default_rng(rng)
+    model = load_digits_cnn()
+    model[-1] = Linear(N_FEATURES, n_classes, rng=rng)
+    for stage, lr in enumerate([3e-3, fine_tune_lr][:2 if method == "fine-tune" else 1]):
+        model[:-1].requires_grad_(stage == 1)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        fit(model, CrossEntropyLoss(), Adam(trainable, lr=lr), X, y, epochs=max(1, round(steps * 16 / len(X))),
+            batch_size=16, rng=rng)
+    return model.eval()
+
+
+@pytest.mark.parametrize(("check", "fn", "exercise"), [
+    (check_freeze, freeze, "9.1"), (check_freeze, freeze_with_nnlib, "9.1"),
+    (check_count_trainable, count_trainable, "9.2"), (check_count_trainable, count_trainable_with_numpy, "9.2"),
+    (check_new_head, new_head, "9.3"), (check_new_head, new_head_in_a_sequential, "9.3"),
+    (check_extract_features, extract_features, "9.4"), (check_extract_features, extract_features_with_predict, "9.4"),
+    (check_transfer, transfer, "9.5"), (check_transfer, transfer_with_trainable_only, "9.5"),
 ])
-def test_right_answer_passes_and_stub_waits(check, fn, capsys):
+def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith("✅ Exercise 9.") and out.count("\n") == 1, out
+    assert out.startswith(f"✅ Exercise {exercise}:") and out.count("\n") == 1, out
     out = run(check, todo, capsys)
-    assert out.startswith("⏳ Exercise 9.") and "not implemented" in out
+    assert out.startswith(f"⏳ Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
 
 
 # --- 9.1 freeze ---------------------------------------------------------------------------------------------
@@ -203,3 +254,77 @@ def test_new_head_mistakes_get_specific_hints(fn, hint, capsys):
 def test_new_head_reports_a_crash(capsys):
     out = run(check_new_head, lambda f, c, rng: Linear(f, c, rng="seed"), capsys)
     assert out.startswith("❌ Exercise 9.3") and "raised TypeError" in out
+
+
+# --- 9.4 extract_features -----------------------------------------------------------------------------------
+
+def extract_in_train_mode(model, X, batch_size=256):
+    with nnlib.no_grad():
+        return np.concatenate([model[:-1](X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
+def extract_without_no_grad(model, X, batch_size=256):
+    extractor = model[:-1].eval()
+    return np.concatenate([extractor(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
+def extract_dropping_the_last_batch(model, X, batch_size=256):
+    starts = range(0, len(X) - batch_size + 1, batch_size)
+    return extract_features(model, X[:max(starts, default=0) + batch_size] if starts else X, batch_size)
+
+
+def extract_stacked(model, X, batch_size=256):
+    return np.stack([extract_features(model, X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
+@pytest.mark.parametrize(("fn", "hint"), [
+    (lambda model, X, batch_size=256: nnlib.predict(model, X), "the head's class scores"),
+    (extract_in_train_mode, "ran in training mode"),
+    (extract_without_no_grad, "with nnlib.no_grad()"),
+    (extract_dropping_the_last_batch, "the last batch is missing"),
+    (extract_stacked, "np.stack would add a batch axis"),
+    (lambda model, X, batch_size=256: 2 * extract_features(model, X, batch_size), "model[:-1] in eval mode"),
+    (lambda model, X, batch_size=256: extract_features(model, X, batch_size)[:, :-1], "model[:-1] in eval mode"),
+])
+def test_extract_features_mistakes_get_specific_hints(fn, hint, capsys):
+    assert hint in failure_hint(check_extract_features, fn, capsys, "9.4")
+
+
+# --- 9.5 transfer ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("switches", "hint"), [
+    ({"freeze": False}, "the extractor was not frozen"),
+    ({"unfreeze": False}, "stage 2 must unfreeze every layer"),
+    ({"stage_2_lr": 3e-3}, "the lower fine_tune_lr"),
+    ({"new_head": False}, "replace the head"),
+    ({"head_first": False}, "trains the new head first"),
+    ({"seeds_everywhere": True}, "ONE generator"),
+    ({"eval_mode": False}, "return model.eval()"),
+    ({"stage_2_lr": 1e-4}, "rng = np.random.default_rng(rng); model = load_digits_cnn()"),
+])
+def test_transfer_mistakes_get_specific_hints(switches, hint, capsys):
+    def wrong(method, X, y, n_classes=5, steps=200, rng=0, fine_tune_lr=1e-3):
+        return transfer(method, X, y, n_classes, steps, rng, fine_tune_lr, **switches)
+
+    assert hint in failure_hint(check_transfer, wrong, capsys, "9.5")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda method, X, y, *args: transfer(method, X, y, *args).state_dict(),
+    lambda method, X, y, *args: None,
+])
+def test_transfer_must_return_the_model(fn, capsys):
+    assert "return model.eval()" in failure_hint(check_transfer, fn, capsys, "9.5")
+
+
+def value_error(*args, **kwargs):
+    raise ValueError("a wrong answer whatever the exercise")
+
+
+@pytest.mark.parametrize(("check", "exercise"), [
+    (check_freeze, "9.1"), (check_count_trainable, "9.2"), (check_new_head, "9.3"), (check_extract_features, "9.4"),
+    (check_transfer, "9.5")])
+@pytest.mark.parametrize("wrong", [value_error, Linear, 42])
+def test_a_raising_or_wrong_kind_of_answer_is_a_failure_not_a_crash(check, exercise, wrong, capsys):
+    out = run(check, wrong, capsys)
+    assert out.startswith(f"❌ Exercise {exercise}:"), out

@@ -147,6 +147,33 @@ def test_missing_file_and_non_module(tmp_path):
         io.save({"w": np.zeros(2)}, tmp_path / "m.npz")
 
 
+def test_a_missing_folder_or_a_folder_as_path_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^save: the folder .*nowhere does not exist; create it first"):
+        io.save(mlp(), tmp_path / "nowhere" / "m.npz")
+    (tmp_path / "runs.npz").mkdir()
+    with pytest.raises(InputError, match=r"^save: .*runs.npz is a folder; give a file name"):
+        io.save(mlp(), tmp_path / "runs")
+    with pytest.raises(InputError, match=r"^load: .* is a folder; give the checkpoint file inside it"):
+        io.load(mlp(), tmp_path)
+
+
+@pytest.mark.parametrize("call", [lambda: io.save(mlp(), None), lambda: io.load(mlp(), None),
+                                  lambda: io.load_state(3)], ids=["save", "load", "load_state"])
+def test_a_path_that_is_no_file_name_is_refused(call):
+    with pytest.raises(InputError, match=r"^(save|load): path must be a file name \(str or pathlib.Path\), got "):
+        call()
+
+
+def test_a_stale_temporary_file_from_a_killed_save_is_removed_by_the_next_save(tmp_path):
+    stale = tmp_path / ".model.npz.k1ll3d.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    keep = tmp_path / ".other.npz.abc.tmp"
+    keep.write_bytes(b"another checkpoint's")
+    io.save(mlp(), tmp_path / "model.npz")
+    assert not stale.exists() and keep.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npz.abc.tmp", "model.npz"]
+
+
 SAVE_FOREVER = """
 import sys
 from nnlib import Linear, io

@@ -3,6 +3,7 @@
 import ast
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,7 @@ LESSON = SOLUTION.replace('''\
             ### BEGIN SOLUTION
             grad = grad * 2
             ### END SOLUTION''', '''\
-            raise NotImplementedError("Exercise 7.2: implement backward")''').replace('''\
+            raise NotImplementedError("Exercise 7.2: implement Layer.backward")''').replace('''\
             ### BEGIN SOLUTION
             return v + 1
             ### END SOLUTION''', '''\
@@ -84,7 +85,37 @@ def test_regions_are_stubbed_at_their_indentation_numbered_and_named():
 def test_regions_report_lines_and_functions():
     regions = ml.find_regions(SOLUTION)
     assert [(r.begin, r.end, len(r.indent), r.function) for r in regions] == [
-        (11, 14, 4, "double"), (22, 24, 12, "backward"), (29, 31, 12, "inner")]
+        (11, 14, 4, "double"), (22, 24, 12, "Layer.backward"), (29, 31, 12, "inner")]
+
+
+def test_regions_take_the_number_of_the_exercise_heading_above_them():
+    solution = _solution('''\
+        # %% [markdown]
+        # ### Exercise 4.2 — a layer (build)
+
+        # %%
+        class Mine:
+            def forward(self, x):
+                ### BEGIN SOLUTION
+                return x
+                ### END SOLUTION
+
+            def backward(self, g):
+                ### BEGIN SOLUTION
+                return g
+                ### END SOLUTION
+
+
+        # %% [markdown]
+        # ### Exercise 4.3 (optional challenge) — more
+        def more():
+            ### BEGIN SOLUTION
+            return 1
+            ### END SOLUTION
+        ''')
+    stubs = re.findall(r'NotImplementedError\("(.*)"\)', ml.make_lesson_text(solution, 4))
+    assert stubs == ["Exercise 4.2: implement Mine.forward", "Exercise 4.2: implement Mine.backward",
+                     "Exercise 4.3: implement more"]
 
 
 def test_text_without_regions_is_unchanged_and_crlf_is_kept():

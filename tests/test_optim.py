@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from nnlib import SGD, Adam, AdamW, InputError, Linear, Parameter, RMSprop
+import nnlib
+from nnlib import SGD, Adam, AdamW, InputError, Linear, Parameter, RMSprop, use_fast_kernels
 from nnlib.optim import Optimizer, RMSProp
 
 SHAPES = [(3, 4), (4,)]
@@ -33,7 +34,7 @@ def make_params(rng, dtype=np.float64):
 
 
 @pytest.mark.parametrize(("cls", "kwargs"), CONFIGS, ids=lambda c: c.__name__ if isinstance(c, type) else str(c))
-def test_matches_pytorch_over_ten_steps(torch, rng, cls, kwargs):
+def test_matches_pytorch_over_ten_steps(torch, rng, cls, kwargs, kernel_path):
     params = make_params(rng)
     ours = cls(params, **kwargs)
     twins = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
@@ -65,26 +66,59 @@ def test_updates_in_place_keeping_dtype_and_state_per_parameter(rng, cls, kwargs
 ADAMS = [c for c in CONFIGS if issubclass(c[0], Adam)]
 
 
+FROZEN_STEPS = range(12, 15)  # the first parameter is frozen for these steps, then thawed
+
+
+def _adam_run(cls, kwargs, dtype, paths, grads, monkeypatch):
+    """Adam over len(paths) steps, step i on the fast kernel if paths[i] else on the reference rule, with the first
+    parameter frozen during FROZEN_STEPS; returns (params, optimizer, how many steps took the fused kernel)."""
+    params = make_params(np.random.default_rng(0), dtype)
+    opt = cls(params, **kwargs)
+    fused_steps = []
+    kernel = nnlib.optim.adam_step_all
+    monkeypatch.setattr(nnlib.optim, "adam_step_all", lambda *a: fused_steps.append(1) or kernel(*a))
+    for step, (fast, step_grads) in enumerate(zip(paths, grads, strict=True)):
+        params[0].requires_grad = step not in FROZEN_STEPS
+        for p, g in zip(params, step_grads, strict=True):
+            p.grad[...] = g
+        with use_fast_kernels(fast):
+            opt.step()
+    return params, opt, len(fused_steps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("cls", "kwargs"), ADAMS)
-def test_adam_on_all_parameters_at_once_equals_the_rule_per_parameter(rng, cls, kwargs):
-    """The flat path (every parameter trainable, same step count) must give the per-parameter numbers bit for bit."""
-    flat, single = make_params(rng, np.float32), make_params(rng, np.float32)
-    for a, b in zip(flat, single, strict=True):
-        b.data[...] = a.data
-    fused, per_parameter = cls(flat, **kwargs), cls(single, **kwargs)
-    per_parameter._flat_moments = None  # forces Optimizer.step's loop over parameters
-    for _ in range(5):
-        for a, b in zip(flat, single, strict=True):
-            a.grad[...] = b.grad[...] = rng.standard_normal(a.shape)
-        fused.step()
-        per_parameter.step()
-    for a, b, state in zip(flat, single, fused.state, strict=True):
-        np.testing.assert_array_equal(a.data, b.data)
-        assert state["step"] == 5 and np.shares_memory(state["exp_avg"], fused._flat_moments.exp_avg)
+def test_adam_fast_kernel_equals_the_reference_rule_bit_for_bit(rng, cls, kwargs, dtype, monkeypatch):
+    """20 steps through a freeze and a thaw: the fused kernel (all trainable, same step count), the reference rule
+    per parameter, and the two taking turns give the same weights and the same optimizer state, bit for bit."""
+    grads = [[rng.standard_normal(shape).astype(dtype) for shape in SHAPES] for _ in range(20)]
+    runs = {name: _adam_run(cls, kwargs, dtype, paths, grads, monkeypatch) for name, paths in
+            (("fast", [True] * 20), ("reference", [False] * 20), ("alternating", [True, False] * 10))}
+    # the kernel runs until the freeze; after it the step counts differ and the rule runs per parameter
+    assert (runs["fast"][2], runs["alternating"][2], runs["reference"][2]) == (12, 6, 0)
+    fast_params, fast_opt, _ = runs["fast"]
+    for name in ("reference", "alternating"):
+        params, opt, _ = runs[name]
+        for p, q, state, fast_state in zip(params, fast_params, opt.state, fast_opt.state, strict=True):
+            np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+            assert state.keys() == fast_state.keys() == {"step", "exp_avg", "exp_avg_sq"}
+            assert state["step"] == fast_state["step"]
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert state[key].shape == p.shape
+                np.testing.assert_array_equal(state[key], fast_state[key], err_msg=f"{name} {key}")
+    assert [s["step"] for s in fast_opt.state] == [20 - len(FROZEN_STEPS), 20]
+
+
+def test_adam_state_views_the_flat_buffers_when_the_dtypes_agree(rng):
+    opt = Adam(make_params(rng, np.float32))
+    assert all(np.shares_memory(s["exp_avg"], opt.flat_moments.exp_avg) and
+               np.shares_memory(s["exp_avg_sq"], opt.flat_moments.exp_avg_sq) for s in opt.state)
+    mixed = Adam([Parameter(np.zeros(2), "w64"), Parameter(np.zeros(2, np.float32), "b32")])
+    assert mixed.flat_moments is None and [s["exp_avg"].dtype for s in mixed.state] == [np.float64, np.float32]
 
 
 @pytest.mark.parametrize(("cls", "kwargs"), ADAMS)
-def test_adam_counts_steps_per_parameter_through_freezing_like_pytorch(torch, rng, cls, kwargs):
+def test_adam_counts_steps_per_parameter_through_freezing_like_pytorch(torch, rng, cls, kwargs, kernel_path):
     """Frozen for three steps, a parameter keeps its step count (PyTorch skips a parameter without a gradient);
     after it thaws the counts differ and the parameters are updated one by one — still PyTorch's numbers."""
     params = make_params(rng)

@@ -521,12 +521,12 @@ def _distance_to_kinks(module: Module) -> float:
     distances = [np.inf]
     for m in module.modules():
         if isinstance(m, (ReLU, LeakyReLU, ELU)):
-            distances.append(np.abs(m._saved()[0]).min())
+            distances.append(np.abs(m.cache.x).min())
         elif isinstance(m, Maxout) and m.pieces > 1:
-            z = np.sort(m._saved()[1] @ m.weight.data + m.bias.data[:, None, :], axis=0)
+            z = np.sort(m.cache.x.reshape(-1, m.in_features) @ m.weight.data + m.bias.data[:, None, :], axis=0)
             distances.append((z[-1] - z[-2]).min())
         elif isinstance(m, RNN) and m.nonlinearity == "relu":
-            x, hs = m._saved()
+            x, hs = m.cache.x, m.cache.hs
             net = x.transpose(1, 0, 2) @ m.weight_ih.data + hs[:-1] @ m.weight_hh.data
             if m.bias_ih is not None:
                 net += m.bias_ih.data + m.bias_hh.data

@@ -1,10 +1,12 @@
-"""RNN, LSTM, GRU, Embedding, gradient clipping: BPTT gradients, PyTorch twins over several T, N and sizes, errors."""
+"""RNN, LSTM, GRU, Embedding, gradient clipping: BPTT gradients, PyTorch twins over several T, N and sizes, the fast
+kernels against the reference steps, the public caches, errors."""
 
 import numpy as np
 import pytest
 
-from nnlib import GRU, LSTM, RNN, DTypeError, Embedding, InputError, Linear, gradcheck
-from nnlib.gradcheck import _leaves
+from nnlib import GRU, LSTM, RNN, DTypeError, Embedding, InputError, Linear, gradcheck, use_fast_kernels
+from nnlib.gradcheck import tree_leaves
+from nnlib.layers.recurrent import GRUCache, LSTMCache, RNNCache
 from nnlib.optim import clip_grad_norm, clip_grad_value, grad_norm
 
 F64 = np.float64
@@ -35,7 +37,7 @@ def _random_like(tree, rng):
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("size", SIZES[:3], ids=str)
 @pytest.mark.parametrize("name", LAYERS)
-def test_gradcheck_inputs_initial_state_and_parameters(rng, name, size, bias):
+def test_gradcheck_inputs_initial_state_and_parameters(rng, kernel_path, name, size, bias):
     n, t, i, h = size
     layer = LAYERS[name](i, h, bias=bias)
     x = rng.standard_normal((n, t, i))
@@ -45,7 +47,7 @@ def test_gradcheck_inputs_initial_state_and_parameters(rng, name, size, bias):
 
 
 @pytest.mark.gradcheck
-def test_gradcheck_a_language_model_step(rng):
+def test_gradcheck_a_language_model_step(rng, kernel_path):
     """Embedding → GRU → Linear, the shape of lesson 07's character model, checked end to end."""
     from nnlib import Module
 
@@ -62,6 +64,120 @@ def test_gradcheck_a_language_model_step(rng):
 
     errors = gradcheck(Tiny(), rng.integers(0, 5, (2, 6)), tol=1e-7)
     assert {"embed.weight", "rnn.weight_hh", "head.weight"} <= set(errors)
+
+
+# --- fast kernels against the reference steps ------------------------------------------------------------------
+
+ODD = (3, 5, 2, 7)  # (N, T, I, H): no two sizes alike, so a swapped axis cannot pass
+
+
+def _forward_backward(layer, x, state, grad_output, grad_last):
+    """Everything one forward and backward produce: outputs, cache fields, input and parameter gradients."""
+    output, last = layer(x, state)
+    cache = layer.cache
+    grad_x, grad_state = layer.backward(grad_output, grad_last)
+    return {"output": output, "last state": last, **cache._asdict(), "dL/dx": grad_x,
+            "dL/d initial state": grad_state, **{name: p.grad for name, p in layer.named_parameters()}}
+
+
+def _random_case(layer, rng, with_state):
+    n, t, i, _ = ODD
+    x = rng.standard_normal((n, t, i))
+    state = _initial_state(layer, n, rng) if with_state else None
+    last = _initial_state(layer, n, rng)
+    return x, state, rng.standard_normal((n, t, layer.hidden_size)), _random_like(last, rng) if with_state else None
+
+
+@pytest.mark.parametrize("with_state", [True, False], ids=["state-and-grad_h_n", "no-state"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("name", LAYERS)
+def test_fast_kernels_equal_the_reference_forward_and_backward(rng, name, bias, with_state):
+    """Both roads, float64, odd shapes: the same outputs, cache, dL/dx, dL/d(initial state) and parameter grads."""
+    case = _random_case(LAYERS[name](ODD[2], ODD[3], bias=bias), rng, with_state)
+    results = {}
+    for fast in (True, False):
+        with use_fast_kernels(fast):
+            results[fast] = _forward_backward(LAYERS[name](ODD[2], ODD[3], bias=bias), *case)
+    assert results[True].keys() == results[False].keys()
+    for what, fast_value in results[True].items():
+        for ours, reference in zip(tree_leaves(fast_value), tree_leaves(results[False][what]), strict=True):
+            assert ours.shape == reference.shape, what
+            np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-13, err_msg=what)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_a_cache_from_either_road_serves_the_other_roads_backward(rng, name):
+    """The kernels fill the same named cache as the reference, so switching between forward and backward is exact."""
+    case = _random_case(LAYERS[name](ODD[2], ODD[3]), rng, with_state=True)
+    with use_fast_kernels(True):
+        expected = _forward_backward(LAYERS[name](ODD[2], ODD[3]), *case)
+    for forward_fast in (True, False):
+        layer = LAYERS[name](ODD[2], ODD[3])
+        with use_fast_kernels(forward_fast):
+            layer(*case[:2])
+        with use_fast_kernels(not forward_fast):
+            grad_x, grad_state = layer.backward(*case[2:])
+        np.testing.assert_allclose(grad_x, expected["dL/dx"], rtol=1e-12, atol=1e-13)
+        for ours, theirs in zip(tree_leaves(grad_state), tree_leaves(expected["dL/d initial state"]), strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_the_public_cache_holds_the_documented_values(rng, kernel_path, name):
+    n, t, i, h = ODD
+    layer = LAYERS[name](i, h)
+    x, state = rng.standard_normal((n, t, i)), _initial_state(layer, n, rng)
+    output, _ = layer(x, state)
+    cache = layer.cache
+    assert type(cache) is {RNN: RNNCache, LSTM: LSTMCache, GRU: GRUCache}[type(layer)]
+    h0 = state[0] if isinstance(layer, LSTM) else state
+    assert cache.x is x and cache.hs.shape == (t + 1, n, h)
+    np.testing.assert_array_equal(cache.hs[0], h0)
+    np.testing.assert_array_equal(cache.hs[1:].transpose(1, 0, 2), output)
+    if isinstance(layer, LSTM):
+        i_, f, g, o = np.split(cache.gates, 4, axis=2)
+        assert cache.cs.shape == (t + 1, n, h) and cache.gates.shape == (t, n, 4 * h)
+        np.testing.assert_array_equal(cache.cs[0], state[1])
+        np.testing.assert_allclose(cache.tanh_c, np.tanh(cache.cs[1:]), rtol=1e-14)
+        np.testing.assert_allclose(cache.cs[1:], f * cache.cs[:-1] + i_ * g, rtol=1e-13)
+        np.testing.assert_allclose(cache.hs[1:], o * cache.tanh_c, rtol=1e-13)
+    if isinstance(layer, GRU):
+        r, z, candidate = np.split(cache.gates, 3, axis=2)
+        assert cache.gates.shape == (t, n, 3 * h) and cache.n_hidden.shape == (t, n, h)
+        w_hn, b_hn = layer.weight_hh.data[:, 2 * h:], layer.bias_hh.data[2 * h:]
+        np.testing.assert_allclose(cache.n_hidden, cache.hs[:-1] @ w_hn + b_hn, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(cache.hs[1:], (1 - z) * candidate + z * cache.hs[:-1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_step_is_one_step_of_forward(rng, kernel_path, name):
+    """The public ``step`` (lesson 08's lstm_step / gru_step) gives what forward gives on a one-step sequence."""
+    n, _, i, h = ODD
+    layer = LAYERS[name](i, h)
+    x_t, state = rng.standard_normal((n, i)), _initial_state(layer, n, rng)
+    _, last = layer(x_t[:, None], state)
+    stepped = layer.step(x_t, *state) if isinstance(layer, LSTM) else layer.step(x_t, state)
+    h_t = stepped if isinstance(layer, RNN) else stepped[0]
+    np.testing.assert_allclose(h_t, tree_leaves(last)[0], rtol=1e-13)
+    if isinstance(layer, LSTM):
+        np.testing.assert_allclose(stepped[1], last[1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_forward_under_no_grad_keeps_no_cache_and_reads_no_stale_one(rng, kernel_path, name):
+    from nnlib import no_grad
+
+    layer = LAYERS[name](3, 4)
+    x1, x2 = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
+    layer(x1)
+    with no_grad():
+        output, last = layer(x2)
+    layer.backward(np.ones_like(output))  # the waiting forward on x1
+    with pytest.raises(RuntimeError, match="no cache"):
+        _ = layer.cache
+    fresh, fresh_last = layer(x2)
+    for ours, expected in zip(tree_leaves((output, last)), tree_leaves((fresh, fresh_last)), strict=True):
+        np.testing.assert_array_equal(ours, expected)
 
 
 # --- PyTorch ----------------------------------------------------------------------------------------------------
@@ -90,7 +206,7 @@ def _torch_state(torch, state):
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("size", SIZES, ids=str)
 @pytest.mark.parametrize("name", LAYERS)
-def test_matches_torch(torch, rng, name, size, bias):
+def test_matches_torch(torch, rng, kernel_path, name, size, bias):
     n, t, i, h = size
     layer = LAYERS[name](i, h, bias=bias)
     x, state = rng.standard_normal((n, t, i)), _initial_state(layer, n, rng)
@@ -102,7 +218,7 @@ def test_matches_torch(torch, rng, name, size, bias):
     x_t, state_t = torch.tensor(x, requires_grad=True), _torch_state(torch, state)
     output_t, last_t = twin(x_t, state_t)
     total = (output_t * torch.tensor(grad_output)).sum()
-    for value, grad in zip(_leaves(last_t), _leaves(grad_last), strict=True):
+    for value, grad in zip(tree_leaves(last_t), tree_leaves(grad_last), strict=True):
         total = total + (value[0] * torch.tensor(grad)).sum()
     total.backward()
 
@@ -110,17 +226,17 @@ def test_matches_torch(torch, rng, name, size, bias):
         np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-10, err_msg=what)
 
     close(output, output_t.detach().numpy(), "output")
-    for ours, theirs in zip(_leaves(last), _leaves(last_t), strict=True):
+    for ours, theirs in zip(tree_leaves(last), tree_leaves(last_t), strict=True):
         close(ours, theirs.detach().numpy()[0], "last state")
     close(grad_x, x_t.grad.numpy(), "dL/dx")
-    for ours, theirs in zip(_leaves(grad_state), _leaves(state_t), strict=True):
+    for ours, theirs in zip(tree_leaves(grad_state), tree_leaves(state_t), strict=True):
         close(ours, theirs.grad.numpy()[0], "dL/d initial state")
     for ours, theirs, transposed in pairs:
         close(ours.grad, theirs.grad.numpy().T if transposed else theirs.grad.numpy(), ours.name)
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_float32_long_sequence_matches_torch(torch, rng, name):
+def test_float32_long_sequence_matches_torch(torch, rng, kernel_path, name):
     layer = LAYERS[name](16, 32, dtype=np.float32)
     x = rng.standard_normal((8, 50, 16)).astype(np.float32)
     output, _ = layer(x)
@@ -200,7 +316,7 @@ def test_last_state_is_the_last_output_and_zero_state_is_the_default(rng, name):
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_step_by_step_equals_the_whole_sequence(rng, name):
+def test_step_by_step_equals_the_whole_sequence(rng, kernel_path, name):
     """Feeding one step at a time, passing the state along, gives the same outputs as one call."""
     layer = LAYERS[name](3, 4)
     x = rng.standard_normal((2, 6, 3))
@@ -213,25 +329,26 @@ def test_step_by_step_equals_the_whole_sequence(rng, name):
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_second_backward_accumulates_and_nothing_is_mutated(rng, name):
+def test_second_backward_accumulates_and_nothing_is_mutated(rng, kernel_path, name):
     layer = LAYERS[name](3, 4)
     x = rng.standard_normal((2, 5, 3))
     output, last = layer(x)
     grad_output, grad_last = rng.standard_normal(output.shape), _random_like(last, rng)
-    saved = [a.copy() for a in [x, grad_output, *_leaves(grad_last)]]
+    saved = [a.copy() for a in [x, grad_output, *tree_leaves(grad_last)]]
     first = layer.backward(grad_output, grad_last)
     once = [p.grad.copy() for p in layer.parameters()]
+    layer(x)
     second = layer.backward(grad_output, grad_last)
-    for a, b in zip(_leaves(first), _leaves(second), strict=True):
+    for a, b in zip(tree_leaves(first), tree_leaves(second), strict=True):
         np.testing.assert_array_equal(a, b)
     for p, g in zip(layer.parameters(), once, strict=True):
         np.testing.assert_allclose(p.grad, 2 * g, rtol=1e-12, err_msg=p.name)
-    for before, after in zip(saved, [x, grad_output, *_leaves(grad_last)], strict=True):
+    for before, after in zip(saved, [x, grad_output, *tree_leaves(grad_last)], strict=True):
         np.testing.assert_array_equal(before, after)
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_frozen_parameters_and_missing_upstream(rng, name):
+def test_frozen_parameters_and_missing_upstream(rng, kernel_path, name):
     layer = LAYERS[name](3, 4)
     layer.weight_hh.requires_grad = False
     x = rng.standard_normal((2, 5, 3))
@@ -242,7 +359,7 @@ def test_frozen_parameters_and_missing_upstream(rng, name):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", LAYERS)
-def test_dtype_is_preserved(rng, name, dtype):
+def test_dtype_is_preserved(rng, kernel_path, name, dtype):
     layer = LAYERS[name](3, 4, dtype=dtype)
     output, _ = layer(rng.standard_normal((2, 5, 3)).astype(dtype))
     grad_x, _ = layer.backward(np.ones_like(output))

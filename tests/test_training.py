@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+import nnlib
 from nnlib import (
     SGD,
     Adam,
@@ -12,6 +13,7 @@ from nnlib import (
     History,
     InputError,
     Linear,
+    Module,
     MSELoss,
     ReLU,
     Sequential,
@@ -88,7 +90,8 @@ def test_fit_trains_in_train_mode_and_validates_in_eval_mode():
     model = Sequential(ModeProbe(2, 2, rng=0))
     fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2, batch_size=2,
         validation=(X, y), shuffle=False)
-    assert model[0].modes == [True, True, False, False] * 2 and model.training
+    # fit's up-front label check first runs one sample of X and of X_val in eval mode
+    assert model[0].modes == [False, False] + [True, True, False, False] * 2 and model.training
 
 
 def test_evaluate_restores_mode_and_batching_does_not_change_the_mean():
@@ -244,6 +247,16 @@ def nan_weight_model():
     return model
 
 
+NAN_MODEL, OTHER_MODEL = nan_weight_model(), mlp()
+XOR_X = make_xor()[0]
+
+
+def with_row(array, row, value):
+    array = array.copy()
+    array[row] = value
+    return array
+
+
 @pytest.mark.parametrize(("change", "match"), [
     ({"epochs": 0}, "fit: epochs must be a positive integer"),
     ({"batch_size": 0}, "fit: batch_size must be a positive integer"),
@@ -254,7 +267,14 @@ def nan_weight_model():
     ({"optimizer": "sgd"}, "optimizer must be an nnlib Optimizer"),
     ({"model": lambda x: x}, "model must be an nnlib Module"),
     ({"loss": lambda a, b: 0.0}, "loss must be an nnlib loss Module"),
-    ({"model": nan_weight_model()}, "parameter '0.weight' holds NaN or inf before training"),
+    ({"model": NAN_MODEL, "optimizer": SGD(NAN_MODEL.parameters(), lr=0.1)},
+     "parameter '0.weight' holds NaN or inf before training"),
+    ({"optimizer": SGD(OTHER_MODEL.parameters(), lr=0.1)}, "optimizer updates parameters that are not this model's"),
+    ({"X": with_row(XOR_X, 2, np.nan)}, r"^fit: X\[2\] holds NaN or inf \(sample 2 of the array you passed\)"),
+    ({"y": np.array([0, 1, 5, 0])}, r"^fit: y\[2\] = 5 is not a class label of this model: its output has 2 classes"),
+    ({"y": np.eye(2)[[0, 1, 1, 0]]}, r"y must hold integer class labels .*one-hot rows\? pass y.argmax"),
+    ({"validation": (np.zeros((2, 3)), np.zeros(2, dtype=int))}, r"X_val has samples of shape \(3,\)"),
+    ({"validation": (with_row(XOR_X, 1, np.inf), np.zeros(4, dtype=int))}, r"^fit: X_val\[1\] holds NaN or inf"),
     ({"max_grad_norm": 0}, "fit: max_grad_norm must be a number > 0 or None, got 0"),
 ])
 def test_fit_argument_errors(change, match):
@@ -265,9 +285,63 @@ def test_fit_argument_errors(change, match):
         fit(**{**args, **change})
 
 
+def test_fit_refuses_an_optimizer_that_misses_a_trainable_parameter():
+    X, y = make_xor()
+    model = mlp()
+    with pytest.raises(InputError, match=r"does not update the trainable parameters \['2.weight', '2.bias'\]"):
+        fit(model, CrossEntropyLoss(), SGD(model[0].parameters(), lr=0.1), X, y)
+    model[2].requires_grad_(False)  # frozen: then the optimizer need not hold it
+    fit(model, CrossEntropyLoss(), SGD(model[0].parameters(), lr=0.1), X, y, epochs=1)
+
+
 def test_evaluate_argument_errors():
     X, y = make_xor()
     with pytest.raises(InputError, match="evaluate: batch_size must be a positive integer"):
         evaluate(mlp(), CrossEntropyLoss(), X, y, batch_size=0)
     with pytest.raises(InputError, match="evaluate: X and y must be non-empty"):
         evaluate(mlp(), CrossEntropyLoss(), X[:0], y[:0])
+
+
+class Log(Module):
+    """log(x): NaN for a negative input."""
+
+    def forward(self, x):
+        self.cache = (x,)
+        return np.log(x)
+
+    def backward(self, grad_out):
+        (x,) = self.cache
+        return grad_out / x
+
+
+def test_divergence_names_the_layer_where_nan_first_appeared():
+    X, y = make_xor()
+    model = Sequential(Linear(2, 4, rng=0), Log(), Linear(4, 2, rng=1))
+    model[0].bias.data[:] = 3  # log of positive numbers, until a huge step makes some negative
+    with pytest.raises(TrainingDivergedError, match=r"epoch 2/5, step 0 .*; first in Log\(\): forward raised inv"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=100.0), X, y, epochs=5, batch_size=2, rng=0)
+
+
+def test_fit_names_the_layer_that_fails_on_the_data_before_training():
+    X, y = make_xor()
+    model = Sequential(Linear(2, 4, rng=0), Log(), Linear(4, 2, rng=1))
+    with pytest.raises(InputError, match=r"^fit: the model makes NaN or inf on X\[0\] .* first in Log\(\)"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=1)
+
+
+def test_detect_anomaly_names_the_layer_whose_backward_made_nan():
+    layer = Log()
+    x = np.array([0.0, 1.0])
+    with np.errstate(divide="ignore"):
+        layer(x)
+    with (nnlib.detect_anomaly(), np.errstate(divide="ignore"),
+          pytest.raises(nnlib.NonFiniteError, match=r"^Log\(\): backward made NaN or inf")):
+        layer.backward(np.ones(2))
+
+
+def test_accuracy_refuses_one_hot_labels_that_it_would_score_per_element():
+    scores = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    with pytest.raises(InputError, match=r"looks like one-hot rows.*y.argmax\(axis=-1\)"):
+        accuracy(scores, np.eye(3)[[1, 2]])
+    assert accuracy(scores, np.array([0, 2])) == 1.0
+    assert accuracy(np.array([[1.0, -1.0], [-2.0, 3.0]]), np.array([[1.0, 1.0], [0.0, 1.0]])) == 0.75  # multi-label

@@ -97,6 +97,19 @@ def find_regions(solution_text: str, source: str = "<solution>") -> list[Region]
     return regions
 
 
+EXERCISE_HEADING = re.compile(r"^#\s*#{2,6}\s*Exercise\s+(\d+\.\d+)\b")
+
+
+def exercise_number(lines: list[str], region: Region, fallback: str) -> str:
+    """The number of the nearest "### Exercise N.k" Markdown heading above a region (a class's forward and backward
+    share their exercise's number), or ``fallback`` when no heading precedes it."""
+    for line in reversed(lines[:region.begin - 1]):
+        match = EXERCISE_HEADING.match(line)
+        if match:
+            return match.group(1)
+    return fallback
+
+
 def make_lesson_text(solution_text: str, lesson_number: int, source: str = "<solution>") -> str:
     """The lesson's py:percent text: each exercise region replaced by one ``raise NotImplementedError`` line."""
     lines = solution_text.splitlines(keepends=True)
@@ -104,7 +117,8 @@ def make_lesson_text(solution_text: str, lesson_number: int, source: str = "<sol
     out, position = [], 0
     for k, region in enumerate(find_regions(solution_text, source), start=1):
         out += lines[position: region.begin - 1]
-        message = f"Exercise {lesson_number}.{k}: implement {region.function}"
+        number = exercise_number(lines, region, f"{lesson_number}.{k}")
+        message = f"Exercise {number}: implement {region.function}"
         out.append(f'{region.indent}raise NotImplementedError("{message}"){newline}')
         position = region.end
     lesson = "".join(out + lines[position:])
@@ -125,19 +139,22 @@ def _marker(line: str, source: str, number: int) -> str | None:
     return stripped
 
 
-def _functions(text: str, source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+def _functions(text: str, source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+    """Every function and class definition of a solution (regions live in functions; methods are named by class)."""
     try:
         tree = ast.parse(text)
     except SyntaxError as err:
         raise LessonBuildError(f"{source}:{err.lineno}: not valid Python: {err.msg}") from None
-    return [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
-def _region(lines: list[str], begin: int, end: int, functions, source: str) -> Region:
+def _region(lines: list[str], begin: int, end: int, definitions, source: str) -> Region:
+    classes = [d for d in definitions if isinstance(d, ast.ClassDef)]
+    functions = [d for d in definitions if not isinstance(d, ast.ClassDef)]
     indent = _indent(lines[begin - 1])
     if _indent(lines[end - 1]) != indent:
         raise LessonBuildError(f"{source}:{end}: {END} is not at the indentation of its {BEGIN} (line {begin})")
@@ -154,7 +171,9 @@ def _region(lines: list[str], begin: int, end: int, functions, source: str) -> R
         raise LessonBuildError(f"{source}:{begin}: exercise region is not inside a function body (a top-level "
                                "stub would crash Run All): put the exercise in a `def`")
     function = max(enclosing, key=lambda f: f.lineno)  # the innermost one
-    return Region(begin, end, indent, function.name)
+    owner = [c.name for c in classes if function in c.body]  # a method is named with its class
+    name = f"{owner[0]}.{function.name}" if owner else function.name
+    return Region(begin, end, indent, name)
 
 
 # --------------------------------------------------------------------------- notebooks

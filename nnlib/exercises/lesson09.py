@@ -15,10 +15,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Tanh
-from ..module import Module, Sequential
-from ..pretrained import load_digits_cnn
-from ._core import FAILED, NOT_DONE, PASSED, Case, check_with_diagnosis, evaluate, report
+from ..layers import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Tanh
+from ..losses import CrossEntropyLoss
+from ..module import Module, Sequential, no_grad
+from ..optim import Adam
+from ..pretrained import N_FEATURES, TARGET_DIGITS, adapt, load_digits_cnn, scanned_digits
+from ..training import accuracy, fit
+from ._core import FAILED, NOT_DONE, PASSED, Case, check_with_diagnosis, compare, evaluate, report
+from .lesson03 import call_learner, failure, run_check
 
 
 def _call(fn: Callable, *args):
@@ -237,3 +241,180 @@ def check_new_head(fn: Callable) -> None:
             return
     report(title, PASSED, f"{name} builds fresh, trainable, seeded heads of the right shape for all "
            f"{len(HEAD_SIZES)} sizes.")
+
+
+# --- Exercise 9.4: extract the features once --------------------------------------------------------------
+
+def _dropout_model() -> Sequential:
+    """A small model whose extractor holds a Dropout: features taken in training mode come out random."""
+    return Sequential(Flatten(), Linear(64, 16, rng=1), ReLU(), Dropout(0.5, rng=2), Linear(16, 3, rng=3))
+
+
+def _extract_cases() -> list[tuple[str, Callable[[], Module], np.ndarray, int]]:
+    """(label, model factory, images, batch_size): batch sizes that do not divide the number of images."""
+    images = scanned_digits(TARGET_DIGITS, rng=9)[0][:40]
+    small = np.random.default_rng(94).normal(size=(10, 1, 8, 8)).astype(np.float32)
+    return [("the pretrained CNN, 40 images, batch_size=16", load_digits_cnn, images, 16),
+            ("a model with Dropout in its extractor, 10 images, batch_size=4", _dropout_model, small, 4),
+            ("the pretrained CNN, 40 images, batch_size=256", load_digits_cnn, images, 256)]
+
+
+def _kept_caches(model: Module) -> bool:
+    """Whether some layer of ``model`` still holds a cache, waiting for a backward."""
+    for layer in model.modules():
+        try:
+            _ = layer.cache
+        except RuntimeError:
+            continue
+        return True
+    return False
+
+
+def _extract_problem(model: Module, images, batch_size: int, got) -> str | None:
+    """The hint for a wrong ``extract_features`` result on one case, or None if it is right."""
+    model_copy = copy.deepcopy(model).eval()
+    with no_grad():
+        expected, scores = model_copy[:-1](images), model_copy(images)
+    if isinstance(got, np.ndarray) and got.shape == scores.shape and np.allclose(got, scores, rtol=1e-5, atol=1e-6):
+        return "those are the head's class scores: the features are what model[:-1] (every layer but the head) returns."
+    if isinstance(got, np.ndarray) and got.ndim == 3:
+        return "np.concatenate(batches) joins the batches along the rows; np.stack would add a batch axis."
+    if isinstance(got, np.ndarray) and got.ndim == 2 and len(got) == len(images) - len(images) % batch_size:
+        return ("the last batch is missing: range(0, len(X), batch_size) with X[i:i + batch_size] covers every row, "
+                "the last batch being smaller.")
+    if compare(expected, got, 1e-5, 1e-6) is None:
+        return None
+    if any(module.training for layer in model[:-1] for module in layer.modules()):
+        return ("the extractor ran in training mode, where Dropout (and BatchNorm) behave randomly: call model.eval() "
+                "before extracting features.")
+    return EXTRACT_HINT
+
+
+EXTRACT_HINT = ("features = model[:-1] in eval mode, under nnlib.no_grad(), batch by batch, joined along the rows "
+                "with np.concatenate (np.stack would add a batch axis).")
+
+
+def _check_extract_features(fn: Callable) -> str:
+    name = getattr(fn, "__name__", "your function")
+    cases = _extract_cases()
+    for label, make_model, images, batch_size in cases:
+        model = make_model()
+        got = call_learner(f"{name}({label})", fn, model, images.copy(), batch_size, hint=EXTRACT_HINT)
+        hint = _extract_problem(model, images, batch_size, got)
+        if hint:
+            shape = f"an array of shape {got.shape}" if isinstance(got, np.ndarray) else type(got).__name__
+            raise failure(f"{name}({label}): wrong features (got {shape})", hint)
+        if _kept_caches(model):
+            raise failure(f"{name}({label}) gives the right features but left the layers' caches behind",
+                          "run the extractor under `with nnlib.no_grad():` — otherwise every forward keeps what a "
+                          "backward would need, and for thousands of images that memory adds up.")
+    return f"{name} extracts the right features in eval mode, under no_grad, on {len(cases)} models and batch sizes."
+
+
+def check_extract_features(fn: Callable) -> None:
+    """Exercise 9.4: ``fn(model, X, batch_size)`` returns the features of every image, ``model[:-1]``'s output
+    (N, F), computed in eval mode and under ``nnlib.no_grad()`` (no cache kept), batch by batch."""
+    run_check("Exercise 9.4: extract_features", lambda: _check_extract_features(fn))
+
+
+# --- Exercise 9.5: the transfer recipe as code -----------------------------------------------------------------
+
+def _train_steps(model: Module, X, y, lr: float, steps: int, rng) -> None:
+    """About ``steps`` Adam steps on batches of 16: the lesson's ``train_steps``, what ``adapt`` trains with."""
+    fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), X, y, epochs=max(1, round(steps * 16 / len(X))),
+        batch_size=16, rng=rng)
+
+
+def _recipe(method, X, y, n_classes, steps, rng, fine_tune_lr, *, freeze=True, unfreeze=True, stage_2_lr=None,
+            new_head=True, one_generator=True, head_first=True) -> Sequential:
+    """``adapt``'s "frozen" and "fine-tune" methods, with switches that reproduce the typical mistakes."""
+    seed, rng = rng, np.random.default_rng(rng)
+    draw = (lambda: rng) if one_generator else (lambda: seed)
+    model = load_digits_cnn()
+    if new_head:
+        model[-1] = Linear(N_FEATURES, n_classes, rng=draw())
+    if head_first or method == "frozen":
+        model[:-1].requires_grad_(not freeze)
+        _train_steps(model, X, y, 3e-3, steps, draw())
+    if method == "fine-tune":
+        model.requires_grad_(unfreeze)
+        if not unfreeze:
+            model[-1].requires_grad_(True)
+        _train_steps(model, X, y, stage_2_lr or fine_tune_lr, steps, draw())
+    return model.eval()
+
+
+TRANSFER_MISTAKES = [
+    ({"freeze": False}, "the extractor was not frozen while the new head trained: model[:-1].requires_grad_(False) "
+     "first. A random head sends large, random gradients into the pretrained features."),
+    ({"unfreeze": False}, "stage 2 must unfreeze every layer, model.requires_grad_(True): otherwise fine-tuning only "
+     "trains the head for longer."),
+    ({"stage_2_lr": 3e-3}, "stage 2 trains at the lower fine_tune_lr: the pretrained features should be adjusted, not "
+     "overwritten."),
+    ({"new_head": False}, "replace the head, model[-1] = Linear(N_FEATURES, n_classes, rng=rng): the pretrained head "
+     "scores the source digits 0–4."),
+    ({"head_first": False}, "fine-tuning trains the new head first (extractor frozen), then every layer."),
+    ({"one_generator": False}, "draw everything from ONE generator, rng = np.random.default_rng(rng), passed to the "
+     "new head and to every train_steps call, as adapt does: one seed then fixes the head and all the batch orders."),
+]
+TRANSFER_HINT = ("rng = np.random.default_rng(rng); model = load_digits_cnn(); a new head Linear(N_FEATURES, "
+                 "n_classes, rng=rng); freeze model[:-1]; train_steps(model, X, y, 3e-3, steps, rng); for "
+                 "fine-tuning also model.requires_grad_(True) and train_steps(model, X, y, fine_tune_lr, steps, rng); "
+                 "return model.eval().")
+
+
+def _transfer_tasks():
+    """(label, X, y, n_classes, steps, seed): tiny target tasks, so that the check takes a fraction of a second."""
+    X, y = scanned_digits(TARGET_DIGITS, rng=95)
+    three = y < 3
+    take5 = np.concatenate([np.flatnonzero(y == c)[:5] for c in range(5)])
+    take3 = np.concatenate([np.flatnonzero(three & (y == c))[:6] for c in range(3)])
+    return [("digits 5–9, 5 images each, 8 steps, rng=0", X[take5], y[take5], 5, 8, 0),
+            ("digits 5–7, 6 images each, 6 steps, rng=1", X[take3], y[take3], 3, 6, 1)]
+
+
+def _different(a: dict, b: dict, names) -> list[str]:
+    return [n for n in names if n not in a or n not in b or a[n].shape != b[n].shape or not np.array_equal(a[n], b[n])]
+
+
+def _check_transfer(fn: Callable) -> str:
+    name = getattr(fn, "__name__", "your function")
+    checkpoint = load_digits_cnn().state_dict()
+    extractor_names = [n for n in checkpoint if not n.startswith("7.")]
+    test_X, test_y = scanned_digits(TARGET_DIGITS, rng=96)
+    for label, X, y, n_classes, steps, seed in _transfer_tasks():
+        for method in ("frozen", "fine-tune"):
+            call = f'{name}("{method}", {label})'
+            model = call_learner(call, fn, method, X.copy(), y.copy(), n_classes, steps, seed, 1e-3, hint=TRANSFER_HINT)
+            if not isinstance(model, Sequential):
+                raise failure(f"{call} returned {type(model).__name__}, not the trained Sequential", "end with "
+                              "`return model.eval()`.")
+            state = model.state_dict()
+            expected = adapt(method, X, y, n_classes=n_classes, steps=steps, rng=seed, fine_tune_lr=1e-3)
+            wrong = _different(expected.state_dict(), state, [*expected.state_dict(), *state])
+            if wrong:
+                found = [why for switches, why in TRANSFER_MISTAKES if not _different(
+                    _recipe(method, X, y, n_classes, steps, seed, 1e-3, **switches).state_dict(), state, state)]
+                raise failure(f"{call}: the weights differ from nnlib's adapt (first: {wrong[0]})",
+                              found[0] if found else TRANSFER_HINT)
+            moved = _different(checkpoint, state, extractor_names)
+            if (method == "frozen") == bool(moved):   # cannot happen once the weights equal adapt's; a safeguard
+                raise failure(f"{call}: the extractor {'moved' if moved else 'did not move'}", TRANSFER_HINT)
+            if any(module.training for module in model.modules()):
+                raise failure(f"{call} returned the model in training mode", "return model.eval(): the model is "
+                              "trained, ready for predictions (Dropout or BatchNorm layers would still act as in "
+                              "training).")
+    keep = test_y < n_classes                      # the last task's classes
+    with no_grad():
+        yours, nnlib_s = (accuracy(m(test_X[keep]), test_y[keep]) for m in (model, expected))
+    return (f"{name} gives bit for bit the weights of nnlib's adapt for both methods on {len(_transfer_tasks())} "
+            f"tasks: the frozen extractor stays identical to the checkpoint, fine-tuning moves it; test accuracy "
+            f"{yours:.2f}, adapt's {nnlib_s:.2f} (digits 5–7 after 6 steps).")
+
+
+def check_transfer(fn: Callable) -> None:
+    """Exercise 9.5: ``fn(method, X, y, n_classes, steps, rng, fine_tune_lr)`` trains a model by ``adapt``'s recipe
+    for "frozen" and "fine-tune" and returns it in eval mode. Checked against ``nnlib.pretrained.adapt`` with the
+    same seeds (the weights must agree bit for bit, so the test accuracy does too), with the frozen extractor
+    bit-identical to the checkpoint."""
+    run_check("Exercise 9.5: transfer", lambda: _check_transfer(fn))

@@ -22,6 +22,7 @@ from .._checks import (
     InputError,
     as_rng,
     check_array,
+    check_axis,
     check_features,
     check_float_dtype,
     check_grad,
@@ -189,7 +190,7 @@ class Softmax(_Activation):
         return f"axis={self.axis}"
 
     def _f(self, x):
-        F._check_axis(x, self.axis, self)
+        check_axis(x, self.axis, self)
         return F.softmax(x, self.axis)
 
     def _vjp(self, grad_out, x, y):

@@ -11,6 +11,8 @@ outputs with one more projection:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import functional as F
@@ -19,7 +21,9 @@ from .._checks import (
     as_array,
     as_rng,
     check_array,
+    check_bool,
     check_features,
+    check_fits_in_memory,
     check_float_dtype,
     check_grad,
     check_positive_int,
@@ -31,12 +35,26 @@ from .dropout import Dropout
 from .linear import Linear
 from .normalization import LayerNorm
 
-__all__ = ["MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]
+__all__ = ["MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "AttentionCache",
+           "PositionalEncodingCache", "TransformerEncoderLayerCache", "check_head_sizes"]
 
 
-def _check_sizes(who: str, d_model, nhead, names=("d_model", "nhead"), **sizes) -> tuple[int, int]:
-    """Positive-integer sizes, and nhead dividing d_model, under the names the caller's constructor uses
-    (``names`` for the first two); returns (d_model, nhead) as ints."""
+def check_head_sizes(who: str, d_model, nhead, names=("d_model", "nhead"), **sizes) -> tuple[int, int]:
+    """Check the sizes of an attention model's constructor; return ``(d_model, nhead)`` as ints.
+
+    ``d_model`` and ``nhead`` must be positive integers with ``nhead`` dividing ``d_model`` (each head gets
+    d_model / nhead features); every keyword in ``sizes`` (``dim_feedforward=64``, ...) must be a positive integer.
+    Errors name ``who`` and the caller's own argument names: ``names`` gives those of the first two.
+
+    Examples::
+
+        >>> check_head_sizes("MultiHeadAttention", 8, 2, names=("embed_dim", "num_heads"))
+        (8, 2)
+        >>> check_head_sizes("TransformerModel", 6, 4)
+        Traceback (most recent call last):
+        ...
+        nnlib._checks.InputError: TransformerModel: nhead (4) must divide d_model (6)
+    """
     width_name, heads_name = names
     d_model, nhead = check_positive_int(d_model, who, width_name), check_positive_int(nhead, who, heads_name)
     for name, value in sizes.items():
@@ -46,8 +64,27 @@ def _check_sizes(who: str, d_model, nhead, names=("d_model", "nhead"), **sizes) 
     return d_model, nhead
 
 
+def _check_sequence(x, who, name: str, width: int, dtype, batch: int | None = None) -> np.ndarray:
+    """A query, key, value or encoder input: finite, ``dtype``, shape (N, T, width) with N, T ≥ 1 (N = ``batch``)."""
+    x = check_array(x, who, name=name, dtype=dtype, finite=True)
+    if x.ndim != 3 or x.shape[2] != width or 0 in x.shape or (batch is not None and len(x) != batch):
+        raise InputError(f"{who}: {name} must have shape ({'N' if batch is None else batch}, T, {width}) with T ≥ 1, "
+                         f"got {x.shape}")
+    return x
+
+
+class AttentionCache(NamedTuple):
+    """What :class:`MultiHeadAttention` keeps for backward: the heads' Q, K, V and A of the lesson's equations."""
+
+    q: np.ndarray        #: the queries X_q W_q split into heads, (N, h, T_q, E/h)
+    k: np.ndarray        #: the keys X_k W_k split into heads, (N, h, T_k, E/h)
+    v: np.ndarray        #: the values X_v W_v split into heads, (N, h, T_k, E/h)
+    weights: np.ndarray  #: the attention weights A = softmax(Q Kᵀ / √(E/h)), (N, h, T_q, T_k)
+    self_attention: bool  #: key = value = query, so backward returns dL/dquery + dL/dkey + dL/dvalue
+
+
 class MultiHeadAttention(Module):
-    """PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)``, without attention dropout.
+    r"""PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)``, without attention dropout.
 
     Args:
         embed_dim: E, the features of queries, keys, values and output; num_heads: h, which must divide E.
@@ -62,16 +99,28 @@ class MultiHeadAttention(Module):
         argument); causal: query i attends to keys j ≤ i only. Returns (N, T_q, E); ``weights`` then holds the
         attention weights (N, h, T_q, T_k).
     ``backward(grad_out)`` → dL/dquery for self-attention, else (dL/dquery, dL/dkey, dL/dvalue).
+
+    Backward, with G = dL/d(merged heads) split into heads and S = Q Kᵀ / √(E/h) the scaled scores
+    (:func:`~nnlib.functional.scaled_dot_product_attention_backward`):
+
+    .. math::
+        \frac{\partial L}{\partial V} = A^\top G, \qquad
+        \frac{\partial L}{\partial S} = A \odot \big(G V^\top - \operatorname{rowsum}(G V^\top \odot A)\big),
+        \qquad \frac{\partial L}{\partial Q} = \frac{\partial L}{\partial S} \frac{K}{\sqrt{E/h}}, \qquad
+        \frac{\partial L}{\partial K} = \Big(\frac{\partial L}{\partial S}\Big)^\top \frac{Q}{\sqrt{E/h}}
+
+    then each projection's backward, and for self-attention the three input gradients add up.
+    Cache: :class:`AttentionCache`.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, *, rng=None, dtype=np.float32):
-        self.embed_dim, self.num_heads = _check_sizes("MultiHeadAttention", embed_dim, num_heads,
-                                                      names=("embed_dim", "num_heads"))
+        self.embed_dim, self.num_heads = check_head_sizes("MultiHeadAttention", embed_dim, num_heads,
+                                                          names=("embed_dim", "num_heads"))
         dtype = check_float_dtype(dtype, "MultiHeadAttention")
         rng = as_rng(rng, "MultiHeadAttention")
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
             Linear(embed_dim, embed_dim, bias, rng=rng, dtype=dtype) for _ in range(4))
-        self.weights: np.ndarray | None = None
+        self.weights: np.ndarray | None = None  # the attention weights of the latest forward, for display
 
     @property
     def dtype(self) -> np.dtype:
@@ -83,14 +132,18 @@ class MultiHeadAttention(Module):
     def __repr__(self) -> str:  # the four projections are implied by the arguments
         return f"MultiHeadAttention({self.extra_repr()})"
 
-    def _check(self, x, name: str, batch: int | None = None, who=None) -> np.ndarray:
-        """A query, key or value (N, T, E), N, T ≥ 1; ``who`` names the complaining module (default: self)."""
-        who = self if who is None else who
-        x = check_array(x, who, name=name, dtype=self.dtype, finite=True)
-        if x.ndim != 3 or x.shape[2] != self.embed_dim or 0 in x.shape or (batch is not None and len(x) != batch):
-            want = f"({'N' if batch is None else batch}, T, {self.embed_dim})"
-            raise InputError(f"{who}: {name} must have shape {want} with T ≥ 1, got {x.shape}")
-        return x
+    def _inputs(self, query, key, value) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Checked (query, key, value); key and value are the query itself for self-attention."""
+        if (key is None) != (value is None):
+            raise InputError(f"{self}: give both key and value (cross-attention) or neither (self-attention)")
+        query = _check_sequence(query, self, "query", self.embed_dim, self.dtype)
+        if key is None:
+            return query, query, query
+        key, value = (_check_sequence(a, self, name, self.embed_dim, self.dtype, len(query))
+                      for a, name in ((key, "key"), (value, "value")))
+        if value.shape[1] != key.shape[1]:
+            raise InputError(f"{self}: key and value must have the same length, got {key.shape} and {value.shape}")
+        return query, key, value
 
     def _mask(self, key_padding_mask, causal: bool, n: int, t_q: int, t_k: int) -> np.ndarray | None:
         """Boolean (N or 1, 1, T_q, T_k), True where attending is allowed; None when everything is."""
@@ -110,42 +163,49 @@ class MultiHeadAttention(Module):
         return allowed
 
     def forward(self, query, key=None, value=None, key_padding_mask=None, causal: bool = False):
-        if (key is None) != (value is None):
-            raise InputError(f"{self}: give both key and value (cross-attention) or neither (self-attention)")
-        query = self._check(query, "query")
+        """query (N, T_q, E), key and value (N, T_k, E) or None → (N, T_q, E): the equations of the module's doc."""
         self_attention = key is None
-        key = query if self_attention else self._check(key, "key", len(query))
-        value = query if self_attention else self._check(value, "value", len(query))
-        if value.shape[1] != key.shape[1]:
-            raise InputError(f"{self}: key and value must have the same length, got {key.shape} and {value.shape}")
-        heads = [F.split_heads(proj(x), self.num_heads) for proj, x in
-                 ((self.q_proj, query), (self.k_proj, key), (self.v_proj, value))]
-        mask = self._mask(key_padding_mask, causal, len(query), query.shape[1], key.shape[1])
-        attended, self.weights = F.scaled_dot_product_attention(*heads, mask)
-        self._cache = (heads, self.weights, self_attention)
-        return self.out_proj(F.merge_heads(attended))
+        query, key, value = self._inputs(query, key, value)
+        q = F.split_heads(self.q_proj(query), self.num_heads)           # Q = X_q W_q, (N, h, T_q, E/h)
+        k = F.split_heads(self.k_proj(key), self.num_heads)             # K = X_k W_k, (N, h, T_k, E/h)
+        v = F.split_heads(self.v_proj(value), self.num_heads)           # V = X_v W_v, (N, h, T_k, E/h)
+        mask = self._mask(key_padding_mask, check_bool(causal, self, "causal"), len(query), query.shape[1],
+                          key.shape[1])
+        heads, weights = F.scaled_dot_product_attention(q, k, v, mask)  # head_j = softmax(Q Kᵀ / √(E/h)) V
+        self.cache = AttentionCache(q, k, v, weights, self_attention)
+        self.weights = weights
+        return self.out_proj(F.merge_heads(heads))                      # [head_1, …, head_h] W_o
 
     def backward(self, grad_out):
-        heads, weights, self_attention = self._saved()
-        n, _, t_q, _ = heads[0].shape
-        grad_out = check_grad(grad_out, (n, t_q, self.embed_dim), self, dtype=self.dtype)
-        grad_attended = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)
-        grads = F.scaled_dot_product_attention_backward(grad_attended, *heads, weights)
-        grad_q, grad_k, grad_v = (proj.backward(F.merge_heads(g)) for proj, g in
-                                  zip((self.q_proj, self.k_proj, self.v_proj), grads, strict=True))
-        return grad_q + grad_k + grad_v if self_attention else (grad_q, grad_k, grad_v)
+        """dL/d(output) (N, T_q, E) → dL/dquery (self-attention) or (dL/dquery, dL/dkey, dL/dvalue)."""
+        q, k, v, weights, self_attention = self.cache
+        grad_out = check_grad(grad_out, (len(q), q.shape[2], self.embed_dim), self, dtype=self.dtype)
+        grad_heads = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)   # G, (N, h, T_q, E/h)
+        grad_q, grad_k, grad_v = F.scaled_dot_product_attention_backward(grad_heads, q, k, v, weights)
+        grad_query = self.q_proj.backward(F.merge_heads(grad_q))
+        grad_key = self.k_proj.backward(F.merge_heads(grad_k))
+        grad_value = self.v_proj.backward(F.merge_heads(grad_v))
+        return grad_query + grad_key + grad_value if self_attention else (grad_query, grad_key, grad_value)
+
+
+class PositionalEncodingCache(NamedTuple):
+    """What :class:`PositionalEncoding` keeps for backward: only the shape, to check the incoming gradient."""
+
+    shape: tuple  #: the input's shape (N, T, d_model)
 
 
 class PositionalEncoding(Module):
     """Add the sinusoidal positional encoding (:func:`~nnlib.functional.sinusoidal_positions`) to a sequence.
 
-    Shapes: x (N, T, d_model) with T ≤ max_len → x + PE[:T] (same shape); backward passes the gradient through.
-    No parameters: the encoding is fixed, not learned.
+    Shapes: x (N, T, d_model) with T ≤ max_len → x + PE[:T] (same shape); backward passes the gradient through
+    (dL/dx = dL/dy, since PE does not depend on x). No parameters: the encoding is fixed, not learned.
+    Cache: :class:`PositionalEncodingCache`.
     """
 
     def __init__(self, d_model: int, max_len: int = 1000, *, dtype=np.float32):
         self.d_model = check_positive_int(d_model, "PositionalEncoding", "d_model")
         self.max_len = check_positive_int(max_len, "PositionalEncoding", "max_len")
+        check_fits_in_memory((max_len, d_model), "PositionalEncoding", "the table of positions")
         self.dtype = check_float_dtype(dtype, "PositionalEncoding")
         self.encoding = F.sinusoidal_positions(max_len, d_model, self.dtype)
 
@@ -157,11 +217,17 @@ class PositionalEncoding(Module):
         if x.ndim != 3 or x.shape[1] > self.max_len:
             raise InputError(f"{self}: input must have shape (N, T, {self.d_model}) with T ≤ {self.max_len}, "
                              f"got {x.shape}")
-        self._cache = x.shape
+        self.cache = PositionalEncodingCache(x.shape)
         return x + self.encoding[:x.shape[1]]
 
     def backward(self, grad_out):
-        return check_grad(grad_out, self._saved(), self, dtype=self.dtype)
+        return check_grad(grad_out, self.cache.shape, self, dtype=self.dtype)
+
+
+class TransformerEncoderLayerCache(NamedTuple):
+    """What :class:`TransformerEncoderLayer` itself keeps for backward (its sub-layers keep their own caches)."""
+
+    shape: tuple  #: the output's shape (N, T, d_model), to check the incoming gradient
 
 
 class TransformerEncoderLayer(Module):
@@ -174,7 +240,7 @@ class TransformerEncoderLayer(Module):
     with ``ff(x) = linear2(dropout(relu(linear1(x))))``.
 
     Shapes: x (N, T, d_model) → same. ``forward(x, key_padding_mask=None, causal=False)`` as in
-    :class:`MultiHeadAttention`.
+    :class:`MultiHeadAttention`. Cache: :class:`TransformerEncoderLayerCache`.
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
@@ -182,7 +248,7 @@ class TransformerEncoderLayer(Module):
         who = "TransformerEncoderLayer"
         rng = as_rng(rng, who)
         p = check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
-        _check_sizes(who, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward)
+        check_head_sizes(who, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward)
         check_real(layer_norm_eps, who, "layer_norm_eps", lambda v: v > 0, "a number > 0")
         check_float_dtype(dtype, who)
         self.norm_first = bool(norm_first)
@@ -210,19 +276,19 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(self.self_attn(x, key_padding_mask=key_padding_mask, causal=causal))
 
     def forward(self, x, key_padding_mask=None, causal: bool = False):
-        x = self.self_attn._check(x, "input", who=self)
+        x = _check_sequence(x, self, "input", self.self_attn.embed_dim, self.self_attn.dtype)
         if self.norm_first:
             x = x + self._attention_block(self.norm1(x), key_padding_mask, causal)
             y = x + self.dropout2(self._feed_forward(self.norm2(x)))
         else:
             x = self.norm1(x + self._attention_block(x, key_padding_mask, causal))
             y = self.norm2(x + self.dropout2(self._feed_forward(x)))
-        self._cache = y.shape
+        self.cache = TransformerEncoderLayerCache(y.shape)
         return y
 
     def backward(self, grad_out):
         """dL/d(output) (N, T, d_model) → dL/dx: each residual sum passes the gradient both ways and adds."""
-        grad_out = check_grad(grad_out, self._saved(), self, dtype=self.self_attn.dtype)
+        grad_out = check_grad(grad_out, self.cache.shape, self, dtype=self.self_attn.dtype)
         if self.norm_first:
             grad = grad_out + self.norm2.backward(self._feed_forward_backward(self.dropout2.backward(grad_out)))
             return grad + self.norm1.backward(self.self_attn.backward(self.dropout1.backward(grad)))

@@ -12,12 +12,22 @@ In eval mode (``model.eval()``) the layer is the identity.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._checks import InputError, as_array, as_rng, check_array, check_grad, check_real
 from ..module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "DropoutCache"]
+
+
+class DropoutCache(NamedTuple):
+    """What :class:`Dropout` keeps for backward: the scaled keep-mask of this very forward."""
+
+    scale: np.ndarray | None  #: m / (1 − p), x's shape and dtype; None in eval mode or with p = 0 (the identity)
+    shape: tuple              #: x's shape
+    dtype: np.dtype           #: x's dtype
 
 
 class Dropout(Module):
@@ -31,12 +41,15 @@ class Dropout(Module):
 
     ``fix_mask(mask)`` makes every training forward use that keep-mask (0/1, x's shape) instead of drawing one,
     so a gradient check sees one fixed function; ``fix_mask(None)`` goes back to drawing.
+
+    ``mask`` shows the keep-mask m of the latest training forward. Backward reads the mask of its own forward from
+    the cache (:class:`DropoutCache`), so one Dropout used twice in a forward backpropagates each use exactly.
     """
 
     def __init__(self, p: float = 0.5, *, rng=None):
         self.p = check_real(p, "Dropout", "p", lambda v: 0 <= v < 1, "a probability in [0, 1)")
         self.rng = as_rng(rng, "Dropout")
-        self.mask: np.ndarray | None = None  # the keep-mask of the last training forward
+        self.mask: np.ndarray | None = None  # the keep-mask of the latest training forward, for display
         self._fixed_mask: np.ndarray | None = None
 
     def extra_repr(self) -> str:
@@ -57,16 +70,16 @@ class Dropout(Module):
         """x: any shape → y: same shape and dtype; m ⊙ x / (1 − p) in training, x itself in eval mode."""
         x = check_array(x, self)
         if not self.training or self.p == 0:
-            self._cache = (None, x.shape, x.dtype)
+            self.cache = DropoutCache(None, x.shape, x.dtype)
             return x
-        self.mask = self._draw_mask(x.shape)
-        scale = (self.mask / (1 - self.p)).astype(x.dtype)
-        self._cache = (scale, x.shape, x.dtype)
+        self.mask = self._draw_mask(x.shape)                     # m ~ Bernoulli(1 − p)
+        scale = (self.mask / (1 - self.p)).astype(x.dtype)       # m / (1 − p)
+        self.cache = DropoutCache(scale, x.shape, x.dtype)
         return x * scale
 
     def backward(self, grad_out):
         """grad_out: dL/dy (y's shape) → dL/dx = m ⊙ grad_out / (1 − p) (grad_out itself in eval mode)."""
-        scale, shape, dtype = self._saved()
+        scale, shape, dtype = self.cache
         grad_out = check_grad(grad_out, shape, self, output_dtype=dtype)
         return grad_out if scale is None else grad_out * scale
 

@@ -8,12 +8,29 @@ Equivalent to a one-hot vector times W (a Linear layer without bias), without ev
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from .._checks import DTypeError, InputError, as_array, as_rng, check_float_dtype, check_grad, check_positive_int
+from .._checks import (
+    DTypeError,
+    InputError,
+    as_array,
+    as_rng,
+    check_fits_in_memory,
+    check_float_dtype,
+    check_grad,
+    check_positive_int,
+)
 from ..module import Module, Parameter
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingCache"]
+
+
+class EmbeddingCache(NamedTuple):
+    """What :class:`Embedding` keeps for backward."""
+
+    ids: np.ndarray  #: the token ids looked up, (N, ...) integers
 
 
 class Embedding(Module):
@@ -21,13 +38,14 @@ class Embedding(Module):
 
     Shapes: ids (N, ...) integers in [0, num_embeddings) → y (N, ..., embedding_dim); weight (V, D).
     ``backward(grad_out)`` accumulates into ``weight.grad`` (rows of repeated ids add up) and returns None:
-    integer ids have no gradient.
+    integer ids have no gradient. Cache: :class:`EmbeddingCache`.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, *, rng=None, dtype=np.float32):
         self.num_embeddings = check_positive_int(num_embeddings, "Embedding", "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "Embedding", "embedding_dim")
         dtype = check_float_dtype(dtype, "Embedding")
+        check_fits_in_memory((num_embeddings, embedding_dim), "Embedding", "the weight")
         self.weight = Parameter(as_rng(rng, "Embedding").standard_normal((num_embeddings, embedding_dim))
                                 .astype(dtype), "weight")
 
@@ -44,11 +62,12 @@ class Embedding(Module):
         if ids.min() < 0 or ids.max() >= self.num_embeddings:
             raise InputError(f"{self}: token ids must be in [0, {self.num_embeddings}), got values in "
                              f"[{ids.min()}, {ids.max()}]")
-        self._cache = ids
-        return self.weight.data[ids]
+        self.cache = EmbeddingCache(ids)
+        return self.weight.data[ids]                       # y_{n,t} = W_{x_{n,t}}
 
     def backward(self, grad_out):
-        ids = self._saved()
+        """δ = dL/dy (N, ..., D) → None; row v of weight.grad gains the sum of δ over the positions holding id v."""
+        ids = self.cache.ids
         grad_out = check_grad(grad_out, ids.shape + (self.embedding_dim,), self, dtype=self.weight.dtype)
         if self.weight.requires_grad:
             np.add.at(self.weight.grad, ids.ravel(), grad_out.reshape(-1, self.embedding_dim))

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_rng, check_features, check_float_dtype, check_grad, check_positive_int
+from .._checks import as_rng, check_features, check_fits_in_memory, check_float_dtype, check_grad, check_positive_int
 from ..module import Module, Parameter
 
 
@@ -40,6 +40,7 @@ class Linear(Module):
         self.in_features = check_positive_int(in_features, "Linear", "in_features")
         self.out_features = check_positive_int(out_features, "Linear", "out_features")
         dtype = check_float_dtype(dtype, "Linear")
+        check_fits_in_memory((in_features, out_features), "Linear", "the weight")
         rng = as_rng(rng, "Linear")
         bound = 1.0 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)).astype(dtype), "weight")

@@ -8,28 +8,85 @@ The weights use nnlib's ``x @ W`` layout (PyTorch's transposed) with the gates s
 ``weight_ih`` (I, G·H), ``weight_hh`` (H, G·H), ``bias_ih`` and ``bias_hh`` (G·H,) with G = 1 (RNN), 4 (LSTM, gates
 i, f, g, o) or 3 (GRU, gates r, z, n). Two biases, as in PyTorch, so parameter counts match its modules.
 
-BPTT, the idea shared by all three: the forward loop stores every state; the backward loop walks time in reverse,
-carrying dL/dh_t back one step at a time (:math:`\partial h_t / \partial h_{t-1}` is one step's Jacobian); the
-parameter gradients, sums over time, are then each one matrix product over all N·T rows at once.
+BPTT, the idea shared by all three: the forward loop runs ``step`` once per time step and keeps every state; the
+backward loop walks time in reverse with ``step_backward``, carrying dL/dh_t back one step at a time
+(:math:`\partial h_t / \partial h_{t-1}` is one step's Jacobian); the parameter gradients, sums over time, are then
+each one matrix product over all N·T rows at once.
+
+Each layer's ``step`` is the step lesson 08 writes by hand. With :func:`nnlib.fast_kernels_enabled` (the default),
+forward and backward run the tuned loops of :mod:`nnlib.kernels.recurrent` instead, which compute the same numbers
+and fill the same cache.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._checks import InputError, as_rng, check_array, check_float_dtype, check_grad, check_positive_int
+from ..functional import relu, sigmoid, tanh
+from ..kernels import fast_kernels_enabled
+from ..kernels import recurrent as kernels
 from ..module import Module, Parameter
 
-__all__ = ["RNN", "LSTM", "GRU"]
+__all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "RNNCache", "LSTMCache", "GRUCache"]
 
 
-class _Recurrent(Module):
-    """Shared construction, input checks and parameter gradients; subclasses define the cell."""
+class RNNCache(NamedTuple):
+    """What :class:`RNN` keeps for backward. States are time-major: ``hs[t]`` is :math:`h_t` for the whole batch."""
+
+    x: np.ndarray   #: the input, batch-first (N, T, I)
+    hs: np.ndarray  #: every state, time-major (T + 1, N, H): hs[0] = h_0, hs[t] = h_t
+
+
+class LSTMCache(NamedTuple):
+    """What :class:`LSTM` keeps for backward; everything but ``x`` is time-major."""
+
+    x: np.ndarray       #: the input, batch-first (N, T, I)
+    hs: np.ndarray      #: hidden states (T + 1, N, H): hs[0] = h_0, hs[t] = h_t
+    cs: np.ndarray      #: cell states (T + 1, N, H): cs[0] = c_0, cs[t] = c_t
+    gates: np.ndarray   #: i_t, f_t, g_t, o_t side by side (T, N, 4H): ``np.split(gates, 4, axis=2)``
+    tanh_c: np.ndarray  #: tanh(c_t) (T, N, H), t = 1 … T
+
+
+class GRUCache(NamedTuple):
+    """What :class:`GRU` keeps for backward; everything but ``x`` is time-major."""
+
+    x: np.ndarray         #: the input, batch-first (N, T, I)
+    hs: np.ndarray        #: states (T + 1, N, H): hs[0] = h_0, hs[t] = h_t
+    gates: np.ndarray     #: r_t, z_t, n_t side by side (T, N, 3H): ``np.split(gates, 3, axis=2)``
+    n_hidden: np.ndarray  #: h_{t−1} W_hn + b_hn (T, N, H), the part of n's pre-activation that r_t multiplies
+
+
+_TORCH_ONLY = {
+    "batch_first": "nnlib's recurrent layers are always batch-first: x is (N, T, features); drop batch_first",
+    "num_layers": "nnlib's recurrent layers have one layer; stack several in your own model",
+    "bidirectional": "nnlib's recurrent layers run forward in time only",
+    "dropout": "put an nnlib Dropout between stacked layers instead",
+    "proj_size": "nnlib's LSTM has no projection",
+}
+
+
+def _refuse_torch_options(who: str, options: dict) -> None:
+    """PyTorch's constructor options that nnlib does not take, refused by name with what to do instead."""
+    for name in options:
+        advice = _TORCH_ONLY.get(name, "see the layer's docstring for the arguments it takes")
+        raise InputError(f"{who}: unexpected argument {name}={options[name]!r}: {advice}")
+
+
+class RecurrentLayer(Module):
+    """Base of :class:`RNN`, :class:`LSTM` and :class:`GRU`: construction, input checks, parameter gradients.
+
+    Subclasses define ``gates`` (G), ``step`` and ``step_backward``.
+    """
 
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, rng=None, dtype=np.float32):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, rng=None, dtype=np.float32,
+                 **torch_options):
         who = type(self).__name__
+        _refuse_torch_options(who, torch_options)
         self.input_size = check_positive_int(input_size, who, "input_size")
         self.hidden_size = check_positive_int(hidden_size, who, "hidden_size")
         dtype = check_float_dtype(dtype, who)
@@ -53,6 +110,12 @@ class _Recurrent(Module):
         return (f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}, "
                 f"dtype={self.dtype}")
 
+    def _biases(self) -> tuple:
+        """(b_ih, b_hh), each (G·H,) — or (0, 0) for a layer built with ``bias=False``."""
+        if self.bias_ih is None:
+            return 0, 0
+        return self.bias_ih.data, self.bias_hh.data
+
     # --- checks ---------------------------------------------------------------------------------------
     def _check_x(self, x) -> np.ndarray:
         x = check_array(x, self, dtype=self.dtype, finite=True)
@@ -69,17 +132,6 @@ class _Recurrent(Module):
         return check_array(state, self, name=name, shape=(batch, self.hidden_size), dtype=self.dtype,
                            finite=True)
 
-    def _input_projection(self, x: np.ndarray, scale=1, include_bias_hh=True) -> np.ndarray:
-        """(x W_ih + b_ih + b_hh) · scale for every time step at once: (N, T, I) → time-major (T, N, G·H).
-
-        ``scale`` and ``include_bias_hh`` may be per-column (G·H,) arrays. Scaling the weights and the biases costs
-        less than scaling the result, the largest array of the forward pass.
-        """
-        projected = x.transpose(1, 0, 2) @ (self.weight_ih.data * scale)
-        if self.bias_ih is not None:
-            projected += (self.bias_ih.data + self.bias_hh.data * include_bias_hh) * scale
-        return projected
-
     def _check_grads(self, grad_output, grads_last: tuple, shape: tuple, names=("grad_h_n",)):
         """dL/d(outputs) as time-major (T, N, H) and copies of the last-state gradients; zeros for each None."""
         n, t = shape
@@ -93,18 +145,17 @@ class _Recurrent(Module):
                 for g, name in zip(grads_last, names, strict=True)]
         return grad_output, last
 
-    def _transposed_weight_hh(self) -> np.ndarray:
-        """W_hhᵀ (G·H, H) as its own C-ordered array: the backward loop's small products run about twice as fast
-        with it than with the transposed view (measured with OpenBLAS)."""
-        return np.ascontiguousarray(self.weight_hh.data.T)
-
     # --- parameter gradients, all time steps at once ----------------------------------------------------
-    def _accumulate(self, x_tm: np.ndarray, h_prev: np.ndarray, d_ih: np.ndarray, d_hh: np.ndarray) -> np.ndarray:
-        """Add Σ_t of each parameter's gradient and return dL/dx (N, T, I).
+    def _accumulate(self, x: np.ndarray, h_prev: np.ndarray, d_ih: np.ndarray, d_hh: np.ndarray) -> np.ndarray:
+        r"""Add :math:`\sum_t` of each parameter's gradient and return dL/dx (N, T, I).
 
-        x_tm (T, N, I) and h_prev (T, N, H) are each step's inputs; d_ih and d_hh (T, N, G·H) are dL/d(the
-        pre-activations) on the input side and on the hidden side (the same array except in the GRU).
+        x (N, T, I) is the input and h_prev (T, N, H) each step's previous state; d_ih and d_hh (T, N, G·H) are
+        dL/d(the pre-activations) on the input side and on the hidden side (the same array except in the GRU):
+        :math:`\partial L/\partial W_{ih} = \sum_t x_t^\top \delta_t`,
+        :math:`\partial L/\partial W_{hh} = \sum_t h_{t-1}^\top \delta_t`,
+        :math:`\partial L/\partial b = \sum_t \delta_t`, :math:`\partial L/\partial x_t = \delta_t W_{ih}^\top`.
         """
+        x_tm = x.transpose(1, 0, 2)
         rows = x_tm.shape[0] * x_tm.shape[1]
         width = self.gates * self.hidden_size
         d_ih_rows, d_hh_rows = d_ih.reshape(rows, width), d_hh.reshape(rows, width)
@@ -117,11 +168,11 @@ class _Recurrent(Module):
         return (d_ih @ self.weight_ih.data.T).transpose(1, 0, 2)
 
 
-class RNN(_Recurrent):
+class RNN(RecurrentLayer):
     r"""The vanilla (Elman) recurrent layer, PyTorch's ``nn.RNN(batch_first=True)``.
 
     .. math::
-        h_t = \tanh(x_t W_{ih} + b_{ih} + h_{t-1} W_{hh} + b_{hh})
+        h_t = \tanh(net_t), \qquad net_t = x_t W_{ih} + b_{ih} + h_{t-1} W_{hh} + b_{hh}
 
     ``nonlinearity="relu"`` uses ReLU instead of tanh.
 
@@ -130,11 +181,20 @@ class RNN(_Recurrent):
     :math:`\partial L / \partial W_{hh} = \sum_t h_{t-1}^\top \delta_t`.
 
     Shapes: x (N, T, I), h0 (N, H) or None → (output (N, T, H), h_n (N, H)).
-    ``backward(grad_output, grad_h_n=None)`` → (dL/dx (N, T, I), dL/dh0 (N, H)).
+    ``backward(grad_output, grad_h_n=None)`` → (dL/dx (N, T, I), dL/dh0 (N, H)). Cache: :class:`RNNCache`.
+
+    Examples::
+
+        >>> import numpy as np, nnlib
+        >>> rnn = nnlib.RNN(3, 4, rng=0, dtype=np.float64)
+        >>> output, h_n = rnn(np.ones((2, 5, 3)))
+        >>> output.shape, rnn.cache.hs.shape
+        ((2, 5, 4), (6, 2, 4))
     """
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", bias: bool = True, *,
-                 rng=None, dtype=np.float32):
+                 rng=None, dtype=np.float32, **torch_options):
+        _refuse_torch_options("RNN", torch_options)
         if nonlinearity not in ("tanh", "relu"):
             raise InputError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
@@ -143,37 +203,51 @@ class RNN(_Recurrent):
     def extra_repr(self) -> str:
         return super().extra_repr().replace(", bias", f", nonlinearity={self.nonlinearity!r}, bias")
 
-    def _activate(self, net: np.ndarray) -> np.ndarray:
-        return np.tanh(net) if self.nonlinearity == "tanh" else np.maximum(net, 0)
+    def activation(self, net: np.ndarray) -> np.ndarray:
+        """The layer's nonlinearity, tanh or ReLU, elementwise."""
+        return tanh(net) if self.nonlinearity == "tanh" else relu(net)
 
-    def _activation_prime(self, h: np.ndarray) -> np.ndarray:
+    def activation_prime(self, h: np.ndarray) -> np.ndarray:
         """The activation's derivative, written with its output h: 1 − h² for tanh, [h > 0] for ReLU."""
         return 1 - h * h if self.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
 
+    def step(self, x_t: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        """One step, lesson 07's ``rnn_step``: x_t (N, I), h_prev (N, H) → h_t (N, H)."""
+        b_ih, b_hh = self._biases()
+        return self.activation(x_t @ self.weight_ih.data + b_ih + h_prev @ self.weight_hh.data + b_hh)
+
+    def step_backward(self, grad_h: np.ndarray, h_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Back through one step, lesson 07's ``bptt_step`` without dL/dW_hh (summed over all steps afterwards):
+        dL/dh_t and h_t (N, H) → δ_t = dL/d net_t (N, H) and dL/dh_{t−1} (N, H)."""
+        delta = grad_h * self.activation_prime(h_t)
+        return delta, delta @ self.weight_hh.data.T
+
     def forward(self, x, h0=None):
         x = self._check_x(x)
-        n, t, _ = x.shape
-        hs = np.empty((t + 1, n, self.hidden_size), dtype=self.dtype)  # hs[0] = h0, hs[k] = h_k (time-major)
-        hs[0] = self._state(h0, n, "h0")
-        net = self._input_projection(x)
-        for step in range(t):
-            hs[step + 1] = self._activate(net[step] + hs[step] @ self.weight_hh.data)
-        self._cache = (x, hs)
+        h0 = self._state(h0, x.shape[0], "h0")
+        if fast_kernels_enabled():
+            hs = kernels.rnn_forward(self, x, h0)
+        else:
+            hs = [h0]
+            for t in range(x.shape[1]):
+                hs.append(self.step(x[:, t], hs[-1]))
+            hs = np.stack(hs)
+        self.cache = RNNCache(x, hs)
         return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
 
     def backward(self, grad_output, grad_h_n=None):
-        x, hs = self._saved()
+        x, hs = self.cache
         grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
-        delta = np.empty_like(hs[1:])  # δ_t = dL/d net_t, (T, N, H)
-        weight_hh_t = self._transposed_weight_hh()
-        for step in reversed(range(x.shape[1])):
-            dh += grad_output[step]
-            delta[step] = dh * self._activation_prime(hs[step + 1])
-            dh = delta[step] @ weight_hh_t
-        return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), dh
+        if fast_kernels_enabled():
+            delta, dh = kernels.rnn_backward(self, hs, grad_output, dh)
+        else:
+            delta = np.empty_like(hs[1:])  # δ_t = dL/d net_t, (T, N, H)
+            for t in reversed(range(x.shape[1])):
+                delta[t], dh = self.step_backward(dh + grad_output[t], hs[t + 1])
+        return self._accumulate(x, hs[:-1], delta, delta), dh
 
 
-class LSTM(_Recurrent):
+class LSTM(RecurrentLayer):
     r"""Long short-term memory, PyTorch's ``nn.LSTM(batch_first=True)``; gates in PyTorch's order i, f, g, o.
 
     .. math::
@@ -190,75 +264,63 @@ class LSTM(_Recurrent):
     product of forget gates rather than of weight matrices — why gradients survive long sequences.
 
     Shapes: x (N, T, I), state (h0, c0) each (N, H), or None → (output (N, T, H), (h_n, c_n)).
-    ``backward(grad_output, (grad_h_n, grad_c_n)=None)`` → (dL/dx, (dL/dh0, dL/dc0)).
+    ``backward(grad_output, (grad_h_n, grad_c_n)=None)`` → (dL/dx, (dL/dh0, dL/dc0)). Cache: :class:`LSTMCache`.
     """
 
     gates = 4
 
+    def step(self, x_t: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray) -> tuple:
+        """One step, lesson 08's ``lstm_step``: x_t (N, I), h_prev, c_prev (N, H) → h_t, c_t (N, H) and the gates
+        (i, f, g, o), each (N, H)."""
+        b_ih, b_hh = self._biases()
+        z = x_t @ self.weight_ih.data + b_ih + h_prev @ self.weight_hh.data + b_hh
+        z_i, z_f, z_g, z_o = np.split(z, 4, axis=1)
+        i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)
+        c = f * c_prev + i * g
+        return o * tanh(c), c, (i, f, g, o)
+
+    def step_backward(self, grad_h, grad_c, c_prev, gates, tanh_c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""Back through one step: dL/dh_t, dL/dc_t (from later steps), c_{t−1}, the gates (N, 4H) and tanh(c_t)
+        → δ_t = dL/d(pre-activations of i, f, g, o) (N, 4H), dL/dh_{t−1} and dL/dc_{t−1} (N, H)."""
+        i, f, g, o = np.split(gates, 4, axis=1)
+        grad_c = grad_c + grad_h * o * (1 - tanh_c * tanh_c)  # h_t = o ⊙ tanh(c_t)
+        d_i = grad_c * g * i * (1 - i)                        # c_t = f ⊙ c_{t−1} + i ⊙ g, then σ' = σ(1 − σ)
+        d_f = grad_c * c_prev * f * (1 - f)
+        d_g = grad_c * i * (1 - g * g)                        # tanh' = 1 − g²
+        d_o = grad_h * tanh_c * o * (1 - o)
+        delta = np.concatenate([d_i, d_f, d_g, d_o], axis=1)
+        return delta, delta @ self.weight_hh.data.T, grad_c * f  # the additive cell path: ∂c_t/∂c_{t−1} = f_t
+
     def forward(self, x, state=None):
         x = self._check_x(x)
-        n, t, _ = x.shape
         h0, c0 = (None, None) if state is None else self._unpack(state, "state")
-        hs = np.empty((t + 1, n, self.hidden_size), dtype=self.dtype)
-        cs = np.empty_like(hs)
-        hs[0], cs[0] = self._state(h0, n, "h0"), self._state(c0, n, "c0")
-        # σ(u) = ½ + ½ tanh(u/2): with the i, f, o columns of the pre-activation halved, one tanh activates all
-        # four gates; then ×½ + ½ turns those three into sigmoids and leaves g = tanh as it is.
-        scale, shift = self._gate_scale_and_shift()
-        gates = self._input_projection(x, scale)  # (T, N, 4H): scaled pre-activations, replaced by the gates i, f, g, o
-        weight_hh = self.weight_hh.data * scale
-        i, f, g, o = np.split(gates, 4, axis=2)  # views (T, N, H) of each gate, made once: cheaper than per step
-        tanh_c = np.empty_like(hs[1:])
-        input_times_candidate = np.empty_like(hs[0])
-        for step in range(t):
-            z = gates[step]
-            z += hs[step] @ weight_hh
-            np.tanh(z, out=z)
-            z *= scale
-            z += shift
-            np.multiply(f[step], cs[step], out=cs[step + 1])
-            np.multiply(i[step], g[step], out=input_times_candidate)
-            cs[step + 1] += input_times_candidate
-            np.tanh(cs[step + 1], out=tanh_c[step])
-            np.multiply(o[step], tanh_c[step], out=hs[step + 1])
-        self._cache = (x, hs, cs, tanh_c, gates)
+        h0, c0 = self._state(h0, x.shape[0], "h0"), self._state(c0, x.shape[0], "c0")
+        if fast_kernels_enabled():
+            cache = LSTMCache(x, *kernels.lstm_forward(self, x, h0, c0))
+        else:
+            hs, cs, gates = [h0], [c0], []
+            for t in range(x.shape[1]):
+                h, c, step_gates = self.step(x[:, t], hs[-1], cs[-1])
+                hs.append(h)
+                cs.append(c)
+                gates.append(np.concatenate(step_gates, axis=1))
+            cs = np.stack(cs)
+            cache = LSTMCache(x, np.stack(hs), cs, np.stack(gates), tanh(cs[1:]))
+        self.cache = cache
+        hs, cs = cache.hs, cache.cs
         return hs[1:].transpose(1, 0, 2).copy(), (hs[-1].copy(), cs[-1].copy())
 
-    def _gate_scale_and_shift(self) -> tuple[np.ndarray, np.ndarray]:
-        """(4H,) arrays: ½ for the sigmoid gates i, f, o and 1 for g; shift ½ for i, f, o and 0 for g."""
-        size = self.hidden_size
-        scale = np.full(4 * size, 0.5, dtype=self.dtype)
-        scale[2 * size:3 * size] = 1
-        return scale, np.where(scale == 1, 0, scale).astype(self.dtype)
-
-    def _gates_prime(self, gates: np.ndarray) -> np.ndarray:
-        """The activations' derivatives, from the gates (N, 4H): σ' = σ(1 − σ) for i, f, o and 1 − g² for g."""
-        prime = gates * (1 - gates)
-        g = gates[:, 2 * self.hidden_size:3 * self.hidden_size]
-        prime[:, 2 * self.hidden_size:3 * self.hidden_size] = 1 - g * g
-        return prime
-
     def backward(self, grad_output, grad_state=None):
-        x, hs, cs, tanh_c, gates = self._saved()
+        x, hs, cs, gates, tanh_c = self.cache
         grad_state = (None, None) if grad_state is None else self._unpack(grad_state, "grad_state")
         grad_output, (dh, dc) = self._check_grads(grad_output, grad_state, x.shape[:2], ("grad_h_n", "grad_c_n"))
-        delta = np.empty_like(gates)  # dL/d(pre-activations of i, f, g, o), (T, N, 4H)
-        i, f, g, o = np.split(gates, 4, axis=2)
-        d_i, d_f, d_g, d_o = np.split(delta, 4, axis=2)
-        weight_hh_t = self._transposed_weight_hh()
-        for step in reversed(range(x.shape[1])):
-            dh += grad_output[step]
-            dc += dh * o[step] * (1 - tanh_c[step] * tanh_c[step])  # h_t = o ⊙ tanh(c_t)
-            # dL/d(each gate) from c_t = f ⊙ c_{t−1} + i ⊙ g and h_t = o ⊙ tanh(c_t) ...
-            np.multiply(dc, g[step], out=d_i[step])
-            np.multiply(dc, cs[step], out=d_f[step])
-            np.multiply(dc, i[step], out=d_g[step])
-            np.multiply(dh, tanh_c[step], out=d_o[step])
-            # ... then through its activation, to its pre-activation
-            delta[step] *= self._gates_prime(gates[step])
-            dc *= f[step]  # the additive cell path: ∂c_t/∂c_{t−1} = f_t
-            dh = delta[step] @ weight_hh_t
-        return self._accumulate(x.transpose(1, 0, 2), hs[:-1], delta, delta), (dh, dc)
+        if fast_kernels_enabled():
+            delta, dh, dc = kernels.lstm_backward(self, cs, gates, tanh_c, grad_output, dh, dc)
+        else:
+            delta = np.empty_like(gates)  # dL/d(pre-activations of i, f, g, o), (T, N, 4H)
+            for t in reversed(range(x.shape[1])):
+                delta[t], dh, dc = self.step_backward(dh + grad_output[t], dc, cs[t], gates[t], tanh_c[t])
+        return self._accumulate(x, hs[:-1], delta, delta), (dh, dc)
 
     def _unpack(self, pair, name: str) -> tuple:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -267,7 +329,7 @@ class LSTM(_Recurrent):
         return tuple(pair)
 
 
-class GRU(_Recurrent):
+class GRU(RecurrentLayer):
     r"""Gated recurrent unit, PyTorch's ``nn.GRU(batch_first=True)``; gates in PyTorch's order r, z, n.
 
     .. math::
@@ -279,76 +341,59 @@ class GRU(_Recurrent):
         \end{aligned}
 
     The reset gate multiplies the hidden side of the candidate only, so the input and hidden sides of the n gate
-    get different gradients: ``_accumulate`` receives two δ arrays.
+    get different gradients: ``step_backward`` returns two δ arrays.
 
     Shapes: x (N, T, I), h0 (N, H) or None → (output (N, T, H), h_n (N, H)).
-    ``backward(grad_output, grad_h_n=None)`` → (dL/dx (N, T, I), dL/dh0 (N, H)).
+    ``backward(grad_output, grad_h_n=None)`` → (dL/dx (N, T, I), dL/dh0 (N, H)). Cache: :class:`GRUCache`.
     """
 
     gates = 3
 
+    def step(self, x_t: np.ndarray, h_prev: np.ndarray) -> tuple:
+        """One step, lesson 08's ``gru_step``: x_t (N, I), h_prev (N, H) → h_t (N, H), the gates (r, z, n), each
+        (N, H), and h_n = h_prev W_hn + b_hn (N, H), which r multiplies."""
+        b_ih, b_hh = self._biases()
+        x_r, x_z, x_n = np.split(x_t @ self.weight_ih.data + b_ih, 3, axis=1)
+        h_r, h_z, h_n = np.split(h_prev @ self.weight_hh.data + b_hh, 3, axis=1)
+        r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+        n = tanh(x_n + r * h_n)
+        return (1 - z) * n + z * h_prev, (r, z, n), h_n
+
+    def step_backward(self, grad_h, h_prev, gates, h_n) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Back through one step: dL/dh_t, h_{t−1}, the gates (N, 3H) and h_n = h_{t−1} W_hn + b_hn → dL/d(x W_ih +
+        b_ih) and dL/d(h W_hh + b_hh) (N, 3H), and dL/dh_{t−1} (N, H)."""
+        r, z, n = np.split(gates, 3, axis=1)
+        d_n = grad_h * (1 - z) * (1 - n * n)       # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, then tanh' = 1 − n²
+        d_z = grad_h * (h_prev - n) * z * (1 - z)  # σ' = σ(1 − σ)
+        d_r = d_n * h_n * r * (1 - r)              # n's pre-activation holds r ⊙ h_n
+        d_ih = np.concatenate([d_r, d_z, d_n], axis=1)
+        d_hh = np.concatenate([d_r, d_z, d_n * r], axis=1)
+        return d_ih, d_hh, grad_h * z + d_hh @ self.weight_hh.data.T
+
     def forward(self, x, h0=None):
         x = self._check_x(x)
-        n, t, _ = x.shape
-        size = self.hidden_size
-        hs = np.empty((t + 1, n, size), dtype=self.dtype)
-        hs[0] = self._state(h0, n, "h0")
-        b_hh = np.zeros(3 * size, self.dtype) if self.bias_hh is None else self.bias_hh.data
-        # σ(u) = ½ + ½ tanh(u/2): the r and z columns of both pre-activations are halved up front, so one tanh,
-        # one ×½ and one +½ per step activate both gates.
-        scale = np.where(np.arange(3 * size) < 2 * size, 0.5, 1).astype(self.dtype)
-        # (T, N, 3H), scaled: r and z add both biases; n's b_hn sits inside r ⊙ (·), so it is added in the loop
-        from_x = self._input_projection(x, scale, include_bias_hh=scale < 1)
-        weight_hh = self.weight_hh.data * scale
-        h_hat = np.empty((t, n, size), dtype=self.dtype)     # h W_hn + b_hn, which r multiplies: kept for backward
-        gates = np.empty_like(from_x)                        # (T, N, 3H): r, z, n
-        r, z, candidate = np.split(gates, 3, axis=2)         # views (T, N, H), made once: cheaper than per step
-        x_rz, x_n, r_z = from_x[:, :, :2 * size], from_x[:, :, 2 * size:], gates[:, :, :2 * size]
-        for step in range(t):
-            from_h = hs[step] @ weight_hh
-            rz, n_t, h = r_z[step], candidate[step], hs[step + 1]
-            np.add(x_rz[step], from_h[:, :2 * size], out=rz)
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            np.add(from_h[:, 2 * size:], b_hh[2 * size:], out=h_hat[step])
-            np.multiply(r[step], h_hat[step], out=n_t)
-            n_t += x_n[step]
-            np.tanh(n_t, out=n_t)
-            np.subtract(hs[step], n_t, out=h)  # h_t = n + z ⊙ (h_{t−1} − n)
-            h *= z[step]
-            h += n_t
-        self._cache = (x, hs, gates, h_hat)
+        h0 = self._state(h0, x.shape[0], "h0")
+        if fast_kernels_enabled():
+            cache = GRUCache(x, *kernels.gru_forward(self, x, h0))
+        else:
+            hs, gates, n_hidden = [h0], [], []
+            for t in range(x.shape[1]):
+                h, step_gates, h_n = self.step(x[:, t], hs[-1])
+                hs.append(h)
+                gates.append(np.concatenate(step_gates, axis=1))
+                n_hidden.append(h_n)
+            cache = GRUCache(x, np.stack(hs), np.stack(gates), np.stack(n_hidden))
+        self.cache = cache
+        hs = cache.hs
         return hs[1:].transpose(1, 0, 2).copy(), hs[-1].copy()
 
     def backward(self, grad_output, grad_h_n=None):
-        x, hs, gates, h_hat = self._saved()
+        x, hs, gates, n_hidden = self.cache
         grad_output, (dh,) = self._check_grads(grad_output, (grad_h_n,), x.shape[:2])
-        size = self.hidden_size
-        r, z, candidate = np.split(gates, 3, axis=2)
-        # The factors that do not depend on the recursion, for all steps at once (in place: no big temporaries).
-        to_n = 1 - z                                   # dL/d(n's pre-activation) = dh ⊙ (1 − z)(1 − n²)
-        to_n *= 1 - candidate * candidate
-        to_r = 1 - r                                   # dL/d(r's pre-activation) = that ⊙ h_hat r(1 − r)
-        to_r *= r
-        to_r *= h_hat
-        to_z = hs[:-1] - candidate                     # dL/d(z's pre-activation) = dh ⊙ (h_{t−1} − n) z(1 − z)
-        to_z *= z
-        to_z *= 1 - z
-        d_ih = np.empty_like(gates)  # dL/d(x W_ih + b_ih), gates r, z, n
-        d_hh = np.empty_like(gates)  # dL/d(h W_hh + b_hh): the same except n's, which r multiplies
-        d_r, d_z, d_n = np.split(d_ih, 3, axis=2)
-        d_hn = d_hh[:, :, 2 * size:]
-        from_later = np.empty_like(dh)
-        weight_hh_t = self._transposed_weight_hh()
-        for step in reversed(range(x.shape[1])):
-            dh += grad_output[step]
-            np.multiply(dh, to_n[step], out=d_n[step])
-            np.multiply(d_n[step], to_r[step], out=d_r[step])
-            np.multiply(dh, to_z[step], out=d_z[step])
-            d_hh[step, :, :2 * size] = d_ih[step, :, :2 * size]
-            np.multiply(d_n[step], r[step], out=d_hn[step])
-            np.matmul(d_hh[step], weight_hh_t, out=from_later)
-            dh *= z[step]  # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
-            dh += from_later
-        return self._accumulate(x.transpose(1, 0, 2), hs[:-1], d_ih, d_hh), dh
+        if fast_kernels_enabled():
+            d_ih, d_hh, dh = kernels.gru_backward(self, hs, gates, n_hidden, grad_output, dh)
+        else:
+            d_ih, d_hh = np.empty_like(gates), np.empty_like(gates)  # dL/d(x W_ih + b_ih), dL/d(h W_hh + b_hh)
+            for t in reversed(range(x.shape[1])):
+                d_ih[t], d_hh[t], dh = self.step_backward(dh + grad_output[t], hs[t], gates[t], n_hidden[t])
+        return self._accumulate(x, hs[:-1], d_ih, d_hh), dh
