@@ -1,7 +1,7 @@
 # nnlib course — every target bootstraps .venv itself, from nothing but python3 and make.
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
 #   make test         the whole suite: ruff, unit, gradient checks, torch cross-checks, course integrity, nbval
-#   make test-floors  unit tests and nbval again in .venv-floors, at the lowest versions pyproject.toml admits
+#   make test-floors  ruff, unit tests and nbval on solutions in .venv-floors, at the lowest versions pyproject admits
 #   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 overwrites edited lessons,
 #                     TIMINGS=1 re-measures the cells tagged "timing")
@@ -75,7 +75,8 @@ $(FLOORS)/nbval_sanitize.cfg: tests/nbval_sanitize.cfg tests/nbval_sanitize_floo
 	cat $^ > $@
 
 test-floors: venv-floors $(FLOORS)/nbval_sanitize.cfg
-	$(MAKE) --no-print-directory VENV=$(FLOORS) NBVAL_SANITIZE=$(FLOORS)/nbval_sanitize.cfg unit nbval-solutions
+	$(MAKE) --no-print-directory VENV=$(FLOORS) NBVAL_SANITIZE=$(FLOORS)/nbval_sanitize.cfg \
+		lint unit nbval-solutions
 
 $(VENV)/.browser-installed: pyproject.toml $(VENV)/.test-installed
 	$(PY) -m pip install --quiet -e ".[course,test,browser]"

@@ -79,11 +79,11 @@ def test_the_floors_venv_is_installed_by_uv_at_the_lowest_direct_versions_of_the
     assert floors_dir in torch_loop.removesuffix("; do").split(), ".ci/run must install torch in the floors venv"
 
 
-def test_make_test_floors_runs_the_unit_tests_and_compared_solutions_in_the_floors_venv():
+def test_make_test_floors_runs_ruff_the_unit_tests_and_compared_solutions_in_the_floors_venv():
     recipe = make_recipe("test-floors")
     assert "VENV=$(FLOORS)" in recipe
     goals = recipe.split("VENV=$(FLOORS)", 1)[1].split()
-    assert "unit" in goals and "nbval-solutions" in goals
+    assert {"lint", "unit", "nbval-solutions"} <= set(goals)
     assert "--nbval --nbval-sanitize-with $(NBVAL_SANITIZE) solutions/*.ipynb" in make_recipe("nbval-solutions")
 
 
