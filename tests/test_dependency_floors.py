@@ -96,3 +96,11 @@ def test_ci_runs_the_floors_with_torch_installed_and_required():
     required = next(i for i, c in enumerate(commands) if c.startswith("export ") and "NNLIB_REQUIRE_TORCH=1" in c)
     assert built < torch_installed < floors_run and required < floors_run
     assert commands.index("make test") < floors_run, "the newest releases are tested first"
+
+
+def test_the_conda_environment_has_pyprojects_lower_bounds():
+    conda_names = {"matplotlib-base": "matplotlib", "jupyterlab_rise": "jupyterlab-rise"}
+    text = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    conda = {conda_names.get(name, name): version for name, version in re.findall(r"^  - ([\w-]+)>=([\d.]+)$", text,
+                                                                                   flags=re.MULTILINE)}
+    assert conda == {r.name: next(iter(r.specifier)).version for r in requirements()}
