@@ -2,6 +2,7 @@
 #   make lab          JupyterLab on the course (IP=127.0.0.1 PORT=8888 by default)
 #   make test         the whole suite: ruff, unit (on the fast kernels and on the reference layers), gradient
 #                     checks, torch cross-checks, course integrity, nbval
+#   make test-floors  ruff, unit tests and nbval on solutions in .venv-floors, at the lowest versions pyproject admits
 #   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 overwrites edited lessons,
 #                     TIMINGS=1 re-measures the cells tagged "timing")
@@ -16,11 +17,13 @@ IP     ?= 127.0.0.1
 PORT   ?= 8888
 FORCE  ?=
 PYTEST_WORKERS ?= 2
+FLOORS := .venv-floors
 # JupyterLab refuses to run as root unless told to (containers, CI images).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 
-.PHONY: help lab test test-browser lint unit unit-reference nbval notebooks html pretrained bench venv-course venv-test clean
+.PHONY: help lab test test-floors test-browser lint unit unit-reference nbval nbval-solutions notebooks html pretrained bench venv-course venv-test \
+	venv-floors clean
 
 help:
 	@sed -n '2,11p' Makefile
@@ -57,6 +60,29 @@ unit: venv-test
 unit-reference: venv-test
 	NNLIB_FAST_KERNELS=0 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser -m "not course" tests
 
+# The floors: uv's lowest-direct resolution puts every direct dependency at its lowest admitted version (the rest
+# at the newest that fit), always in a venv built afresh, so a lowered bound is really tested. The stamps make
+# `make VENV=$(FLOORS) ...` (unit, nbval, lab) use this venv as it is instead of pip-installing the newest releases.
+$(VENV)/.uv-installed: | $(PY)
+	$(PY) -m pip install --quiet uv
+	@touch $@
+
+$(FLOORS)/.floors-installed: pyproject.toml $(VENV)/.uv-installed
+	rm -rf $(FLOORS) && $(PYTHON) -m venv $(FLOORS)
+	$(VENV)/bin/uv pip install --quiet --python $(FLOORS)/bin/python --resolution lowest-direct -e ".[course,test]"
+	@touch $@ $(FLOORS)/.course-installed $(FLOORS)/.test-installed
+
+venv-floors: $(FLOORS)/.floors-installed
+
+# numpy's wheels bundle their own OpenBLAS, which rounds differently at the floors: trained models there print other
+# last digits, so nbval also masks every number (tests/nbval_sanitize_floors.cfg says what is still compared).
+$(FLOORS)/nbval_sanitize.cfg: tests/nbval_sanitize.cfg tests/nbval_sanitize_floors.cfg | venv-floors
+	cat $^ > $@
+
+test-floors: venv-floors $(FLOORS)/nbval_sanitize.cfg
+	$(MAKE) --no-print-directory VENV=$(FLOORS) NBVAL_SANITIZE=$(FLOORS)/nbval_sanitize.cfg \
+		lint unit nbval-solutions
+
 $(VENV)/.browser-installed: pyproject.toml $(VENV)/.test-installed
 	$(PY) -m pip install --quiet -e ".[course,test,browser]"
 	@touch $@
@@ -72,9 +98,12 @@ NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline O
 	PYTHONPATH="$(CURDIR)/tools/offline$(if $(PYTHONPATH),:$(PYTHONPATH))" \
 	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300
 
-nbval: venv-test
-	$(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
+NBVAL_SANITIZE ?= tests/nbval_sanitize.cfg
+nbval: nbval-solutions
 	$(NBVAL) --nbval-lax lessons/*.ipynb
+
+nbval-solutions: venv-test
+	$(NBVAL) --nbval --nbval-sanitize-with $(NBVAL_SANITIZE) solutions/*.ipynb
 
 # torch is only a benchmark and test reference. Elsewhere than this machine add
 # TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" so that pip takes the CPU build, not CUDA.
@@ -100,4 +129,4 @@ html: venv-course
 	$(PY) tools/build_html.py --out build/html
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(FLOORS) build .pytest_cache .ruff_cache .hypothesis
