@@ -228,10 +228,10 @@ class MySigmoid(Module):
     """σ as a layer: forward(net) → a = σ(net), any shape; backward(dL/da) → dL/dnet = dL/da ⊙ a(1 − a)."""
 
     def forward(self, x):
-        raise NotImplementedError("Exercise 2.2: implement forward")
+        raise NotImplementedError("Exercise 2.2: implement MySigmoid.forward")
 
     def backward(self, grad_out):
-        raise NotImplementedError("Exercise 2.3: implement backward")
+        raise NotImplementedError("Exercise 2.2: implement MySigmoid.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -276,7 +276,7 @@ for value in [-2.0, -0.5, 0.0, 0.5, 2.0]:
 # %%
 def tanh_prime(net):
     """tanh'(net) (same shape as net), written with tanh itself."""
-    raise NotImplementedError("Exercise 2.4: implement tanh_prime")
+    raise NotImplementedError("Exercise 2.3: implement tanh_prime")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -377,7 +377,7 @@ assert not gradients["ReLU"].any() and gradients["LeakyReLU"].all()  # dead, and
 # %%
 def leaky_relu(x, slope=0.1):
     """Leaky ReLU of x (same shape): x where x > 0, slope * x elsewhere."""
-    raise NotImplementedError("Exercise 2.5: implement leaky_relu")
+    raise NotImplementedError("Exercise 2.4: implement leaky_relu")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -393,7 +393,7 @@ check_leaky_relu(leaky_relu)
 # %%
 def leaky_relu_prime(x, slope=0.1):
     """d leaky_relu / dx (same shape as x): 1 where x > 0, slope elsewhere (x = 0 included)."""
-    raise NotImplementedError("Exercise 2.6: implement leaky_relu_prime")
+    raise NotImplementedError("Exercise 2.5: implement leaky_relu_prime")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -444,10 +444,10 @@ class MyELU(Module):
         self.alpha = alpha
 
     def forward(self, x):
-        raise NotImplementedError("Exercise 2.7: implement forward")
+        raise NotImplementedError("Exercise 2.6: implement MyELU.forward")
 
     def backward(self, grad_out):
-        raise NotImplementedError("Exercise 2.8: implement backward")
+        raise NotImplementedError("Exercise 2.6: implement MyELU.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -509,7 +509,7 @@ class MyMaxout(Maxout):
 
     def backward(self, grad_out):
         """grad_out (N, K) → dL/dx (N, F); adds dL/dW (P, F, K) and dL/db (P, K) to the parameters' grads."""
-        raise NotImplementedError("Exercise 2.9: implement backward")
+        raise NotImplementedError("Exercise 2.7: implement MyMaxout.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -644,7 +644,7 @@ _ = interact(show_temperature, T=FloatSlider(value=1.0, min=0.05, max=5.0, step=
 # %%
 def softmax(x):
     """Row-wise softmax of x (N, C) → (N, C), every row positive and summing to 1; stable for huge scores."""
-    raise NotImplementedError("Exercise 2.10: implement softmax")
+    raise NotImplementedError("Exercise 2.8: implement softmax")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -662,7 +662,7 @@ check_softmax(softmax)
 # %%
 def softmax_backward(s, grad_s):
     """dL/dx (N, C) from s = softmax(x) (N, C) and g = dL/ds (N, C), row by row: s ⊙ (g − Σ_i g_i s_i)."""
-    raise NotImplementedError("Exercise 2.11: implement softmax_backward")
+    raise NotImplementedError("Exercise 2.9: implement softmax_backward")
 
 
 # %% slideshow={"slide_type": "fragment"}

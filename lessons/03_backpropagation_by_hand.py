@@ -691,11 +691,11 @@ class MyLinear(Module):
 
     def forward(self, x):
         """x (N, ..., in_features) → y (N, ..., out_features); stores x in self.cache."""
-        raise NotImplementedError("Exercise 3.6: implement forward")
+        raise NotImplementedError("Exercise 3.5: implement MyLinear.forward")
 
     def backward(self, grad_out):
         """grad_out δ = ∂E/∂y (N, ..., out_features): adds xᵀδ to weight.grad and Σδ to bias.grad; returns δWᵀ."""
-        raise NotImplementedError("Exercise 3.7: implement backward")
+        raise NotImplementedError("Exercise 3.5: implement MyLinear.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}

@@ -315,7 +315,7 @@ for lr, verdict in [(0.05, "too small"), (0.25, "one step"), (0.4, "too large: o
 # %%
 def critical_learning_rate(A):
     """2 / (largest eigenvalue of the symmetric positive definite Hessian A (n, n))."""
-    raise NotImplementedError("Exercise 4.3: implement critical_learning_rate")
+    raise NotImplementedError("Exercise 4.2: implement critical_learning_rate")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -609,7 +609,7 @@ assert np.allclose(w.data, w_other)
 # %%
 def momentum_update(w, velocity, grad, lr, mu):
     """One momentum step: v = mu v + grad, w = w - lr v. Returns (new_w, new_velocity), both shaped like w."""
-    raise NotImplementedError("Exercise 4.4: implement momentum_update")
+    raise NotImplementedError("Exercise 4.3: implement momentum_update")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -674,7 +674,7 @@ class MySGD(Optimizer):
 
     def _update(self, param, state):
         """One step on one parameter: b ← μ b + g; w ← w − η b, or w − η (g + μ b) with Nesterov."""
-        raise NotImplementedError("Exercise 4.5: implement _update")
+        raise NotImplementedError("Exercise 4.5: implement MySGD._update")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -702,7 +702,7 @@ class MyAdam(Optimizer):
 
     def _update(self, param, state):
         """One step on one parameter; state holds its step count and moment estimates between calls."""
-        raise NotImplementedError("Exercise 4.6: implement _update")
+        raise NotImplementedError("Exercise 4.6: implement MyAdam._update")
 
 
 # %% slideshow={"slide_type": "fragment"}

@@ -661,16 +661,16 @@ print("relative errors below 1e-7 for", list(errors), ":", max(errors.values()) 
 assert max(errors.values()) < 1e-7
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercises 5.5 and 5.6 — build your own Dropout layer
+# ### Exercise 5.5 — build your own Dropout layer
 #
 # Now put the two halves into a layer that works inside any nnlib network: `MyDropout(p, rng)`, a `Module` that
 # follows nnlib's contract (read `nnlib/layers/dropout.py`, the reference it is compared with).
 #
-# * **5.5, `forward(x)`**: in eval mode (`self.training` is False) return `x` unchanged and draw nothing. In
+# * **`forward(x)`**: in eval mode (`self.training` is False) return `x` unchanged and draw nothing. In
 #   training draw the keep-mask exactly as nnlib does, `m = self.rng.random(x.shape) >= self.p` (so the same seed
 #   gives the same masks as `nnlib.Dropout`), store the scaled mask $m/(1-p)$ with
 #   `self.cache = MyDropoutCache(scale)` and return $x \odot m/(1-p)$. In eval mode store `MyDropoutCache(None)`.
-# * **5.6, `backward(grad_out)`**: read `self.cache` — the mask of *this* forward; never draw again — and return
+# * **`backward(grad_out)`**: read `self.cache` — the mask of *this* forward; never draw again — and return
 #   $\partial L/\partial x$. A dropout layer has no parameters, so there is nothing to accumulate.
 #
 # The check compares your layer with `nnlib.Dropout(p, rng=seed)` on four shapes in both modes, gradient-checks
@@ -695,10 +695,10 @@ class MyDropout(Module):
         self.rng = np.random.default_rng(rng)
 
     def forward(self, x):
-        raise NotImplementedError("Exercise 5.5: implement forward")
+        raise NotImplementedError("Exercise 5.5: implement MyDropout.forward")
 
     def backward(self, grad_out):
-        raise NotImplementedError("Exercise 5.6: implement backward")
+        raise NotImplementedError("Exercise 5.5: implement MyDropout.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -808,7 +808,7 @@ print(f"patience 10: stop after epoch {stop} of {len(val)}, keep epoch {best_epo
 assert stop < len(val) and val[best_epoch - 1] == min(val[:stop]) and val[best_epoch - 1] < val[-1] / 2
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 5.7 — build the early-stopping loop
+# ### Exercise 5.6 — build the early-stopping loop
 #
 # Write `train_with_early_stopping(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs)`. Each
 # epoch: train one epoch with `fit(model, loss, optimizer, X, y, epochs=1, batch_size=batch_size, rng=rng)` (the
@@ -830,7 +830,7 @@ def train_with_early_stopping(model, loss, optimizer, X, y, X_val, y_val, patien
     after every epoch that ran.
     """
     rng = np.random.default_rng(rng)
-    raise NotImplementedError("Exercise 5.7: implement train_with_early_stopping")
+    raise NotImplementedError("Exercise 5.6: implement train_with_early_stopping")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -845,7 +845,7 @@ check_early_stopping(train_with_early_stopping)
 #
 # $$w \leftarrow \operatorname{sign}(w)\,\max(|w| - \eta\lambda,\ 0).$$
 #
-# ### Exercise 5.8 (challenge, optional) — the proximal step
+# ### Exercise 5.7 (challenge, optional) — the proximal step
 #
 # Write `proximal_l1_step(weights, lr, lam)`: `weights` is a list of nnlib `Parameter`s; soft-threshold each one's
 # `.data` **in place** (`p.data[...] = …`). The check then trains a classifier with your step after every SGD step
@@ -854,7 +854,7 @@ check_early_stopping(train_with_early_stopping)
 # %%
 def proximal_l1_step(weights, lr, lam):
     """w ← sign(w) · max(|w| − lr·lam, 0) for the values of every Parameter in weights, in place."""
-    raise NotImplementedError("Exercise 5.8: implement proximal_l1_step")
+    raise NotImplementedError("Exercise 5.7: implement proximal_l1_step")
 
 
 # %% slideshow={"slide_type": "fragment"}

@@ -30,7 +30,8 @@
 # 5. name the six layer types of a CNN, follow the shapes through one, and count its parameters and the
 #    **receptive field** of its units;
 # 6. derive backpropagation through a convolution layer: $\Delta w$ is a correlation of the input with $\delta$,
-#    the input's $\delta$ a full convolution of $\delta$ with the kernel;
+#    the input's $\delta$ a full convolution of $\delta$ with the kernel — and build your own convolution layer,
+#    forward and backward, that trains a CNN exactly like `nnlib.Conv2d`;
 # 7. train a small CNN to more than 97% test accuracy on handwritten digits and inspect its filters, feature maps
 #    and confusion matrix;
 # 8. say how CNNs serve the applications the notes list.
@@ -39,6 +40,7 @@
 import itertools
 import time
 from fractions import Fraction
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,10 +50,17 @@ from matplotlib.cbook import get_sample_data
 from scipy.signal import convolve2d
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from nnlib import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Softmax
+from nnlib import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Parameter, ReLU, Sequential, Softmax
 from nnlib import functional as F
 from nnlib.data import load_digits, train_test_split
-from nnlib.exercises import check_conv_output_size, check_correlate2d, check_maxpool_backward
+from nnlib.exercises import (
+    check_col2im,
+    check_conv2d_backward,
+    check_conv2d_forward,
+    check_conv_output_size,
+    check_correlate2d,
+    check_maxpool_backward,
+)
 from nnlib.gradcheck import gradcheck, numerical_gradient
 from nnlib.losses import CrossEntropyLoss
 from nnlib.optim import Adam
@@ -750,6 +759,87 @@ assert np.allclose(strided.weight.grad, -weight_delta(a, dilated))
 assert np.allclose(grad_a_strided, -input_delta(dilated, strided.weight.data))
 print("stride 2: δ dilated to", dilated.shape[2:], "-> both formulas match Conv2d.backward: True")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6.4 — your own `Conv2d` layer (build)
+#
+# Now write the layer itself, forward and backward, as an nnlib `Module`, with one loop over the output positions
+# $(i, j)$ (vectorised over the batch and the channels). Its window is
+# `x_padded[:, :, i*S:i*S + K, j*S:j*S + K]`, of shape $(N, C, K, K)$, and
+#
+# * **forward**: $y_{n,o,i,j} = b_o + \sum_{c,p,q} w_{o,c,p,q}\, \text{window}_{n,c,p,q}$ — pad $x$ first
+#   (`np.pad`), keep the kernel as it is (a cross-correlation), and store `self.cache = MyConv2dCache(x_padded)`;
+# * **backward**, with `grad_out` $= \partial E/\partial y$ (the $-\delta$ of the derivation) of shape
+#   $(N, C_{out}, H', W')$: every output position sends its gradient back along the weights it used,
+#   `weight.grad[o] += Σ_n grad_out[n, o, i, j] · window[n]` (section 7's correlation of the input with δ),
+#   `dx_padded[window] += Σ_o grad_out[n, o, i, j] · w[o]` (the full convolution, built window by window),
+#   and `bias.grad += grad_out` summed over the samples and the positions. Return `dx_padded` without its padding:
+#   the zeros of `np.pad` are not inputs of the layer.
+#
+# `np.einsum` writes each sum as it reads: `np.einsum("ncpq,ocpq->no", window, w)` is
+# $\sum_{c,p,q} \text{window}_{n,c,p,q}\, w_{o,c,p,q}$. Accumulate parameter gradients with `+=`, as every nnlib
+# layer does.
+#
+# The checks compare your layer with `nnlib.Conv2d` on random float64 inputs of five shapes, strides and paddings,
+# call `backward` twice to see that it accumulates, run `nnlib.gradcheck` on it, and finally **build a small CNN
+# from two of your layers** (the second with stride 2), train it for a few Adam steps on 64 digits and compare its
+# losses and weights with the same CNN built from `nnlib.Conv2d`. (Python loops are slow, so a few full-batch steps
+# rather than the 20 epochs of section 8.)
+
+# %%
+class MyConv2dCache(NamedTuple):
+    """What MyConv2d keeps for backward."""
+
+    x_padded: np.ndarray  # the zero-padded input (N, C, H + 2P, W + 2P)
+
+
+class MyConv2d(Module):
+    """A square-kernel convolution. x (N, C, H, W) → y (N, C_out, H', W'), weight (C_out, C, K, K), bias (C_out,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=0):
+        rng, bound = np.random.default_rng(rng), 1 / np.sqrt(in_channels * kernel_size**2)
+        self.stride, self.padding = stride, padding
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = Parameter(rng.uniform(-bound, bound, shape), "weight")
+        self.bias = Parameter(rng.uniform(-bound, bound, out_channels), "bias")
+
+    def forward(self, x):
+        """x (N, C, H, W) → y (N, C_out, H', W'): y[:, :, i, j] = Σ_{c,p,q} window · w + b; caches x_padded."""
+        raise NotImplementedError("Exercise 6.4: implement MyConv2d.forward")
+
+    def backward(self, grad_out):
+        """grad_out ∂E/∂y (N, C_out, H', W') → ∂E/∂x (N, C, H, W); adds ∂E/∂w and ∂E/∂b to the .grad arrays."""
+        raise NotImplementedError("Exercise 6.4: implement MyConv2d.backward")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_conv2d_forward(MyConv2d)
+
+# %% slideshow={"slide_type": "fragment"}
+check_conv2d_backward(MyConv2d)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# With both checks green, a CNN built from your layer has trained like nnlib's. `nnlib.Conv2d` computes the same
+# numbers without a Python loop over positions: `im2col` (section 2) unfolds every window into a column, so the
+# forward is one matrix product, and its backward folds the columns' gradients back onto the pixels with `col2im`.
+# The rest of the lesson uses `nnlib.Conv2d`.
+#
+# ### Exercise 6.5 — `col2im` (challenge, optional)
+#
+# Write `col2im(cols, x_shape, k, stride, padding)`, the adjoint of `im2col`: `cols` $(N, C K^2, H' W')$ holds one
+# column per window, ordered like `F.im2col`'s — reshape it to $(N, C, K, K, H', W')$ —, and every entry goes back
+# onto the pixel $(i S + p,\, j S + q)$ of the padded input it was read from. A pixel read by several windows
+# receives the **sum** of their entries; return the result without its padding, of shape `x_shape`. Loop over the
+# $K^2$ kernel offsets (strided slices), or use `np.add.at`. Skip it if you like: the check then waits (⏳).
+
+# %%
+def col2im(cols, x_shape, k, stride=1, padding=0):
+    """cols (N, C·K·K, H'·W') → (N, C, H, W): every column entry added onto the input pixel it was read from."""
+    raise NotImplementedError("Exercise 6.5: implement col2im")
+
+
+# %% slideshow={"slide_type": "fragment"}
+check_col2im(col2im)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. A CNN on handwritten digits
 #
@@ -865,6 +955,7 @@ assert cnn.num_parameters() < mlp.num_parameters()
 # * **Backprop through a convolution**: $\Delta w = \varepsilon\, (a \star \delta)$, a correlation of the input with
 #   $\delta$ (the notes' $\varepsilon\, \delta\, a$ summed over positions), $\Delta b = \varepsilon \sum \delta$, and
 #   $-\partial E/\partial a$ is the full convolution of $\delta$ with the kernel. Stride: dilate $\delta$ first.
+#   Written as a loop over output positions, each window sends its gradient back along the weights it used.
 # * A 6,090-parameter CNN reaches more than 97% test accuracy on the digits in a few seconds.
 #
 # ## Review questions

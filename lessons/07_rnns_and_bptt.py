@@ -386,11 +386,11 @@ class MyRNN(RNN):
 
     def forward(self, x, h0=None):
         """x (N, T, I), h0 (N, H) or None → (output (N, T, H), h_n (N, H)); cache: RNNCache(x, hs)."""
-        raise NotImplementedError("Exercise 7.3: implement forward")
+        raise NotImplementedError("Exercise 7.3: implement MyRNN.forward")
 
     def backward(self, grad_output, grad_h_n=None):
         """grad_output (N, T, H), grad_h_n (N, H) or None → (dx (N, T, I), dh0 (N, H)); parameter grads +=."""
-        raise NotImplementedError("Exercise 7.4: implement backward")
+        raise NotImplementedError("Exercise 7.3: implement MyRNN.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -671,7 +671,7 @@ assert np.isclose(cosine(flat(by_norm), flat(original)), 1) and cosine(flat(by_v
 # %%
 def clip_by_global_norm(params, max_norm):
     """Scale every p.grad in place so that the global norm is at most max_norm; return the norm before."""
-    raise NotImplementedError("Exercise 7.5: implement clip_by_global_norm")
+    raise NotImplementedError("Exercise 7.4: implement clip_by_global_norm")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -907,7 +907,7 @@ plt.show()
 # %%
 def temperature_softmax(logits, temperature):
     """softmax(logits / temperature) over the last axis; the same shape as logits."""
-    raise NotImplementedError("Exercise 7.6: implement temperature_softmax")
+    raise NotImplementedError("Exercise 7.5: implement temperature_softmax")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -1025,7 +1025,7 @@ assert per_step[9:].mean() < 0.6 * per_step[:3].mean()
 # %%
 def truncated_bptt(model, loss_fn, optimizer, x, y, window):
     """Train on consecutive windows of x, y (N, T, ...), carrying the state; returns the losses (one per window)."""
-    raise NotImplementedError("Exercise 7.7: implement truncated_bptt")
+    raise NotImplementedError("Exercise 7.6: implement truncated_bptt")
 
 
 # %% slideshow={"slide_type": "fragment"}

@@ -399,11 +399,11 @@ class MyLSTM(LSTM):
 
     def step(self, x_t, h_prev, c_prev):
         """x_t (N, I), h_prev and c_prev (N, H) → h, c (N, H) and the gates (i, f, g, o), each (N, H)."""
-        raise NotImplementedError("Exercise 8.5: implement step")
+        raise NotImplementedError("Exercise 8.5: implement MyLSTM.step")
 
     def step_backward(self, grad_h, grad_c, c_prev, gates, tanh_c):
         """dL/dh_t, dL/dc_t, c_{t-1}, gates (N, 4H), tanh(c_t) → delta (N, 4H), dL/dh_{t-1}, dL/dc_{t-1}."""
-        raise NotImplementedError("Exercise 8.6: implement step_backward")
+        raise NotImplementedError("Exercise 8.5: implement MyLSTM.step_backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -792,7 +792,9 @@ _ = interact(show_gates, variant=Dropdown(options=list(inside)),
              rank=IntSlider(value=0, min=0, max=31, continuous_update=False))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Challenge (optional) — Exercise 8.6: the GRU step backward
+# ## Challenge (optional)
+#
+# ### Exercise 8.6 (challenge) — the GRU step backward
 #
 # Do for the GRU what exercise 8.5 did for the LSTM's backward. nnlib's `GRU.step` returns $h_t$, the gates
 # $(r, z, n)$ and $h_n = h_{t-1} W_{hn} + b_{hn}$ (the part of the candidate's pre-activation that $r$ multiplies);
@@ -810,7 +812,7 @@ class MyGRU(GRU):
 
     def step_backward(self, grad_h, h_prev, gates, h_n):
         """dL/dh_t, h_{t-1} (N, H), gates (N, 3H), h_n (N, H) → d_ih, d_hh (N, 3H) and dL/dh_{t-1} (N, H)."""
-        raise NotImplementedError("Exercise 8.7: implement step_backward")
+        raise NotImplementedError("Exercise 8.6: implement MyGRU.step_backward")
 
 
 # %% slideshow={"slide_type": "fragment"}

@@ -812,10 +812,10 @@ class PreNormBlock(Module):
         self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
 
     def forward(self, x, causal=False):
-        raise NotImplementedError("Exercise 10.8: implement forward")
+        raise NotImplementedError("Exercise 10.8: implement PreNormBlock.forward")
 
     def backward(self, grad_out):
-        raise NotImplementedError("Exercise 10.9: implement backward")
+        raise NotImplementedError("Exercise 10.8: implement PreNormBlock.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}
@@ -857,7 +857,7 @@ class PostNormBlock(PreNormBlock):
         return self.norm2(x + self.linear2(self.activation(self.linear1(x))))
 
     def backward(self, grad_out):
-        raise NotImplementedError("Exercise 10.10: implement backward")
+        raise NotImplementedError("Exercise 10.10: implement PostNormBlock.backward")
 
 
 # %% slideshow={"slide_type": "fragment"}

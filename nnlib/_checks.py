@@ -138,13 +138,24 @@ def check_features(x, who, in_features: int, dtype) -> np.ndarray:
     return x
 
 
-def check_images(x, who, channels: int, dtype=None) -> np.ndarray:
-    """Validate a batch of images: shape (N, channels, H, W), the expected dtype, finite values."""
+def check_images(x, who, channels: int | None, dtype=None) -> np.ndarray:
+    """Validate a batch of images: shape (N, channels, H, W) (any channel count when None), the expected dtype,
+    finite values. A 3-D input gets the fix that fits it: ``x[None]`` for one image, ``x[:, None]`` for a batch of
+    one-channel images."""
     x = check_array(x, who, dtype=dtype, finite=True)
-    if x.ndim != 4 or x.shape[1] != channels or 0 in x.shape:
-        raise InputError(f"{who}: input must have shape (N, {channels}, H, W) with N, H, W ≥ 1, got {x.shape}"
-                         + (" — add the channel axis with x[:, None]" if x.ndim == 3 and channels == 1 else ""))
+    c = "C" if channels is None else channels
+    if x.ndim != 4 or (channels is not None and x.shape[1] != channels) or 0 in x.shape:
+        raise InputError(f"{who}: input must have shape (N, {c}, H, W) with N, H, W ≥ 1, got {x.shape}"
+                         + (_image_fix(x.shape, channels) if x.ndim == 3 else ""))
     return x
+
+
+def _image_fix(shape: tuple, channels: int | None) -> str:
+    one_image = channels is None or shape[0] == channels
+    one_channel = channels in (None, 1)
+    fixes = ([f"one image ({shape[0]} channels)? add the batch axis with x[None]"] if one_image else []) + \
+        (["a batch of one-channel images? add the channel axis with x[:, None]"] if one_channel else [])
+    return "".join(f" — {fix}" for fix in fixes)
 
 
 def check_finite(x: np.ndarray, who, name: str = "input") -> None:

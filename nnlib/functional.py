@@ -278,9 +278,29 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
-def pad2d(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
-    """Pad the last two axes: x (N, C, H, W) → (N, C, H + 2·ph, W + 2·pw); ``x`` itself when padding is 0."""
-    ph, pw = padding
+def _images(x, who: str, name: str = "x") -> np.ndarray:
+    """``x`` as a float array of shape (N, C, H, W), or an error naming ``who`` (with the fix for one image)."""
+    x = _float_array(x, who)
+    if x.ndim != 4:
+        raise InputError(f"{who}: {name} must have shape (N, C, H, W), got {x.shape}"
+                         + (f" — one image? add the batch axis with {name}[None]" if x.ndim == 3 else ""))
+    return x
+
+
+def _check_fits(x_shape: tuple, kernel_size, padding, who: str) -> None:
+    (kh, kw), (ph, pw), (h, w) = kernel_size, padding, x_shape[2:]
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        raise InputError(f"{who}: the kernel ({kh}×{kw}) is larger than the padded input ({h + 2 * ph}×{w + 2 * pw} "
+                         f"from an input of shape {tuple(x_shape)})")
+
+
+def pad2d(x: np.ndarray, padding, value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes: x (N, C, H, W) → (N, C, H + 2·ph, W + 2·pw); ``x`` itself when padding is 0.
+
+    ``padding`` is an int or a pair (ph, pw) of ints ≥ 0.
+    """
+    x = _images(x, "pad2d")
+    ph, pw = as_pair(padding, "pad2d", "padding", minimum=0)
     if ph == pw == 0:
         return x
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
@@ -294,6 +314,8 @@ def sliding_windows(x: np.ndarray, kernel_size, stride=1, padding=0, pad_value: 
     """
     kernel_size = as_pair(kernel_size, "sliding_windows", "kernel_size")
     (sh, sw), padding = as_pair(stride, "sliding_windows", "stride"), as_pair(padding, "sliding_windows", "padding", 0)
+    x = _images(x, "sliding_windows")
+    _check_fits(x.shape, kernel_size, padding, "sliding_windows")
     windows = np.lib.stride_tricks.sliding_window_view(pad2d(x, padding, pad_value), kernel_size, axis=(2, 3))
     return windows[:, :, ::sh, ::sw]
 
@@ -306,6 +328,8 @@ def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
     """
     kernel_size, stride = as_pair(kernel_size, "im2col", "kernel_size"), as_pair(stride, "im2col", "stride")
     padding = as_pair(padding, "im2col", "padding", minimum=0)
+    x = _images(x, "im2col")
+    _check_fits(x.shape, kernel_size, padding, "im2col")
     windows = sliding_windows(x, kernel_size, stride, padding)
     n, c, oh, ow, kh, kw = windows.shape
     return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
@@ -319,8 +343,15 @@ def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -
     """
     (kh, kw), (sh, sw) = as_pair(kernel_size, "col2im", "kernel_size"), as_pair(stride, "col2im", "stride")
     ph, pw = as_pair(padding, "col2im", "padding", minimum=0)
+    if len(x_shape) != 4 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in x_shape):
+        raise InputError(f"col2im: x_shape must be the image batch's shape (N, C, H, W), got {x_shape!r}")
     n, c, h, w = x_shape
+    _check_fits(x_shape, (kh, kw), (ph, pw), "col2im")
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    cols = _float_array(cols, "col2im")
+    if cols.shape != (n, c * kh * kw, oh * ow):
+        raise InputError(f"col2im: cols must have shape (N, C·KH·KW, H'·W') = {(n, c * kh * kw, oh * ow)} for an "
+                         f"input of shape {tuple(x_shape)}, got {cols.shape}")
     cols = cols.reshape(n, c, kh, kw, oh, ow)
     padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for p in range(kh):
@@ -338,10 +369,16 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
     Like every deep-learning library this is a cross-correlation: the kernel is not flipped.
     Shapes: x (N, C, H, W), weight (C_out, C, KH, KW), bias (C_out,) or None → y (N, C_out, H', W').
     """
-    x, weight = _float_array(x, "conv2d_naive"), _float_array(weight, "conv2d_naive")
+    x, weight = _images(x, "conv2d_naive"), _float_array(weight, "conv2d_naive")
     (sh, sw), padding = as_pair(stride, "conv2d_naive", "stride"), as_pair(padding, "conv2d_naive", "padding", 0)
     n, c, h, w = x.shape
+    if weight.ndim != 4 or weight.shape[1] != c:
+        raise InputError(f"conv2d_naive: weight must have shape (C_out, {c}, KH, KW) for an input with {c} channels, "
+                         f"got {weight.shape}")
     c_out, _, kh, kw = weight.shape
+    if bias is not None and np.shape(bias) != (c_out,):
+        raise InputError(f"conv2d_naive: bias must have shape ({c_out},), one per output channel, got {np.shape(bias)}")
+    _check_fits(x.shape, (kh, kw), padding, "conv2d_naive")
     xp = pad2d(x, padding)
     oh, ow = conv_output_size(h, kh, sh, padding[0]), conv_output_size(w, kw, sw, padding[1])
     y = np.zeros((n, c_out, oh, ow), dtype=np.result_type(x, weight))
@@ -359,6 +396,9 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
 def causal_mask(length: int, key_length: int | None = None) -> np.ndarray:
     """Boolean (length, key_length) mask, True where query i may attend to key j, i.e. j ≤ i (no peeking ahead)."""
     key_length = length if key_length is None else key_length
+    for value, name in ((length, "length"), (key_length, "key_length")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise InputError(f"causal_mask: {name} must be a positive integer, got {value!r}")
     return np.tril(np.ones((length, key_length), dtype=bool))
 
 
@@ -390,7 +430,11 @@ def scaled_dot_product_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.nda
         if mask.dtype != bool:
             raise DTypeError(f"scaled_dot_product_attention: mask must be boolean (True = may attend), "
                              f"got dtype {mask.dtype}")
-        allowed = np.broadcast_to(mask, scores.shape)
+        try:
+            allowed = np.broadcast_to(mask, scores.shape)
+        except ValueError:
+            raise InputError(f"scaled_dot_product_attention: mask of shape {mask.shape} does not broadcast to the "
+                             f"scores' shape (..., T_q, T_k) = {scores.shape}") from None
         if not allowed.any(axis=-1).all():
             raise InputError("scaled_dot_product_attention: some query may attend to no key at all (a mask row "
                              "is all False); its weights would be 0/0")
@@ -414,6 +458,10 @@ def scaled_dot_product_attention_backward(grad_out, q, k, v, weights) -> tuple[n
     (S are the scaled scores; the softmax step is :func:`softmax_backward`. Masked entries have A = 0, so they
     receive no gradient.) Shapes: as in the forward; returns arrays shaped like q, k and v.
     """
+    if np.shape(weights)[-2:] != (q.shape[-2], k.shape[-2]) or np.shape(grad_out)[-2:] != (q.shape[-2], v.shape[-1]):
+        raise InputError("scaled_dot_product_attention_backward: weights must be the forward's (..., T_q, T_k) = "
+                         f"(..., {q.shape[-2]}, {k.shape[-2]}) and grad_out (..., T_q, d_v) = (..., {q.shape[-2]}, "
+                         f"{v.shape[-1]}), got {np.shape(weights)} and {np.shape(grad_out)}")
     grad_v = np.swapaxes(weights, -1, -2) @ grad_out
     grad_scores = softmax_backward(weights, grad_out @ np.swapaxes(v, -1, -2))
     grad_scores *= 1 / np.sqrt(q.shape[-1])
@@ -426,6 +474,8 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
     The reshape splits the feature axis (N, T, h, E/h), the transpose brings the heads forward; reshaping straight to
     (N, h, T, E/h) would mix steps and heads.
     """
+    if np.ndim(x) != 3:
+        raise InputError(f"split_heads: x must have shape (N, T, E), got {np.shape(x)}")
     n, t, e = x.shape
     if isinstance(num_heads, bool) or not isinstance(num_heads, numbers.Integral) or num_heads < 1 or e % num_heads:
         raise InputError(f"split_heads: num_heads must be a positive integer dividing E = {e}, got {num_heads!r}")
@@ -434,6 +484,8 @@ def split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
 
 def merge_heads(x: np.ndarray) -> np.ndarray:
     """The inverse of :func:`split_heads`: (N, h, T, E/h) → (N, T, E), the heads' features side by side."""
+    if np.ndim(x) != 4:
+        raise InputError(f"merge_heads: x must have shape (N, h, T, E/h), as split_heads returns, got {np.shape(x)}")
     n, _, t, _ = x.shape
     return x.transpose(0, 2, 1, 3).reshape(n, t, -1)
 

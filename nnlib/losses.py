@@ -167,7 +167,8 @@ class CrossEntropyLoss(Loss):
         \qquad \frac{\partial \ell_n}{\partial x_n} = \operatorname{softmax}(x_n) - \operatorname{onehot}(y_n)
 
     Shapes: logits (N, C) or (N, ..., C); labels (N,) or (N, ...), integers in [0, C) → a float.
-    (PyTorch puts the class axis second, (N, C, ...); move it with ``np.moveaxis`` when comparing.)
+    (PyTorch puts the class axis second, (N, C, ...); move it with ``np.moveaxis`` when comparing. With as many
+    classes as steps, (N, C, T) logits have the shape nnlib expects and cannot be refused: mind the layout.)
     """
 
     def _check_target(self, pred, target):

@@ -819,7 +819,9 @@ _ = interact(show_gates, variant=Dropdown(options=list(inside)),
              rank=IntSlider(value=0, min=0, max=31, continuous_update=False))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Challenge (optional) — Exercise 8.6: the GRU step backward
+# ## Challenge (optional)
+#
+# ### Exercise 8.6 (challenge) — the GRU step backward
 #
 # Do for the GRU what exercise 8.5 did for the LSTM's backward. nnlib's `GRU.step` returns $h_t$, the gates
 # $(r, z, n)$ and $h_n = h_{t-1} W_{hn} + b_{hn}$ (the part of the candidate's pre-activation that $r$ multiplies);

@@ -145,7 +145,7 @@ def _sequence(make, shape_msg, input_name="input"):
 
 
 RECURRENT = r"input must have shape \(N, T, 4\) \(batch, time, features\) with N, T ≥ 1"
-POOL = r"input must have shape \(N, \d, H, W\) with N, H, W ≥ 1"
+POOL = r"input must have shape \(N, [C\d], H, W\) with N, H, W ≥ 1"
 LAYERS = {
     "Linear": _features(lambda d: Linear(4, 3, rng=0, dtype=d)),
     "Maxout": _features(lambda d: Maxout(4, 3, pieces=3, rng=0, dtype=d)),
@@ -758,7 +758,8 @@ add("meaning", "accuracy-one-hot", lambda: accuracy(np.eye(3)[[0, 2, 1]] * 2, np
 add("meaning", "MSELoss-target-beyond-float32", lambda: MSELoss()(np.zeros(2, F32), np.array([1e39, 0.0])),
     InputError, "MSELoss",
     r"target holds values beyond the range of pred's dtype float32 \(largest \|target\| = 1e\+39")
-for make, what in [(lambda: Embedding(10**10, 8), "Embedding"),
+for make, what in [(lambda: Conv2d(10**5, 10**5, 3), "Conv2d"), (lambda: LSTM(10**5, 10**5), "LSTM"),
+                   (lambda: Maxout(10**5, 10**5, 4), "Maxout"), (lambda: Embedding(10**10, 8), "Embedding"),
                    (lambda: PositionalEncoding(64, 10**9), "PositionalEncoding")]:
     add("size", f"{what}-huge", make, InputError, what, r"of shape .* would need [\d,.]+ GiB, more than this machine's")
 for flag in ("no", 1, None):
@@ -838,6 +839,35 @@ add("fit", "one-hot-labels", fit_with(y=np.eye(2)[[0, 1, 1, 0]]), InputError, "f
     r"y must hold integer class labels .*one-hot rows\?")
 add("fit", "X_val-other-features", fit_with(validation=(np.zeros((3, 5), F32), np.zeros(3, int))), InputError, "fit",
     r"X_val has samples of shape \(5,\), X of shape \(2,\)")
+IMG3 = r"x must have shape \(N, C, H, W\), got \(3, 4, 4\) — one image\? add the batch axis with x\[None\]"
+for fn, call in [("conv2d_naive", lambda: F.conv2d_naive(np.ones((3, 4, 4)), np.ones((2, 3, 3, 3)))),
+                 ("im2col", lambda: F.im2col(np.ones((3, 4, 4)), 3)), ("pad2d", lambda: F.pad2d(np.ones((3, 4, 4)), 1)),
+                 ("sliding_windows", lambda: F.sliding_windows(np.ones((3, 4, 4)), 2))]:
+    add("functional", f"{fn}-one-image", call, InputError, fn, IMG3)
+for fn, call, expected in [
+    ("conv2d_naive", lambda: F.conv2d_naive(np.ones((1, 3, 4, 4)), np.ones((2, 2, 3, 3))),
+     r"weight must have shape \(C_out, 3, KH, KW\) for an input with 3 channels, got \(2, 2, 3, 3\)"),
+    ("conv2d_naive", lambda: F.conv2d_naive(np.ones((1, 3, 4, 4)), np.ones((2, 3, 3, 3)), bias=np.ones(3)),
+     r"bias must have shape \(2,\), one per output channel, got \(3,\)"),
+    ("conv2d_naive", lambda: F.conv2d_naive(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))),
+     r"the kernel \(3×3\) is larger than the padded input \(2×2"),
+    ("im2col", lambda: F.im2col(np.ones((1, 1, 2, 2)), 3), r"the kernel \(3×3\) is larger than the padded input"),
+    ("col2im", lambda: F.col2im(np.ones((1, 9, 5)), (1, 1, 4, 4), 3),
+     r"cols must have shape \(N, C·KH·KW, H'·W'\) = \(1, 9, 4\) for an input of shape \(1, 1, 4, 4\), got"),
+    ("col2im", lambda: F.col2im(np.ones((1, 9, 4)), (1, 4, 4), 3), r"x_shape must be the image batch's shape"),
+    ("pad2d", lambda: F.pad2d(np.ones((1, 1, 4, 4)), (-1, 1)), r"padding must be an int ≥ 0 or a pair of them"),
+    ("split_heads", lambda: F.split_heads(np.ones((4, 6)), 2), r"x must have shape \(N, T, E\), got \(4, 6\)"),
+    ("merge_heads", lambda: F.merge_heads(np.ones((2, 3, 4))), r"x must have shape \(N, h, T, E/h\)"),
+    ("causal_mask", lambda: F.causal_mask(-1), "length must be a positive integer, got -1"),
+    ("causal_mask", lambda: F.causal_mask(3, 2.5), "key_length must be a positive integer, got 2.5"),
+    ("scaled_dot_product_attention", lambda: F.scaled_dot_product_attention(
+        np.ones((2, 3, 4)), np.ones((2, 5, 4)), np.ones((2, 5, 4)), mask=np.ones((3, 3), bool)),
+     r"mask of shape \(3, 3\) does not broadcast to the scores' shape \(..., T_q, T_k\) = \(2, 3, 5\)"),
+    ("scaled_dot_product_attention_backward", lambda: F.scaled_dot_product_attention_backward(
+        np.ones((2, 3, 4)), np.ones((2, 3, 4)), np.ones((2, 5, 4)), np.ones((2, 5, 4)), np.ones((2, 3, 3))),
+     r"weights must be the forward's \(..., T_q, T_k\) = \(..., 3, 5\)"),
+]:
+    add("functional", f"{fn}-{label(expected[:20])}", call, InputError, fn, expected)
 
 N_CASES = len(CASES)
 CATEGORY_COUNTS = Counter(case.category for case in CASES)

@@ -442,7 +442,12 @@ def test_repr(layer, text):
 
 @pytest.mark.parametrize(("layer", "bad", "error", "pattern"), [
     (Conv2d(3, 2, 3, dtype=F64), np.ones((2, 1, 5, 5)), InputError, r"must have shape \(N, 3, H, W\).*\(2, 1, 5, 5\)"),
-    (Conv2d(1, 2, 3, dtype=F64), np.ones((2, 5, 5)), InputError, r"got \(2, 5, 5\) — add the channel axis"),
+    (Conv2d(1, 2, 3, dtype=F64), np.ones((2, 5, 5)), InputError,
+     r"got \(2, 5, 5\) — a batch of one-channel images\? add the channel axis with x\[:, None\]$"),
+    (Conv2d(3, 2, 3, dtype=F64), np.ones((3, 5, 5)), InputError,
+     r"got \(3, 5, 5\) — one image \(3 channels\)\? add the batch axis with x\[None\]$"),
+    (MaxPool2d(2), np.ones((3, 4, 4)), InputError,
+     r"\(N, C, H, W\).* one image \(3 channels\)\? add the batch axis with x\[None\] — a batch of one-channel"),
     (Conv2d(1, 2, 3, dtype=F64), np.ones((0, 1, 5, 5)), InputError, "N, H, W ≥ 1"),
     (Conv2d(1, 2, 3), np.ones((2, 1, 5, 5)), DTypeError, "has dtype float64 but the layer's parameters are float32"),
     (Conv2d(1, 2, 3, dtype=F64), np.ones((2, 1, 5, 5), dtype=np.int64), DTypeError, "floating-point array"),
@@ -450,7 +455,7 @@ def test_repr(layer, text):
     (Conv2d(1, 2, 5, padding=1, dtype=F64), np.ones((2, 1, 2, 9)), InputError,
      r"the kernel \(5×5\) is larger than the padded input \(4×11"),
     (MaxPool2d(3), np.ones((2, 4, 2, 2)), InputError, r"the kernel \(3×3\) is larger than the padded input \(2×2"),
-    (AvgPool2d(2), np.ones((2, 4, 4)), InputError, r"must have shape \(N, 1, H, W\)"),
+    (AvgPool2d(2), np.ones((2, 4, 4)), InputError, r"must have shape \(N, C, H, W\)"),
     (MaxPool2d(2), np.ones((2, 4, 4, 4), dtype=complex), DTypeError, "floating-point array, got dtype complex128"),
     (Flatten(), np.ones(3), InputError, r"input must have more than 1 axes, got shape \(3,\)"),
 ], ids=lambda v: type(v).__name__ if isinstance(v, (Conv2d, MaxPool2d, AvgPool2d, Flatten)) else "")

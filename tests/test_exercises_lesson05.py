@@ -102,8 +102,8 @@ def proximal_l1_step(weights, lr, lam):
 @pytest.mark.parametrize(("check", "fn", "exercise"), [
     (check_l2_gradient, l2_gradient, "5.1"), (check_l1_gradient, l1_gradient, "5.2"),
     (check_dropout_forward, dropout_forward, "5.3"), (check_dropout_backward, dropout_backward, "5.4"),
-    (check_my_dropout, MyDropout, "5.5–5.6"), (check_early_stopping, train_with_early_stopping, "5.7"),
-    (check_proximal_l1_step, proximal_l1_step, "5.8"),
+    (check_my_dropout, MyDropout, "5.5"), (check_early_stopping, train_with_early_stopping, "5.6"),
+    (check_proximal_l1_step, proximal_l1_step, "5.7"),
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
@@ -218,8 +218,56 @@ def test_dropout_backward_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_my_dropout_mistakes_are_named_with_their_stage(switches, stage, hint, capsys):
     out = run(check_my_dropout, mistaken(**switches), capsys)
-    assert out.startswith(f"❌ Exercise 5.5–5.6: MyDropout: {stage}") and out.count("\n") == 2, out
+    assert out.startswith(f"❌ Exercise 5.5: MyDropout: {stage}") and out.count("\n") == 2, out
     assert hint in out.partition("Hint: ")[2]
+
+
+def with_training_output(rule) -> type:
+    """A MyDropout whose training forward returns ``rule(x, keep, p)`` (its backward stays right)."""
+    class Wrong(MyDropout):
+        def forward(self, x):
+            y = super().forward(x)
+            return rule(x, self.first_keep, self.p) if self.training else y
+
+    return Wrong
+
+
+@pytest.mark.parametrize(("rule", "hint"), [
+    (lambda x, keep, p: x * keep * (1 - p), "shrinks the output twice"),
+    (lambda x, keep, p: x * ~keep / p, "KEPT with probability 1 − p"),
+    (lambda x, keep, p: x * ~keep, "KEPT with probability 1 − p"),
+    (lambda x, keep, p: x, "in training mode (self.training is True) dropout drops units"),
+    (lambda x, keep, p: x / (1 - p), "the dropped units must output 0"),
+])
+def test_my_dropout_forward_mistakes_get_specific_hints(rule, hint, capsys):
+    assert hint in failure_hint(check_my_dropout, with_training_output(rule), capsys, "5.5")
+
+
+def test_my_dropout_backward_scaled_by_p_is_named(capsys):
+    class ByP(MyDropout):
+        def backward(self, grad_out):
+            scale = self.cache.scale
+            return grad_out if scale is None else grad_out * (scale != 0) / self.p
+
+    assert "not by the drop probability p" in failure_hint(check_my_dropout, ByP, capsys, "5.5")
+
+
+def test_my_dropout_masking_in_an_eval_backward_is_named(capsys):
+    class MasksInEval(MyDropout):
+        def backward(self, grad_out):
+            return grad_out * (self.first_keep / (1 - self.p)) if self.cache.scale is None else super().backward(grad_out)
+
+    assert "backward returns grad_out unchanged" in failure_hint(check_my_dropout, MasksInEval, capsys, "5.5")
+
+
+def test_my_dropout_that_only_fails_inside_a_network_is_caught_by_the_plug_in_stage(capsys):
+    class WrongOnHiddenUnits(MyDropout):   # drops nothing on the MLP's 16 hidden units
+        def draw(self, shape):
+            keep = super().draw(shape)
+            return np.ones(shape, bool) if shape[-1] == 16 else keep
+
+    out = run(check_my_dropout, WrongOnHiddenUnits, capsys)
+    assert out.startswith("❌ Exercise 5.5: MyDropout: 3. plugged into an MLP") and out.count("\n") == 2
 
 
 def test_my_dropout_scaled_at_eval_is_named(capsys):
@@ -236,7 +284,7 @@ def test_my_dropout_with_a_wrong_gradient_fails_gradcheck(capsys):
             return super().backward(grad_out) * (0.5 if grad_out.shape == (6, 5) else 1.0)  # the gradcheck's
 
     out = run(check_my_dropout, HalfGradient, capsys)
-    assert out.startswith("❌ Exercise 5.5–5.6: MyDropout: 2. gradcheck") and "above 1e-7" in out
+    assert out.startswith("❌ Exercise 5.5: MyDropout: 2. gradcheck") and "above 1e-7" in out
 
 
 def test_my_dropout_drawing_another_mask_than_nnlib_is_named(capsys):
@@ -261,7 +309,7 @@ def early_stopping_with(**switches):
     ({"first_epoch": 0}, "epochs count from 1"),
 ])
 def test_early_stopping_mistakes_get_specific_hints(switches, hint, capsys):
-    assert hint in failure_hint(check_early_stopping, early_stopping_with(**switches), capsys, "5.7")
+    assert hint in failure_hint(check_early_stopping, early_stopping_with(**switches), capsys, "5.6")
 
 
 def test_early_stopping_that_aliases_the_parameters_is_named(capsys):
@@ -279,7 +327,7 @@ def test_early_stopping_that_aliases_the_parameters_is_named(capsys):
         model.load_state_dict(best)
         return best_epoch, val_losses
 
-    assert "a reference to p.data would change" in failure_hint(check_early_stopping, aliasing, capsys, "5.7")
+    assert "a reference to p.data would change" in failure_hint(check_early_stopping, aliasing, capsys, "5.6")
 
 
 def test_early_stopping_with_a_hand_made_validation_loss_is_told_to_use_evaluate(capsys):
@@ -291,14 +339,14 @@ def test_early_stopping_with_a_hand_made_validation_loss_is_told_to_use_evaluate
         return 1, []
 
     out = run(check_early_stopping, by_hand, capsys)
-    assert out.startswith("❌ Exercise 5.7") and "evaluate(model, loss, X_val, y_val)" in out.partition("Hint: ")[2]
+    assert out.startswith("❌ Exercise 5.6") and "evaluate(model, loss, X_val, y_val)" in out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize(("result", "hint"), [
     (None, "return the pair (best_epoch, val_losses)"), (3, "return the pair (best_epoch, val_losses)"),
 ])
 def test_early_stopping_with_a_wrong_return_is_named(result, hint, capsys):
-    assert hint in failure_hint(check_early_stopping, lambda *args: result, capsys, "5.7")
+    assert hint in failure_hint(check_early_stopping, lambda *args: result, capsys, "5.6")
 
 
 def test_early_stopping_reference_runs_cover_stopping_and_running_out():
@@ -323,7 +371,7 @@ def test_proximal_l1_step_mistakes_get_specific_hints(wrong, hint, capsys):
         for p in weights:
             p.data[...] = wrong(p.data, lr, lam)
 
-    assert hint in failure_hint(check_proximal_l1_step, step, capsys, "5.8")
+    assert hint in failure_hint(check_proximal_l1_step, step, capsys, "5.7")
 
 
 def test_proximal_l1_step_that_does_not_update_in_place_is_named(capsys):
@@ -332,7 +380,7 @@ def test_proximal_l1_step_that_does_not_update_in_place_is_named(capsys):
             data = p.data
             data = np.sign(data) * np.maximum(np.abs(data) - lr * lam, 0)  # noqa: F841 (the mistake)
 
-    assert "IN PLACE" in failure_hint(check_proximal_l1_step, rebinds, capsys, "5.8")
+    assert "IN PLACE" in failure_hint(check_proximal_l1_step, rebinds, capsys, "5.7")
 
 
 def test_proximal_l1_step_is_checked_inside_fit(capsys):
@@ -342,7 +390,7 @@ def test_proximal_l1_step_is_checked_inside_fit(capsys):
             proximal_l1_step(weights, lr, lam)
 
     out = run(check_proximal_l1_step, first_call_only, capsys)
-    assert out.startswith("❌ Exercise 5.8 (challenge): proximal_l1_step: 2. inside fit")
+    assert out.startswith("❌ Exercise 5.7 (challenge): proximal_l1_step: 2. inside fit")
 
 
 def test_a_crashing_answer_is_reported_not_raised(capsys):

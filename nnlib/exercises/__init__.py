@@ -47,7 +47,14 @@ from .lesson05 import (
     check_my_dropout,
     check_proximal_l1_step,
 )
-from .lesson06 import check_conv_output_size, check_correlate2d, check_maxpool_backward
+from .lesson06 import (
+    check_col2im,
+    check_conv2d_backward,
+    check_conv2d_forward,
+    check_conv_output_size,
+    check_correlate2d,
+    check_maxpool_backward,
+)
 from .lesson07 import (
     check_bptt_step,
     check_clip_grad_norm,

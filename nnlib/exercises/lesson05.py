@@ -194,7 +194,7 @@ def check_dropout_backward(fn: Callable) -> None:
                          "return grad_out * keep_mask / (1 - p): the same scaling as the forward pass.")
 
 
-# --- Exercises 5.5 and 5.6 (build): a Dropout layer, forward (5.5) and backward (5.6) ------------------------
+# --- Exercise 5.5 (build): a Dropout layer, forward and backward ---------------------------------------------
 
 DROPOUT_HOW = "y = x * m / (1 − p) with the keep-mask m = (self.rng.random(x.shape) >= self.p), drawn as nnlib.Dropout"
 DROP_PROBABILITY_HINT = ("the keep-mask is (self.rng.random(x.shape) >= self.p): each unit is KEPT with probability "
@@ -352,7 +352,7 @@ def _train_with_dropout(cls) -> None:
 
 
 def check_my_dropout(cls: Callable) -> None:
-    """Exercises 5.5 and 5.6: ``cls(p, rng)`` is an inverted-dropout Module equal to ``nnlib.Dropout(p, rng=rng)``.
+    """Exercise 5.5: ``cls(p, rng)`` is an inverted-dropout Module equal to ``nnlib.Dropout(p, rng=rng)``.
 
     Three stages: (1) train- and eval-mode forwards against nnlib.Dropout with the same seed, on float64 inputs of
     four shapes; (2) backward against the forward's own mask, and nnlib.gradcheck of Linear → the layer;
@@ -363,13 +363,13 @@ def check_my_dropout(cls: Callable) -> None:
               ("2. backward", lambda: _compare_backwards(cls)),
               ("2. gradcheck", lambda: _gradcheck_dropout(cls)),
               ("3. plugged into an MLP", lambda: _train_with_dropout(cls))]
-    _run_stages("Exercise 5.5–5.6: MyDropout", name, stages,
+    _run_stages("Exercise 5.5: MyDropout", name, stages,
                 f"{name} matches nnlib.Dropout on 4 shapes (train and eval mode), passes gradcheck, and trains an MLP "
                 "exactly like nnlib.Dropout.",
                 crash_hint=f"{DROPOUT_HOW}; backward returns grad_out * self.cache.scale.")
 
 
-# --- Exercise 5.7 (build): early stopping ---------------------------------------------------------------------
+# --- Exercise 5.6 (build): early stopping ---------------------------------------------------------------------
 
 def reference_early_stopping(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs, batch_size=10,
                              rng=0, *, criterion="validation", restore="best", patience_offset=0, first_epoch=1):
@@ -502,7 +502,7 @@ def _restored_model_is_best(fn) -> None:
 
 
 def check_early_stopping(fn: Callable) -> None:
-    """Exercise 5.7: ``fn(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs)`` trains with early
+    """Exercise 5.6: ``fn(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs)`` trains with early
     stopping and returns ``(best_epoch, val_losses)``, the model holding the best epoch's weights.
 
     Compared with :func:`reference_early_stopping` on four seeded runs (stopping with patience 3 and 8, running out
@@ -511,7 +511,7 @@ def check_early_stopping(fn: Callable) -> None:
     name = getattr(fn, "__name__", "your function")
     stages = [("1. compared with the reference loop", lambda: _compare_early_stopping(fn)),
               ("3. the restored model", lambda: _restored_model_is_best(fn))]
-    _run_stages("Exercise 5.7: train_with_early_stopping", name, stages,
+    _run_stages("Exercise 5.6: train_with_early_stopping", name, stages,
                 f"{name} stops at the reference's epoch on {len(EARLY_STOPPING_RUNS)} runs (patience 3 and 8, out of "
                 "epochs, with dropout) and restores the best epoch's weights.",
                 crash_hint="train each epoch with fit(..., epochs=1, batch_size=batch_size, rng=rng) and compute the "
@@ -519,7 +519,7 @@ def check_early_stopping(fn: Callable) -> None:
                            "waiting); return (best_epoch, val_losses).")
 
 
-# --- Exercise 5.8 (challenge): the proximal L1 step ---------------------------------------------------------
+# --- Exercise 5.7 (challenge): the proximal L1 step ---------------------------------------------------------
 
 def _soft_threshold(w, threshold) -> np.ndarray:
     return np.sign(w) * np.maximum(np.abs(w) - threshold, 0)
@@ -603,7 +603,7 @@ def _train_with_prox(fn) -> None:
 
 
 def check_proximal_l1_step(fn: Callable) -> None:
-    """Exercise 5.8 (challenge): ``fn(weights, lr, lam)`` soft-thresholds each Parameter of ``weights`` in place.
+    """Exercise 5.7 (challenge): ``fn(weights, lr, lam)`` soft-thresholds each Parameter of ``weights`` in place.
 
     Checked on three arrays (exact zeros expected), then inside ``fit``: a softmax classifier trained with the
     learner's step after every SGD step must end with the weights of ``L1Penalty(lam, proximal=True)``.
@@ -623,6 +623,6 @@ def check_proximal_l1_step(fn: Callable) -> None:
                 raise WrongAnswer(f"{case.describe()}: {problem}", hint)
 
     stages = [("1. on arrays", on_arrays), ("2. inside fit", lambda: _train_with_prox(fn))]
-    _run_stages("Exercise 5.8 (challenge): proximal_l1_step", name, stages,
+    _run_stages("Exercise 5.7 (challenge): proximal_l1_step", name, stages,
                 f"{name} soft-thresholds exactly (zeros included) and trains like L1Penalty(proximal=True).",
                 crash_hint="weights is a list of nnlib Parameters: update each p.data in place.")

@@ -24,6 +24,7 @@ from .._checks import (
     check_array,
     check_axis,
     check_features,
+    check_fits_in_memory,
     check_float_dtype,
     check_grad,
     check_positive_int,
@@ -234,6 +235,7 @@ class Maxout(Module):
         self.out_features = check_positive_int(out_features, "Maxout", "out_features")
         self.pieces = check_positive_int(pieces, "Maxout", "pieces")
         dtype = check_float_dtype(dtype, "Maxout")
+        check_fits_in_memory((pieces, in_features, out_features), "Maxout", "the weight")
         rng = as_rng(rng, "Maxout")
         bound = 1.0 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (pieces, in_features, out_features)).astype(dtype),

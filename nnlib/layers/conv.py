@@ -28,7 +28,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import InputError, as_rng, check_float_dtype, check_grad, check_images, check_positive_int
+from .._checks import (
+    InputError,
+    as_rng,
+    check_fits_in_memory,
+    check_float_dtype,
+    check_grad,
+    check_images,
+    check_positive_int,
+)
 from ..functional import as_pair, col2im, conv_output_size, im2col
 from ..kernels import conv as conv_kernels
 from ..kernels import fast_kernels_enabled
@@ -79,6 +87,7 @@ class Conv2d(Module):
         dtype = check_float_dtype(dtype, "Conv2d")
         rng = as_rng(rng, "Conv2d")
         shape = (out_channels, in_channels, *self.kernel_size)
+        check_fits_in_memory(shape, "Conv2d", "the weight")
         bound = 1.0 / np.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
         self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype), "weight")
         self.bias = Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype), "bias") if bias else None

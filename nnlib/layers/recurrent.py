@@ -24,7 +24,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import InputError, as_rng, check_array, check_float_dtype, check_grad, check_positive_int
+from .._checks import (
+    InputError,
+    as_rng,
+    check_array,
+    check_fits_in_memory,
+    check_float_dtype,
+    check_grad,
+    check_positive_int,
+)
 from ..functional import relu, sigmoid, tanh
 from ..kernels import fast_kernels_enabled
 from ..kernels import recurrent as kernels
@@ -92,6 +100,7 @@ class RecurrentLayer(Module):
         dtype = check_float_dtype(dtype, who)
         rng = as_rng(rng, who)
         width = self.gates * hidden_size
+        check_fits_in_memory((input_size + hidden_size, width), who, "the weights")
         bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's default: every parameter uniform in ±1/√H
 
         def uniform(*shape):
