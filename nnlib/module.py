@@ -15,9 +15,10 @@ instance used twice in a forward (a shared ``ReLU()``, a weight-shared ``Linear`
 twice) gets one backward per use, in reverse order, and its gradients add up, as in PyTorch.
 
 A call made from outside any other module's forward (a *top-level* forward, ``model(x)``) waits for its backward.
-``model.backward(g)`` takes the latest waiting forward whose output has ``g``'s shape, and then frees everything
-that forward stored. A second backward for the same forward raises, and so does a backward that could belong to
-two waiting forwards on different inputs of the same shape. Run a forward you only look at under
+``model.backward(g)`` takes the forward whose output the loss received when ``g`` is that loss's gradient, else the
+latest waiting forward whose output has ``g``'s shape (a loss's ``backward()`` takes its latest forward), and then
+frees everything that forward stored. A second backward for the same forward raises, and so does a backward that
+could belong to two waiting forwards on different inputs of the same shape. Run a forward you only look at under
 :class:`no_grad` (``evaluate`` and ``predict`` do): it stores nothing. Calling the same forward again on the same
 input replaces the waiting one, so re-running a notebook cell is harmless, and at most ``MAX_WAITING`` forwards
 wait: older ones are dropped.
@@ -43,6 +44,7 @@ class _Recording:
     detect_anomaly = False
     forward_tape: int | None = None   # the top-level forward running now
     holders: list | None = None       # ... and the modules that stored a cache during it
+    last_gradient: tuple = (None, None)  # (dL/d input, that input) of the latest top-level backward, e.g. a loss's
     backward_tape: int | None = None  # the forward whose backward is running now
     depth = 0                         # how many module forwards are running, one inside another
     last_tape = 0
@@ -158,7 +160,7 @@ class _WaitingForward(NamedTuple):
 
     tape: int
     inputs: tuple
-    output_shape: tuple | None
+    output: Any  #: what the forward returned (a loss receives it; its gradient then leads back here)
     holders: list  #: the modules that stored a cache during it (one entry per cache)
 
 
@@ -190,6 +192,7 @@ def _tracked_backward(backward):
                 recording.backward_tape = None
         if waiting is not None:
             self._release(waiting)
+            recording.last_gradient = (result, waiting.inputs[0][0] if waiting.inputs and waiting.inputs[0] else None)
         return result
 
     return tracked
@@ -294,7 +297,7 @@ class Module:
             if top_level:
                 recording.forward_tape = recording.holders = None
         if top_level:
-            state.setdefault("_waiting", []).append(_WaitingForward(tape, (args, kwargs), _shape_of(output), holders))
+            state.setdefault("_waiting", []).append(_WaitingForward(tape, (args, kwargs), output, holders))
         return output
 
     # --- the cache: what forward stored for backward -----------------------------------------------
@@ -373,8 +376,15 @@ class Module:
             raise RuntimeError(f"{self.short_name()}: backward called before forward, or twice for one forward — "
                                "run the forward pass first (each forward can be backpropagated once, and a forward "
                                "under no_grad stores nothing)")
+        gradient, of_input = _recording.last_gradient
+        if grad is not None and grad is gradient:  # loss.backward()'s result: the forward whose output the loss got
+            for w in waiting:
+                if w.output is of_input:
+                    return w
         shape = _shape_of(grad)
-        fits = [w for w in waiting if shape is None or w.output_shape == shape] or waiting[-1:]
+        if shape is None:  # a loss's backward() has no gradient to match: its latest forward, as losses are used
+            return waiting[-1]
+        fits = [w for w in waiting if _shape_of(w.output) == shape] or waiting[-1:]
         if any(not _same_inputs(w.inputs, fits[-1].inputs) for w in fits[:-1]):
             for w in fits:
                 self._release(w)

@@ -349,6 +349,7 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
         _check_data(model, loss, *validation, name="_val")
     bar = _progress_bar(epochs) if progress else range(epochs)
     model.clear_caches()  # forwards left waiting by earlier cells must not be taken for this run's
+    loss.clear_caches()
     try:
         for epoch in bar:
             guard.epoch = epoch + 1
@@ -360,6 +361,7 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
                 bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
     finally:
         model.clear_caches()  # a step stopped by the guard leaves its forward waiting
+        loss.clear_caches()
         if progress:
             bar.close()
     return guard.history

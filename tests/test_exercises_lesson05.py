@@ -255,7 +255,9 @@ def test_my_dropout_backward_scaled_by_p_is_named(capsys):
 def test_my_dropout_masking_in_an_eval_backward_is_named(capsys):
     class MasksInEval(MyDropout):
         def backward(self, grad_out):
-            return grad_out * (self.first_keep / (1 - self.p)) if self.cache.scale is None else super().backward(grad_out)
+            if self.cache.scale is None:
+                return grad_out * self.first_keep / (1 - self.p)
+            return super().backward(grad_out)
 
     assert "backward returns grad_out unchanged" in failure_hint(check_my_dropout, MasksInEval, capsys, "5.5")
 

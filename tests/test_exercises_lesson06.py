@@ -308,6 +308,15 @@ def test_the_plug_in_cnn_alone_catches_a_wrong_backward(mistake, capsys, monkeyp
     assert out.startswith("❌ Exercise 6.4") and "Adam steps of a small CNN built from MyConv2d" in out, out
 
 
+@pytest.mark.parametrize(("check", "exercise"), [
+    (check_conv_output_size, "6.1"), (check_correlate2d, "6.2"), (check_maxpool_backward, "6.3"), (check_col2im, "6.5"),
+])
+@pytest.mark.parametrize("wrong", [raises_value_error, lambda *args: "an array"])
+def test_function_checks_report_a_wrong_kind_of_answer(check, exercise, wrong, capsys):
+    out = run(check, wrong, capsys)
+    assert out.startswith(f"❌ Exercise {exercise}") and out.count("\n") == 2, out
+
+
 def overwriting_col2im(cols, x_shape, k, stride, padding):
     """Fancy-index assignment: a pixel read by several windows keeps one of their values."""
     n, c, h, w = x_shape
@@ -346,3 +355,23 @@ def test_my_conv2d_matches_torch(torch):
     np.testing.assert_allclose(layer.backward(grad_out), tx.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(layer.weight.grad, tw.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(layer.bias.grad, tb.grad.numpy(), rtol=1e-10)
+
+
+def solution_code(*names: str) -> dict:
+    """Run the top-level definitions ``names`` of the lesson's solution file; their namespace."""
+    tree = ast.parse(SOLUTION.read_text(encoding="utf-8"))
+    nodes = [node for node in tree.body if getattr(node, "name", None) in names]
+    assert sorted(node.name for node in nodes) == sorted(names), f"{SOLUTION.name} lacks some of {names}"
+    namespace = {"np": np, "NamedTuple": NamedTuple, "Module": Module, "Parameter": Parameter}
+    exec(compile(ast.Module(nodes, type_ignores=[]), str(SOLUTION), "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_the_solutions_conv2d_trains_the_small_cnn_and_its_col2im_passes(capsys):
+    code = solution_code("MyConv2dCache", "MyConv2d", "col2im")
+    check_conv2d_forward(code["MyConv2d"])
+    check_conv2d_backward(code["MyConv2d"])
+    check_col2im(code["col2im"])
+    forward, backward, challenge = capsys.readouterr().out.splitlines()
+    assert forward.startswith("✅ Exercise 6.4") and challenge.startswith("✅ Exercise 6.5")
+    assert backward.startswith("✅ Exercise 6.4") and "exactly as with nnlib's Conv2d" in backward

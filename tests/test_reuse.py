@@ -197,3 +197,15 @@ def test_use_fast_kernels_switches_and_restores():
     with nnlib.use_fast_kernels(not before):
         assert nnlib.fast_kernels_enabled() is not before
     assert nnlib.fast_kernels_enabled() is before
+
+
+def test_a_validation_loss_computed_without_no_grad_does_not_confuse_the_next_step(rng):
+    model, loss = _model(), nnlib.CrossEntropyLoss()
+    x, y = rng.standard_normal((4, 3)), np.array([0, 1, 1, 0])
+    x_val, y_val = rng.standard_normal((4, 3)), np.array([1, 1, 0, 0])
+    loss(model(x_val), y_val)  # a validation loss in a learner's loop, same batch size, no no_grad
+    loss(model(x), y)
+    dx = model.backward(loss.backward())  # the loss takes its latest forward; the model matches that gradient...
+    reference, reference_loss = _model(), nnlib.CrossEntropyLoss()
+    reference_loss(reference(x), y)
+    np.testing.assert_allclose(dx, reference.backward(reference_loss.backward()), rtol=1e-12)

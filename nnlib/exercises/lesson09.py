@@ -1,10 +1,12 @@
 """Checks for lesson 09, transfer learning. Reference values come from nnlib: ``Parameter.requires_grad`` read on
-the learner's own models, :meth:`nnlib.Module.num_parameters` with ``trainable_only=True``, and what a fresh
-:class:`nnlib.Linear` head does (its output shape, dtype, trainable parameters and seeded initialisation).
+the learner's own models, :meth:`nnlib.Module.num_parameters` with ``trainable_only=True``, what a fresh
+:class:`nnlib.Linear` head does (its output shape, dtype, trainable parameters and seeded initialisation), the
+extractor ``model[:-1]`` run in eval mode under ``no_grad``, and :func:`nnlib.pretrained.adapt` for the recipe.
 
 When a learner's answer is wrong, each check also tries the typical mistakes (only the weights frozen, the gradients
 zeroed instead of frozen, the frozen parameters counted too, Parameter objects counted instead of numbers, in and out
-features swapped, 10 classes hard-coded, the pretrained head reused, ...) and names the one it finds in the hint.
+features swapped, 10 classes hard-coded, the pretrained head reused, features taken in training mode, the extractor
+left trainable while the new head trains, the same learning rate for fine-tuning, ...) and names the one it finds.
 """
 
 from __future__ import annotations

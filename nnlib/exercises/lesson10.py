@@ -1,10 +1,16 @@
 """Checks for lesson 10, attention and transformers. Reference values come from nnlib: the weights of
-:func:`nnlib.functional.scaled_dot_product_attention`, :func:`nnlib.functional.causal_mask`, and
-:func:`nnlib.functional.split_heads` (what :class:`nnlib.MultiHeadAttention` uses).
+:func:`nnlib.functional.scaled_dot_product_attention` and its backward, :func:`nnlib.functional.causal_mask`,
+:func:`nnlib.functional.split_heads` / ``merge_heads`` (what :class:`nnlib.MultiHeadAttention` uses), and
+:class:`nnlib.TransformerEncoderLayer` for the learner's transformer block.
 
 When a learner's answer is wrong, each check also tries the typical mistakes (no √d_k scaling, a softmax over the
-wrong axis, ``k.T`` on a batch of heads, the upper triangle for a causal mask, a reshape without its transpose, ...)
-and, if one of them reproduces the learner's output exactly, names it in the hint.
+wrong axis, ``k.T`` on a batch of heads, the upper triangle for a causal mask, a reshape without its transpose, a
+softmax backward without its row sum, a missing residual gradient, ...) and, if one of them reproduces the learner's
+output exactly, names it in the hint.
+
+The build exercises (attention forward and backward, the pre-norm block) are checked three ways, each reported on
+its own: against nnlib on random float64 inputs of several shapes; against finite differences (``gradcheck``); and
+plugged into the lesson's reversal transformer (:func:`reversal_run`), which must train exactly as nnlib's.
 """
 
 from __future__ import annotations
@@ -198,7 +204,7 @@ def _check_against_nnlib(fn: Callable, cases: list[Case], diagnosable: list[Case
     if status != PASSED:
         raise Verdict(status, message if status != FAILED else f"{message}\n   Hint: {fallback}")
     name, args = getattr(fn, "__name__", "your function"), copy.deepcopy(cases[1].args)
-    fn(*args)
+    call_learner(f"{name}({cases[1].label})", fn, *args, hint=fallback)
     changed = [what for what, before, after in zip(arg_names, cases[1].args, args, strict=True)
                if isinstance(before, np.ndarray) and not np.array_equal(before, after)]
     if changed:
