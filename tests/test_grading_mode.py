@@ -8,6 +8,7 @@ lesson tests give no right answer fails here by name.
 
 import importlib
 import inspect
+import os
 import pkgutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from exercise_helpers import todo
 
 import nnlib.exercises
-from nnlib.exercises import GRADING_ENV, CheckFailed, grading
+from nnlib.exercises import GRADING_ENV, CheckFailed, grading, grading_mode
 
 TESTS = Path(__file__).resolve().parent
 RIGHT_ANSWER_TEST = "test_right_answer_passes_and_stub_waits"
@@ -109,3 +110,14 @@ def test_an_unknown_switch_value_names_the_variable_and_the_fix(monkeypatch):
     with pytest.raises(ValueError, match=r"NNLIB_GRADING='grade' is not understood: set it to 1"):
         grading()
 
+
+
+@pytest.mark.parametrize("outside", [None, "0", "1"])
+def test_grading_mode_block_grades_inside_and_restores_the_environment(outside, monkeypatch):
+    if outside is None:
+        monkeypatch.delenv(GRADING_ENV, raising=False)
+    else:
+        monkeypatch.setenv(GRADING_ENV, outside)
+    with pytest.raises(CheckFailed, match="^⏳ Exercise"), grading_mode():
+        next(iter(CHECKS.values()))(todo)
+    assert os.environ.get(GRADING_ENV) == outside

@@ -1,7 +1,7 @@
 """Check functions that lessons call after each exercise. They print ✅, ❌ with a hint, or ⏳; never raise
 (unless NNLIB_GRADING=1, when ❌ and ⏳ raise AssertionError so that autograders score them)."""
 
-from ._core import GRADING_ENV, Case, CheckFailed, check_cases, check_with_diagnosis, evaluate, grading
+from ._core import GRADING_ENV, Case, CheckFailed, check_cases, check_with_diagnosis, evaluate, grading, grading_mode
 from .lesson01 import check_and_gate, check_perceptron_predict, check_perceptron_update
 from .lesson02 import check_leaky_relu, check_leaky_relu_prime, check_sigmoid_prime, check_softmax, check_tanh_prime
 from .lesson03 import check_dE_dw1, check_dE_dw5, check_output_delta, check_update_all

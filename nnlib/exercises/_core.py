@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,24 @@ def grading() -> bool:
     except KeyError:
         raise ValueError(f"{GRADING_ENV}={value!r} is not understood: set it to 1 to grade (checks raise "
                          "AssertionError) or unset it (checks print their verdict)") from None
+
+
+@contextmanager
+def grading_mode() -> Iterator[None]:
+    """Grading mode inside the ``with`` block only (NNLIB_GRADING=1), whatever the environment says outside it.
+
+    An autograded test cell wraps its check in it, so the cell scores 0 on ❌ or ⏳ and a learner who runs it
+    keeps the printing checks everywhere else.
+    """
+    previous = os.environ.get(GRADING_ENV)
+    os.environ[GRADING_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[GRADING_ENV]
+        else:
+            os.environ[GRADING_ENV] = previous
 
 
 @dataclass
