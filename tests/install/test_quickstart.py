@@ -7,30 +7,19 @@ as CI runs) and stops by its process group. Every wait is bounded.
 """
 
 import json
-import re
 import sys
-import urllib.request
 from pathlib import Path
 
 import nbformat
 from install_helpers import run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lab_server import get_json, serve  # noqa: E402
+from lab_server import get_json, page_config, serve  # noqa: E402
 from test_install_paths import readme_block  # noqa: E402
 
 STARTUP = 900  # seconds: the block installs the course into a fresh venv before JupyterLab starts
 ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
 LESSON = "01_neuron_and_perceptron"
-
-
-def page_config(base: str, token: str) -> dict:
-    """JupyterLab's page configuration (the JSON it embeds in /lab)."""
-    with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=10) as response:
-        html = response.read().decode()
-    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.DOTALL)
-    assert found, "no jupyter-config-data in /lab"
-    return json.loads(found.group(1))
 
 
 def test_the_posix_quick_start_serves_the_lessons_without_the_news_popup(clone, tmp_path):
