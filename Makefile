@@ -77,8 +77,9 @@ NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline O
 	PYTHONPATH="$(CURDIR)/tools/offline$(if $(PYTHONPATH),:$(PYTHONPATH))" \
 	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300
 
+# The solutions run in grading mode: a check that fails there would cost a correct submission its points.
 nbval: venv-test
-	$(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
+	NNLIB_GRADING=1 $(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/*.ipynb
 	$(NBVAL) --nbval-lax lessons/*.ipynb
 
 # torch is only a benchmark and test reference. Elsewhere than this machine add
