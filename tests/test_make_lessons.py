@@ -388,7 +388,8 @@ def test_the_sliced_poll_still_gives_up_at_the_callers_timeout(monkeypatch):
     start = time.monotonic()
     with pytest.raises(Empty):
         asyncio.run(channel.get_msg(timeout=0.05))
-    assert 0.05 <= time.monotonic() - start < 1 and max(waits) <= 0.02 and len(waits) >= 3
+    # sliced (more than one poll, none longer than a slice), however late a busy machine wakes each poll
+    assert 0.05 <= time.monotonic() - start < 1 and max(waits) <= 0.02 and len(waits) >= 2
 
 
 # Tests that start kernels share one xdist group (make test: --dist loadgroup), so they never start at once.
