@@ -6,9 +6,13 @@
 #   make test-browser every lesson run in JupyterLab in headless chromium (needs Debian's chromium package)
 #   make notebooks    solutions -> lessons, pairs synced, solutions re-executed (FORCE=1 overwrites edited lessons,
 #                     TIMINGS=1 re-measures the cells tagged "timing")
-#   make html         the executed solutions as an offline static site in build/html/ (needs npm at build time)
+#   make html         offline static sites (needs npm at build time): build/html/ the learners' (lessons executed,
+#                     exercises stubbed), build/html-instructor/ the executed solutions
 #   make pretrained   retrain lesson 09's source CNN (digits 0–4) and rewrite nnlib/pretrained/digits_cnn_0_4.npz
 #   make bench        nnlib vs PyTorch CPU, 1 and 2 threads, written to benchmarks/RESULTS.md (installs torch's CPU build)
+#   make nbgrader     the course as an nbgrader course folder in build/nbgrader/ (see the README's "Grading")
+#   make test-grading nbgrader itself generates, autogrades and exports two lessons (GRADING_VENV=.venv-grading)
+#   make test-install the README's quick start from a clean clone, and the built wheel in a fresh venv
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -26,7 +30,7 @@ SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 	venv-floors clean
 
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,15p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +48,12 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 venv-course: $(VENV)/.course-installed
 venv-test: $(VENV)/.test-installed
 
-lab: venv-course
+# No "get notified about Jupyter news?" popup: JupyterLab's documented switch, written into the venv (sys_prefix).
+$(VENV)/.lab-quiet: | $(VENV)/.course-installed
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix "@jupyterlab/apputils-extension:announcements"
+	@touch $@
+
+lab: venv-course $(VENV)/.lab-quiet
 	$(VENV)/bin/jupyter lab --ip=$(IP) --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/lessons $(ALLOW_ROOT)
 
@@ -54,7 +63,8 @@ lint: venv-test
 	$(VENV)/bin/ruff check .
 
 unit: venv-test
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser --ignore=tests/grading \
+		--ignore=tests/install tests
 
 # The same tests on the reference layers (nnlib.use_fast_kernels(False)); the course-integrity tests don't depend on it.
 unit-reference: venv-test
@@ -102,8 +112,9 @@ NBVAL_SANITIZE ?= tests/nbval_sanitize.cfg
 nbval: nbval-solutions
 	$(NBVAL) --nbval-lax lessons/*.ipynb
 
+# The solutions run in grading mode: a check that fails there would cost a correct submission its points.
 nbval-solutions: venv-test
-	$(NBVAL) --nbval --nbval-sanitize-with $(NBVAL_SANITIZE) solutions/*.ipynb
+	NNLIB_GRADING=1 $(NBVAL) --nbval --nbval-sanitize-with $(NBVAL_SANITIZE) solutions/*.ipynb
 
 # torch is only a benchmark and test reference. Elsewhere than this machine add
 # TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" so that pip takes the CPU build, not CUDA.
@@ -126,7 +137,29 @@ notebooks: venv-test
 # Open build/html/index.html. MathJax, require.js and the widget renderer are fetched with npm at build time (cached in
 # build/html-cache/), so the site loads nothing from a CDN when viewed.
 html: venv-course
-	$(PY) tools/build_html.py --out build/html
+	$(PY) tools/build_html.py --learners --out build/html
+	$(PY) tools/build_html.py --out build/html-instructor
 
 clean:
 	rm -rf $(VENV) $(FLOORS) build .pytest_cache .ruff_cache .hypothesis
+
+# --- grading with nbgrader, and the install paths -------------------------------------------------------------------
+.PHONY: nbgrader test-grading test-install
+GRADING_VENV ?= .venv-grading
+GRADING_PY   := $(GRADING_VENV)/bin/python
+
+nbgrader: venv-course
+	FORCE=$(FORCE) $(PY) tools/make_nbgrader.py --out build/nbgrader
+
+# nbgrader gets a venv of its own by default (its JupyterLab extensions stay out of the learners' lab); GRADING_VENV=.venv
+# grades in the course venv, as an instructor with one environment would. nbgrader runs alembic from PATH.
+$(GRADING_VENV)/.grading-installed: pyproject.toml
+	test -x $(GRADING_PY) || $(PYTHON) -m venv $(GRADING_VENV)
+	$(GRADING_PY) -m pip install --quiet -e ".[course,test,grading]"
+	@touch $@
+
+test-grading: $(GRADING_VENV)/.grading-installed
+	PATH="$(CURDIR)/$(GRADING_VENV)/bin:$$PATH" $(GRADING_PY) -m pytest -p no:cacheprovider -rA tests/grading
+
+test-install: venv-test
+	$(PY) -m pytest -p no:cacheprovider tests/install

@@ -41,4 +41,5 @@ from .perceptron import Perceptron
 from .regularization import L1Penalty, L2Penalty
 from .training import History, TrainingDivergedError, accuracy, evaluate, fit, predict
 
+# The one place the version is written: pyproject.toml reads it, CITATION.cff and CHANGELOG.md must match it.
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -32,6 +33,15 @@ def get_json(url: str, token: str):
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
+
+
+def page_config(base: str, token: str) -> dict:
+    """JupyterLab's page configuration: the JSON it embeds in /lab (disabledExtensions among others)."""
+    with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=10) as response:
+        html = response.read().decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.DOTALL)
+    assert found, f"no jupyter-config-data in {base}/lab"
+    return json.loads(found.group(1))
 
 
 def _lab_settings(settings: Path) -> None:

@@ -1,4 +1,5 @@
-"""`make lab` really serves the course: JupyterLab answers /api/status and serves lesson 01 as a notebook.
+"""`make lab` really serves the course: JupyterLab answers /api/status and serves lesson 01 as a notebook, without the
+"get notified about Jupyter news?" popup (its plugin is disabled).
 
 Runs the Makefile target itself (on a free port, a random token, throw-away Jupyter dirs), then stops the
 server by its process group. Every wait is bounded.
@@ -9,7 +10,7 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from lab_server import get_json, serve
+from lab_server import get_json, page_config, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow,
@@ -31,3 +32,4 @@ def test_make_lab_serves_the_lessons_on_localhost(lab):
     assert lesson["type"] == "notebook" and lesson["writable"]
     with pytest.raises(urllib.error.HTTPError, match="403"):
         get_json(f"{base}/api/status", "wrong-token")
+    assert "@jupyterlab/apputils-extension:announcements" in page_config(base, token)["disabledExtensions"]

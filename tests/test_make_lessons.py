@@ -20,6 +20,7 @@ from jupyter_client.channels import AsyncZMQSocketChannel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import execute_notebooks  # noqa: E402
 import make_lessons as ml  # noqa: E402
+import sliced_poll  # noqa: E402
 
 SOLUTION = textwrap.dedent('''\
     # %% [markdown]
@@ -404,8 +405,8 @@ def test_a_shell_reply_missed_by_one_poll_is_found_by_the_next(monkeypatch):
     """The reply of a cell is looked for every POLL_SLICE, not once per cell timeout (300 s)."""
     waits = []
     monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", _parent_poll(waits, iter([Empty, Empty, {"id": 1}])))
-    monkeypatch.setattr(execute_notebooks, "POLL_SLICE", 0.01)
-    channel = object.__new__(execute_notebooks.SlicedPollShellChannel)  # no socket: the parent's poll is stubbed
+    monkeypatch.setattr(sliced_poll, "POLL_SLICE", 0.01)
+    channel = object.__new__(sliced_poll.SlicedPollShellChannel)  # no socket: the parent's poll is stubbed
     assert asyncio.run(channel.get_msg(timeout=300)) == {"id": 1}
     assert waits == [0.01, 0.01, 0.01]
 
@@ -413,12 +414,13 @@ def test_a_shell_reply_missed_by_one_poll_is_found_by_the_next(monkeypatch):
 def test_the_sliced_poll_still_gives_up_at_the_callers_timeout(monkeypatch):
     waits = []
     monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", _parent_poll(waits, iter([])))
-    monkeypatch.setattr(execute_notebooks, "POLL_SLICE", 0.02)
-    channel = object.__new__(execute_notebooks.SlicedPollShellChannel)
+    monkeypatch.setattr(sliced_poll, "POLL_SLICE", 0.02)
+    channel = object.__new__(sliced_poll.SlicedPollShellChannel)
     start = time.monotonic()
     with pytest.raises(Empty):
         asyncio.run(channel.get_msg(timeout=0.05))
-    assert 0.05 <= time.monotonic() - start < 1 and max(waits) <= 0.02 and len(waits) >= 3
+    # sliced (more than one poll, none longer than a slice), however late a busy machine wakes each poll
+    assert 0.05 <= time.monotonic() - start < 1 and max(waits) <= 0.02 and len(waits) >= 2
 
 
 # Tests that start kernels share one xdist group (make test: --dist loadgroup), so they never start at once.

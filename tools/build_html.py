@@ -1,15 +1,18 @@
-"""Build an offline static site of the executed solutions: an index in the README's syllabus order, a page per lesson.
+"""Build an offline static site of the course: an index in the README's syllabus order, a page per lesson.
 
 Usage::
 
-    python tools/build_html.py [--out build/html] [--cache build/html-cache]
+    python tools/build_html.py --learners [--out build/html]     # the learners' site: no solution in it
+    python tools/build_html.py --out build/html-instructor         # the instructors' site: the executed solutions
 
-Every ``solutions/NN_topic.ipynb`` present becomes ``NN_topic.html`` (nbconvert's "lab" template: plots are the
-notebooks' inline PNGs, widgets are rendered from the saved widget state, equations by MathJax). Nothing is fetched
-from a CDN when the site is viewed: MathJax, require.js and the widget renderer come from the npm registry at build
-time (``npm pack`` of the exact versions pinned below, cached in ``--cache``) and are copied into ``<out>/_static/``.
-The site works opened straight from disk (``file://``). Sliders show their saved state; without a kernel, moving them
-changes nothing.
+The learners' site shows ``lessons/`` executed (each ``lessons/NN_topic.py`` run by tools/execute_notebooks.py in
+``--work``, lessons/ itself untouched): every exercise stubbed and its check showing ⏳, every other output shown.
+The instructors' site shows ``solutions/NN_topic.ipynb`` as stored. Each notebook becomes ``NN_topic.html``
+(nbconvert's "lab" template: plots are the notebooks' inline PNGs, widgets are rendered from the saved widget
+state, equations by MathJax). Nothing is fetched from a CDN when the site is viewed: MathJax, require.js and the
+widget renderer come from the npm registry at build time (``npm pack`` of the exact versions pinned below, cached in
+``--cache``) and are copied into ``<out>/_static/``. The site works opened straight from disk (``file://``). Sliders
+show their saved state; without a kernel, moving them changes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from pathlib import Path
 import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from execute_notebooks import execute  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = "_static"
@@ -97,6 +103,10 @@ LESSON_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- endblock body_header -%}
 """
 
+SOLUTIONS_INTRO = "The executed solutions of every lesson, with their plots and equations."
+LEARNERS_INTRO = ("Every lesson, executed, with its plots and equations. The exercises are left for you: their check "
+                  "cells show ⏳ until you solve them in JupyterLab.")
+
 INDEX_PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -114,8 +124,8 @@ ol.lessons .summary {{ margin: 0.2em 0 0 2em; color: #444; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p>The executed solutions of every lesson, with their plots and equations. Interactive widgets show their saved
-state: moving a slider needs a running kernel (open the notebook in JupyterLab: <code>make lab</code>).</p>
+<p>{intro} Interactive widgets show their saved state: moving a slider needs a running kernel (open the notebook in
+JupyterLab: <code>make lab</code>).</p>
 <ol class="lessons">
 {entries}
 </ol>
@@ -239,17 +249,18 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
-def render_index(lessons: list[Lesson], course: str) -> str:
+def render_index(lessons: list[Lesson], course: str, intro: str = SOLUTIONS_INTRO) -> str:
     """The index page: the course title and one entry per lesson, in syllabus order."""
     entries = []
     for lesson in lessons:
         summary = f'\n  <p class="summary">{html.escape(_sentence(lesson.summary))}</p>' if lesson.summary else ""
         entries.append(f'<li><span class="number">{lesson.number}</span>'
                        f'<a href="{lesson.html_name}">{html.escape(lesson.title)}</a>{summary}</li>')
-    return INDEX_PAGE.format(title=html.escape(course), entries="\n".join(entries))
+    return INDEX_PAGE.format(title=html.escape(course), intro=intro, entries="\n".join(entries))
 
 
-def build_site(out: Path, static: Path, notebooks: list[Path], readme_text: str) -> list[Lesson]:
+def build_site(out: Path, static: Path, notebooks: list[Path], readme_text: str,
+               intro: str = SOLUTIONS_INTRO) -> list[Lesson]:
     """Write the site into ``out`` (replacing it): index.html, a page per notebook, and ``static`` as _static/."""
     if not notebooks:
         raise ValueError("no lesson notebooks to build: expected solutions/NN_topic.ipynb files")
@@ -269,7 +280,7 @@ def build_site(out: Path, static: Path, notebooks: list[Path], readme_text: str)
         next_ = lessons[position + 1] if position + 1 < len(lessons) else None
         page = render_lesson(exporter, lesson, course, previous, next_)
         (out / lesson.html_name).write_text(page, encoding="utf-8")
-    (out / "index.html").write_text(render_index(lessons, course), encoding="utf-8")
+    (out / "index.html").write_text(render_index(lessons, course, intro), encoding="utf-8")
     return lessons
 
 
@@ -337,6 +348,19 @@ def prepare_static(cache: Path) -> Path:
     return static
 
 
+def learner_notebooks(lessons: Path, work: Path) -> list[Path]:
+    """Every ``lessons/NN_topic.py`` copied into ``work`` and executed there; the executed notebooks' paths."""
+    sources = sorted(lessons.glob("[0-9][0-9]_*.py"))
+    if not sources:
+        raise ValueError(f"{lessons}: no lesson NN_topic.py to execute (make notebooks writes them)")
+    work.mkdir(parents=True, exist_ok=True)
+    executed = []
+    for source in sources:
+        shutil.copyfile(source, work / source.name)
+        executed.append(execute(work / source.name))
+    return executed
+
+
 def _size(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
@@ -348,11 +372,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the npm tarballs and the assembled assets are kept between builds")
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions", help="the executed notebooks' folder")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="the README with the syllabus")
+    parser.add_argument("--learners", action="store_true",
+                        help="build the learners' site from lessons/ (executed in --work), not the solutions")
+    parser.add_argument("--lessons", type=Path, default=ROOT / "lessons", help="the lessons' folder (--learners)")
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "learner-notebooks",
+                        help="where --learners executes the lessons")
     args = parser.parse_args(argv)
     start = time.monotonic()
     static = prepare_static(args.cache)
-    notebooks = sorted(args.solutions.glob("[0-9][0-9]_*.ipynb"))
-    lessons = build_site(args.out, static, notebooks, args.readme.read_text(encoding="utf-8"))
+    if args.learners:
+        notebooks, intro = learner_notebooks(args.lessons, args.work), LEARNERS_INTRO
+    else:
+        notebooks, intro = sorted(args.solutions.glob("[0-9][0-9]_*.ipynb")), SOLUTIONS_INTRO
+    lessons = build_site(args.out, static, notebooks, args.readme.read_text(encoding="utf-8"), intro)
     print(f"{args.out / 'index.html'}: {len(lessons)} lessons, {_size(args.out) / 1e6:.1f} MB, "
           f"{time.monotonic() - start:.0f} s")
     return 0

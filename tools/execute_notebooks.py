@@ -18,24 +18,20 @@ import os
 import sys
 import time
 from pathlib import Path
-from queue import Empty
 
 import nbformat
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
-from traitlets import Type
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_lessons import atomic_write, notebook_from_py, notebook_text  # noqa: E402
+from sliced_poll import SlicedPollClient  # noqa: E402
 
 CELL_TIMEOUT = 300  # seconds
-POLL_SLICE = 1.0  # seconds: see SlicedPollShellChannel
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 # One BLAS thread: course-sized matrices gain nothing from more, and on a busy machine a second spinning thread
 # slowed training cells tenfold. The Makefile's nbval runs use the same environment.
@@ -46,29 +42,6 @@ TIMING = "timing"  # the tag of cells whose outputs are measurements of this mac
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
               "OPENBLAS_NUM_THREADS": "1",
               "PYTHONPATH": os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))}
-
-
-class SlicedPollShellChannel(AsyncZMQSocketChannel):
-    """The shell channel, waited on one second at a time.
-
-    Seen here with pyzmq 27 and jupyter_client 8.10: a cell finished in 3 s, but the asyncio poll on the client socket
-    never woke for its reply, so nbclient read it only when its 300 s cell timeout ran out (once in each of three
-    `make notebooks` runs, in a different notebook each time). A fresh poll every second looks at the socket again.
-    """
-
-    async def get_msg(self, timeout: float | None = None) -> dict:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = POLL_SLICE if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                return await super().get_msg(timeout=min(POLL_SLICE, left))
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-
-class SlicedPollClient(AsyncKernelClient):
-    shell_channel_class = Type(SlicedPollShellChannel)
 
 
 class CurrentEnvKernelSpecManager(KernelSpecManager):

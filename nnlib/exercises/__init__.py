@@ -1,6 +1,7 @@
-"""Check functions that lessons call after each exercise. They print ✅, ❌ with a hint, or ⏳; never raise."""
+"""Check functions that lessons call after each exercise. They print ✅, ❌ with a hint, or ⏳; never raise
+(unless NNLIB_GRADING=1, when ❌ and ⏳ raise AssertionError so that autograders score them)."""
 
-from ._core import Case, check_cases, check_with_diagnosis, evaluate
+from ._core import GRADING_ENV, Case, CheckFailed, check_cases, check_with_diagnosis, evaluate, grading, grading_mode
 from .lesson01 import (
     check_and_gate,
     check_perceptron_predict,

@@ -2,18 +2,60 @@
 
 A check prints exactly one line (plus a hint line on failure) and returns None, so a check cell shows the
 same output whether or not it is the cell's last expression.
+
+Grading mode: with the environment variable ``NNLIB_GRADING=1`` (as an autograder such as nbgrader runs the
+notebooks) a ❌ or ⏳ verdict raises :class:`CheckFailed`, an ``AssertionError`` whose message is the line that
+would have been printed; ✅ still prints and returns. Every check reports through :func:`report`, so every check,
+including those added later, honours the switch.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 PASSED, FAILED, NOT_DONE = "passed", "failed", "not implemented"
+GRADING_ENV = "NNLIB_GRADING"
+_GRADING_VALUES = {"1": True, "true": True, "yes": True, "on": True,
+                   "": False, "0": False, "false": False, "no": False, "off": False}
+
+
+class CheckFailed(AssertionError):
+    """A check's ❌ or ⏳ verdict in grading mode (``NNLIB_GRADING=1``); the message is the verdict's text."""
+
+
+def grading() -> bool:
+    """True when checks raise instead of printing ❌ / ⏳: the environment variable NNLIB_GRADING is 1 (or true)."""
+    value = os.environ.get(GRADING_ENV, "")
+    try:
+        return _GRADING_VALUES[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{GRADING_ENV}={value!r} is not understood: set it to 1 to grade (checks raise "
+                         "AssertionError) or unset it (checks print their verdict)") from None
+
+
+@contextmanager
+def grading_mode() -> Iterator[None]:
+    """Grading mode inside the ``with`` block only (NNLIB_GRADING=1), whatever the environment says outside it.
+
+    An autograded test cell wraps its check in it, so the cell scores 0 on ❌ or ⏳ and a learner who runs it
+    keeps the printing checks everywhere else.
+    """
+    previous = os.environ.get(GRADING_ENV)
+    os.environ[GRADING_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[GRADING_ENV]
+        else:
+            os.environ[GRADING_ENV] = previous
 
 
 @dataclass
@@ -90,8 +132,11 @@ SYMBOLS = {PASSED: "✅", FAILED: "❌", NOT_DONE: "⏳"}
 
 
 def report(title: str, status: str, message: str) -> None:
-    """Print a check's verdict: one line, plus any hint line."""
-    print(f"{SYMBOLS[status]} {title}: {message}")
+    """Print a check's verdict: one line, plus any hint line. In grading mode ❌ and ⏳ raise :class:`CheckFailed`."""
+    verdict = f"{SYMBOLS[status]} {title}: {message}"
+    if status != PASSED and grading():
+        raise CheckFailed(verdict)
+    print(verdict)
 
 
 def check_cases(title: str, function: Callable, cases: Iterable[Case], **options) -> None:

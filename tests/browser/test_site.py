@@ -1,12 +1,17 @@
-"""The static site of ``make html``, opened from disk (file://) in headless chromium: it fetches nothing from a network.
+"""The static sites of ``make html``, opened from disk (file://) in headless chromium: they fetch nothing from a
+network, and the learners' site holds no solution.
 
-The site is built once per session into a temporary folder (the npm assets come from build/html-cache/, fetched with
-npm on the first build). On the index and on one lesson every request is recorded: none may fail, none may go to a
-host (file:// and data: only, or 127.0.0.1). The lesson's equations are typeset by the local MathJax, its plots are
-embedded images, and its widgets are rendered from the saved state. A screenshot of each page goes to build/browser/.
+Both sites are built once per session into a temporary folder (the npm assets come from build/html-cache/, fetched
+with npm on the first build): the instructors' from the stored solutions, the learners' from lessons/ executed as
+`make html` does. On the index and on one lesson every request is recorded: none may fail, none may go to a host
+(file:// and data: only, or 127.0.0.1). The lesson's equations are typeset by the local MathJax, its plots are
+embedded images, and its widgets are rendered from the saved state. Every page of the learners' site is read as the
+browser shows it, and no exercise region of solutions/*.py may appear in it. A screenshot of each page goes to
+build/browser/.
 """
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import build_html  # noqa: E402
+import make_lessons  # noqa: E402
 
 LESSON = "03"  # the most math: the worked backpropagation example
 LOAD_TIMEOUT_MS = 30_000
@@ -53,18 +59,57 @@ class Requests:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    """The built site's folder (the real solutions, the real npm assets)."""
+def static() -> Path:
+    """The sites' _static/ tree (the real npm assets)."""
     if shutil.which("npm") is None:
         reason = "npm is not installed (apt-get install npm): make html fetches its assets with it"
         if os.environ.get("NNLIB_REQUIRE_BROWSER") == "1":
             pytest.fail(f"NNLIB_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    notebooks = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-    static = build_html.prepare_static(ROOT / "build" / "html-cache")
-    out = tmp_path_factory.mktemp("site") / "html"
-    build_html.build_site(out, static, notebooks, (ROOT / "README.md").read_text(encoding="utf-8"))
+    return build_html.prepare_static(ROOT / "build" / "html-cache")
+
+
+def _build(out: Path, static: Path, notebooks: list[Path], intro: str) -> Path:
+    build_html.build_site(out, static, notebooks, (ROOT / "README.md").read_text(encoding="utf-8"), intro)
     return out
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, static) -> Path:
+    """The instructors' site: the stored solutions."""
+    notebooks = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    return _build(tmp_path_factory.mktemp("site") / "html", static, notebooks, build_html.SOLUTIONS_INTRO)
+
+
+@pytest.fixture(scope="session")
+def learner_site(tmp_path_factory, static) -> Path:
+    """The learners' site: lessons/ executed (a few minutes), as make html builds it."""
+    notebooks = build_html.learner_notebooks(ROOT / "lessons", tmp_path_factory.mktemp("learner-notebooks"))
+    return _build(tmp_path_factory.mktemp("learner-site") / "html", static, notebooks, build_html.LEARNERS_INTRO)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def solution_regions() -> list[tuple[str, str, str]]:
+    """(lesson, where, body with whitespace collapsed) of every exercise region of solutions/*.py."""
+    regions = []
+    for path in sorted((ROOT / "solutions").glob(make_lessons.SOLUTION_GLOB)):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for region in make_lessons.find_regions("\n".join(lines), str(path)):
+            regions.append((path.stem, f"{path.name}:{region.begin} ({region.function})",
+                            _flat("\n".join(lines[region.begin: region.end - 1]))))
+    return regions
+
+
+def page_texts(page, site: Path) -> dict[str, str]:
+    """{page name: its text as the browser shows it, whitespace collapsed} for every page of the site."""
+    texts = {}
+    for html_page in sorted(site.glob("*.html")):
+        page.goto(html_page.as_uri(), wait_until="domcontentloaded")
+        texts[html_page.name] = _flat(page.evaluate("document.body.innerText"))
+    return texts
 
 
 @pytest.fixture
@@ -114,3 +159,20 @@ def test_a_lesson_renders_its_math_plots_and_widgets_offline(page, site, artifac
     widget_plots = page.locator(".widget-interact img[src^='data:image/png']")
     assert widget_plots.count() >= 1, "no widget shows its saved plot"
     requests.assert_offline()
+
+
+def test_the_learner_site_shows_no_solution_and_every_check_waits(page, site, learner_site, artifacts):
+    regions = solution_regions()
+    assert len(regions) >= 30, regions
+    instructors = "\n".join(page_texts(page, site).values())
+    assert [where for _, where, body in regions if body not in instructors] == [], "the scan must find the solutions"
+    learners = page_texts(page, learner_site)
+    assert len(learners) == len(list(site.glob("*.html"))) > 10
+    leaks = [(name, where) for name, text in learners.items() for _, where, body in regions if body in text]
+    assert not leaks, f"solution code in the learners' site: {leaks}"
+    for name, text in learners.items():
+        exercises = sum(lesson == name.removesuffix(".html") for lesson, _, _ in regions)
+        waiting = len(re.findall(r"⏳ Exercise \d+\.\d+", text))
+        assert (waiting, "✅" in text, "❌" in text) == (exercises, False, False), name
+    page.goto((learner_site / "index.html").as_uri())
+    page.screenshot(path=str(artifacts / "learner-site-index.png"), full_page=True)
