@@ -66,9 +66,13 @@ unit: venv-test
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser --ignore=tests/grading \
 		--ignore=tests/install tests
 
-# The same tests on the reference layers (nnlib.use_fast_kernels(False)); the course-integrity tests don't depend on it.
+# The tests of nnlib's numerics again on the reference layers (nnlib.use_fast_kernels(False)); the conv, recurrent and
+# optimizer tests run both roads already (their kernel_path fixture). NNLIB_FAST_KERNELS=0 works with any pytest run.
+REFERENCE_TESTS := $(addprefix tests/test_,layers.py properties.py attention.py dropout.py freezing.py functional.py \
+	gradcheck.py module.py reuse.py sequences.py training.py transfer.py losses.py regularization.py \
+	backprop_worked_example.py)
 unit-reference: venv-test
-	NNLIB_FAST_KERNELS=0 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser -m "not course" tests
+	NNLIB_FAST_KERNELS=0 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -p no:cacheprovider $(REFERENCE_TESTS)
 
 # The floors: uv's lowest-direct resolution puts every direct dependency at its lowest admitted version (the rest
 # at the newest that fit), always in a venv built afresh, so a lowered bound is really tested. The stamps make

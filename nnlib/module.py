@@ -175,7 +175,8 @@ def _tracked_backward(backward):
         waiting = None
         if recording.backward_tape is None:
             waiting = self._take_waiting(args[0] if args else None)
-            recording.backward_tape = waiting.tape
+            if waiting is not None:
+                recording.backward_tape = waiting.tape
         state["_in_backward"] = True
         try:
             result = backward(self, *args, **kwargs)
@@ -364,8 +365,12 @@ class Module:
         while len(queue) >= MAX_WAITING:
             self._release(queue[0])
 
-    def _take_waiting(self, grad) -> _WaitingForward:
-        """The waiting forward a top-level ``backward(grad)`` belongs to: the latest whose output has grad's shape."""
+    def _take_waiting(self, grad) -> _WaitingForward | None:
+        """The waiting forward a top-level ``backward(grad)`` belongs to: the latest whose output has grad's shape.
+
+        None for a model whose layers were called one by one (``model[1](model[0](x))``): each layer's backward then
+        takes its own forward.
+        """
         waiting = self.__dict__.get("_waiting", [])
         if len(waiting) == 1:  # the usual case; the layer checks the gradient's shape itself
             return waiting[0]
@@ -373,6 +378,8 @@ class Module:
             caches = self.__dict__.get("_caches")
             if caches:  # forward called as .forward() or from inside another module's forward
                 return _WaitingForward(caches[-1][0], (), None, [])
+            if any(m.__dict__.get("_waiting") or m.__dict__.get("_caches") for m in self.modules()):
+                return None
             raise RuntimeError(f"{self.short_name()}: backward called before forward, or twice for one forward — "
                                "run the forward pass first (each forward can be backpropagated once, and a forward "
                                "under no_grad stores nothing)")

@@ -36,7 +36,9 @@ def make_recipe(target: str) -> str:
 
 
 def ci_commands() -> list[str]:
-    return [line.strip() for line in CI.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    """.ci/run's commands, without comments and without the ``timed`` prefix that reports each step's duration."""
+    return [line.strip().removeprefix("timed ") for line in CI.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
 
 
 @pytest.mark.parametrize("requirement", requirements(), ids=str)

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from exercise_helpers import failure_hint, run, todo
+from exercise_helpers import failure_hint, run, stub_of
 
 from nnlib import Maxout, Module
 from nnlib.exercises import (
@@ -111,13 +111,6 @@ def softmax_backward(s, grad_s):
 
 def softmax_backward_with_the_jacobian(s, grad_s):
     return np.stack([(np.diag(row) - np.outer(row, row)) @ g for row, g in zip(s, grad_s, strict=True)])
-
-
-def stub_of(fn):
-    """What make_lessons leaves the learner: each method of a class (or the function) raises NotImplementedError."""
-    if not isinstance(fn, type):
-        return todo
-    return type(fn.__name__, (fn,), {name: todo for name in ("forward", "backward") if name in vars(fn)})
 
 
 @pytest.mark.parametrize(("check", "fn", "exercise"), [

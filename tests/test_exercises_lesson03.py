@@ -1,12 +1,10 @@
 """Lesson 03 checks: ✅ for a right answer, ❌ naming the typical mistake, ⏳ for an unsolved stub."""
 
-import ast
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pytest
-from exercise_helpers import failure_hint, run, todo
+from exercise_helpers import failure_hint, run, solution_code, todo
 
 from nnlib import Module, Parameter
 from nnlib.exercises import (
@@ -21,8 +19,6 @@ from nnlib.exercises import (
 )
 from nnlib.exercises.lesson03 import PARAMETERS, SLIDES, SLIDES_INPUTS, SLIDES_TARGETS
 from nnlib.functional import sigmoid
-
-SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "03_backpropagation_by_hand.py"
 
 
 def dE_dw5(out_h1, out_o1, target_o1):
@@ -296,19 +292,11 @@ def test_the_plug_in_step_uses_the_learners_loss_gradient(loss_grad, start, mess
     assert out.startswith(f"{start} Exercise 3.7") and message in out
 
 
-def solution_code(*names: str) -> dict:
-    """Run the top-level definitions ``names`` of the lesson's solution file; their namespace."""
-    tree = ast.parse(SOLUTION.read_text(encoding="utf-8"))
-    nodes = [node for node in tree.body if getattr(node, "name", None) in names]
-    assert sorted(node.name for node in nodes) == sorted(names), f"{SOLUTION.name} lacks some of {names}"
-    namespace = {"np": np, "NamedTuple": NamedTuple, "Module": Module, "Parameter": Parameter, "sigmoid": sigmoid}
-    exec(compile(ast.Module(nodes, type_ignores=[]), str(SOLUTION), "exec"), namespace)  # noqa: S102
-    return namespace
-
-
 def test_the_solutions_layer_and_loss_gradient_train_the_222_network_to_the_published_weights(capsys):
     """The issue's promise: a learner who solves the build exercises has trained the 2-2-2 network with their layer."""
-    code = solution_code("MyLinearCache", "MyLinear", "squared_error_grad", "mlp_backprop")
+    names = ("MyLinearCache", "MyLinear", "squared_error_grad", "mlp_backprop")
+    imports = {"np": np, "NamedTuple": NamedTuple, "Module": Module, "Parameter": Parameter, "sigmoid": sigmoid}
+    code = solution_code("03_backpropagation_by_hand", names, imports)
     check_linear_forward(code["MyLinear"])
     check_linear_backward(code["MyLinear"], code["squared_error_grad"])
     check_mlp_backprop(code["mlp_backprop"])

@@ -1,11 +1,9 @@
 """Lesson 04 checks: ✅ for a right answer, ❌ naming the typical mistake, ⏳ for an unsolved stub."""
 
-import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
-from exercise_helpers import failure_hint, run, todo
+from exercise_helpers import failure_hint, run, solution_code, todo
 
 from nnlib import Optimizer
 from nnlib.exercises import (
@@ -17,8 +15,6 @@ from nnlib.exercises import (
     check_my_sgd,
     check_svrg_epoch,
 )
-
-SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04_gradient_descent_and_optimization.py"
 
 
 def minibatch_step(w, X, y, lr):
@@ -269,18 +265,9 @@ def test_svrg_epoch_mistakes_get_specific_hints(mistake, hint, capsys):
     assert hint in failure_hint(check_svrg_epoch, wrong, capsys, "4.7")
 
 
-def solution_code(*names: str) -> dict:
-    """Run the top-level definitions ``names`` of the lesson's solution file; their namespace."""
-    tree = ast.parse(SOLUTION.read_text(encoding="utf-8"))
-    nodes = [node for node in tree.body if getattr(node, "name", None) in names]
-    assert sorted(node.name for node in nodes) == sorted(names), f"{SOLUTION.name} lacks some of {names}"
-    namespace = {"np": np, "Optimizer": Optimizer}
-    exec(compile(ast.Module(nodes, type_ignores=[]), str(SOLUTION), "exec"), namespace)  # noqa: S102
-    return namespace
-
-
 def test_the_solutions_optimizers_train_the_plug_in_model_like_nnlibs(capsys):
-    code = solution_code("minibatches", "MySGD", "MyAdam", "svrg_epoch")
+    code = solution_code("04_gradient_descent_and_optimization", ("minibatches", "MySGD", "MyAdam", "svrg_epoch"),
+                         {"np": np, "Optimizer": Optimizer})
     for check, name in [(check_minibatches, "minibatches"), (check_my_sgd, "MySGD"), (check_my_adam, "MyAdam"),
                         (check_svrg_epoch, "svrg_epoch")]:
         out = run(check, code[name], capsys)

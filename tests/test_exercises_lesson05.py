@@ -332,18 +332,6 @@ def test_early_stopping_that_aliases_the_parameters_is_named(capsys):
     assert "a reference to p.data would change" in failure_hint(check_early_stopping, aliasing, capsys, "5.6")
 
 
-def test_early_stopping_with_a_hand_made_validation_loss_is_told_to_use_evaluate(capsys):
-    def by_hand(model, loss, optimizer, X, y, X_val, y_val, patience, max_epochs, batch_size=10, rng=0):
-        rng = np.random.default_rng(rng)
-        for _ in range(max_epochs):
-            nnlib.fit(model, loss, optimizer, X, y, epochs=1, batch_size=batch_size, rng=rng)
-            loss(model(X_val), y_val)   # left waiting for a backward: the next epoch's loss.backward() refuses
-        return 1, []
-
-    out = run(check_early_stopping, by_hand, capsys)
-    assert out.startswith("❌ Exercise 5.6") and "evaluate(model, loss, X_val, y_val)" in out.partition("Hint: ")[2]
-
-
 @pytest.mark.parametrize(("result", "hint"), [
     (None, "return the pair (best_epoch, val_losses)"), (3, "return the pair (best_epoch, val_losses)"),
 ])

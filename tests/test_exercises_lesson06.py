@@ -1,13 +1,11 @@
 """Lesson 06 checks: ✅ for a right answer, ❌ naming the typical mistake, ⏳ for an unsolved stub."""
 
-import ast
 import math
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pytest
-from exercise_helpers import failure_hint, run, todo
+from exercise_helpers import failure_hint, run, solution_code, todo
 
 from nnlib import Module, Parameter
 from nnlib.exercises import (
@@ -19,8 +17,6 @@ from nnlib.exercises import (
     check_maxpool_backward,
 )
 from nnlib.functional import col2im as nnlib_col2im
-
-SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "06_convolution_and_cnns.py"
 
 
 def conv_output_size(size, kernel, stride=1, padding=0):
@@ -357,18 +353,9 @@ def test_my_conv2d_matches_torch(torch):
     np.testing.assert_allclose(layer.bias.grad, tb.grad.numpy(), rtol=1e-10)
 
 
-def solution_code(*names: str) -> dict:
-    """Run the top-level definitions ``names`` of the lesson's solution file; their namespace."""
-    tree = ast.parse(SOLUTION.read_text(encoding="utf-8"))
-    nodes = [node for node in tree.body if getattr(node, "name", None) in names]
-    assert sorted(node.name for node in nodes) == sorted(names), f"{SOLUTION.name} lacks some of {names}"
-    namespace = {"np": np, "NamedTuple": NamedTuple, "Module": Module, "Parameter": Parameter}
-    exec(compile(ast.Module(nodes, type_ignores=[]), str(SOLUTION), "exec"), namespace)  # noqa: S102
-    return namespace
-
-
 def test_the_solutions_conv2d_trains_the_small_cnn_and_its_col2im_passes(capsys):
-    code = solution_code("MyConv2dCache", "MyConv2d", "col2im")
+    code = solution_code("06_convolution_and_cnns", ("MyConv2dCache", "MyConv2d", "col2im"),
+                         {"np": np, "NamedTuple": NamedTuple, "Module": Module, "Parameter": Parameter})
     check_conv2d_forward(code["MyConv2d"])
     check_conv2d_backward(code["MyConv2d"])
     check_col2im(code["col2im"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from exercise_helpers import failure_hint, run, todo
+from exercise_helpers import failure_hint, run, stub_of
 
 from nnlib import RNN, Linear, MSELoss, SequenceModel, clip_grad_value
 from nnlib.exercises import (
@@ -116,13 +116,6 @@ def truncated_bptt(model, loss_fn, optimizer, x, y, window, *, carry=True, zero=
     if not step_each:
         optimizer.step()
     return losses
-
-
-def stub_of(fn):
-    """What make_lessons leaves the learner: each method of a class (or the function) raises NotImplementedError."""
-    if not isinstance(fn, type):
-        return todo
-    return type(fn.__name__, (fn,), {name: todo for name in ("forward", "backward") if name in vars(fn)})
 
 
 @pytest.mark.parametrize(("check", "fn", "exercise"), [

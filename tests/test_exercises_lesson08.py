@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from exercise_helpers import failure_hint, run, todo
+from exercise_helpers import failure_hint, run, stub_of
 
 from nnlib import GRU, LSTM, Linear
 from nnlib.exercises import (
@@ -92,14 +92,6 @@ def make_gru(mistake=""):
             return d_ih, d_hh, direct + d_hh @ self.weight_hh.data.T
 
     return MyGRU
-
-
-def stub_of(fn):
-    """What make_lessons leaves the learner: each method of a class (or the function) raises NotImplementedError."""
-    if not isinstance(fn, type):
-        return todo
-    methods = ("forward", "backward", "step", "step_backward")
-    return type(fn.__name__, (fn,), {name: todo for name in methods if name in vars(fn)})
 
 
 @pytest.mark.parametrize(("check", "fn", "exercise"), [

@@ -13,7 +13,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
-from exercise_helpers import todo
+from exercise_helpers import stub_of, todo
 
 import nnlib.exercises
 from nnlib.exercises import GRADING_ENV, CheckFailed, grading, grading_mode
@@ -74,10 +74,17 @@ def test_every_check_has_a_right_answer_in_its_lesson_tests(name):
         f"tests/test_exercises_{name.split('.')[0]}.py")
 
 
+def unsolved(check):
+    """What the generated lesson holds: the right answer's stub (a class keeps its base, its methods raise)."""
+    return stub_of(RIGHT_ANSWERS.get(check, [None])[0])
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
-@pytest.mark.parametrize(("answer", "symbol"), [(todo, "⏳"), (wrong, "❌")], ids=["unsolved", "wrong"])
-def test_grading_mode_raises_with_the_message_it_would_print(name, answer, symbol, capsys, monkeypatch):
+@pytest.mark.parametrize(("make_answer", "symbol"), [(unsolved, "⏳"), (lambda check: wrong, "❌")],
+                         ids=["unsolved", "wrong"])
+def test_grading_mode_raises_with_the_message_it_would_print(name, make_answer, symbol, capsys, monkeypatch):
     check = CHECKS[name]
+    answer = make_answer(check)
     monkeypatch.delenv(GRADING_ENV, raising=False)
     verdict = printed(check, answer, capsys)
     assert verdict.startswith(symbol), verdict

@@ -1,6 +1,6 @@
 """Checks for lesson 01, the neuron and the perceptron. Reference values come from :class:`nnlib.Perceptron`.
 
-The build exercise (1.4, the training loop) is checked in stages by :func:`check_stages`, which lesson 02's layer
+The build exercise (1.4, the training loop) is checked in stages by :func:`report_stages`, which lesson 02's layer
 builds share: against nnlib's reference, then plugged into nnlib, each failure naming the check that failed.
 
 When a learner's answer is wrong, each check also tries the typical mistakes (bias forgotten, the update's
@@ -146,7 +146,7 @@ def diagnose(function: Callable, cases: list[Case], mistakes: list[tuple[Callabl
     return status, f"{message}\n   Hint: {hint}"
 
 
-def check_stages(title: str, stages: list[tuple[str, Stage]], summary: str) -> None:
+def report_stages(title: str, stages: list[tuple[str, Stage]], summary: str) -> None:
     """Run a build exercise's checks in order and report once: the first stage that fails or waits, else ✅.
 
     Args:
@@ -278,7 +278,7 @@ def check_train_perceptron(fn: Callable) -> None:
             "XOR is not linearly separable: the loop must run all max_epochs sweeps and its last one still has "
             "mistakes; never stop on a condition other than an epoch without mistakes.")),
     ]
-    check_stages("Exercise 1.4: train_perceptron", stages,
+    report_stages("Exercise 1.4: train_perceptron", stages,
                  "train_perceptron is correct: it matches nnlib.Perceptron.fit on 4 data sets (weights, bias, "
                  "mistakes per epoch); plugged into nnlib.Perceptron its weights compute AND and OR, epoch by "
                  "epoch as nnlib's; on XOR it reports non-convergence.")

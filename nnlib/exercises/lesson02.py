@@ -23,7 +23,7 @@ from ..losses import CrossEntropyLoss
 from ..module import Module, Sequential
 from ..optim import SGD
 from ._core import FAILED, NOT_DONE, PASSED, Case, check_with_diagnosis
-from .lesson01 import check_stages, diagnose, named
+from .lesson01 import diagnose, named, report_stages
 
 # Pre-activations (the notes' net) on both sides of 0, 0 itself, and a 2-D batch: shapes must be kept.
 _NETS = [
@@ -299,7 +299,7 @@ def _check_activation(title: str, cls, reference: Callable, settings: list[dict]
                lambda: diagnose(named(run, cls), _io_cases(reference, settings), mistakes, hint)),
               ("gradcheck", _gradcheck_stage(lambda: cls(**settings[0]), inputs)),
               *_plug_in_stages(cls, reference, _activation_hidden, settings, name, reference_name)]
-    check_stages(title, stages, f"{name} is correct: {summary} matches {reference_name} (forward and backward, "
+    report_stages(title, stages, f"{name} is correct: {summary} matches {reference_name} (forward and backward, "
                                 f"{len(LAYER_SHAPES)} float64 shapes), passes gradcheck, and trains a 2-8-8-2 MLP "
                                 f"exactly as {reference_name} does, also with one instance used twice.")
 
@@ -442,7 +442,7 @@ def check_maxout_backward(cls) -> None:
     stages = [("compared with nnlib.Maxout", lambda: diagnose(named(run, cls), cases, mistakes, hint)),
               ("gradcheck", _gradcheck_stage(lambda: _maxout_layers(cls, 3, 4, 3, 1), inputs)),
               ("plug-in (a 2-8-8-2 maxout MLP on make_moons)", plug_in)]
-    check_stages("Exercise 2.7: maxout backward", stages,
+    report_stages("Exercise 2.7: maxout backward", stages,
                  f"{name} is correct: its gradients match nnlib.Maxout on {len(MAXOUT_SHAPES)} float64 shapes, pass "
                  "gradcheck, and train a 2-8-8-2 maxout MLP exactly as nnlib.Maxout does.")
 

@@ -515,8 +515,8 @@ def check_early_stopping(fn: Callable) -> None:
                 f"{name} stops at the reference's epoch on {len(EARLY_STOPPING_RUNS)} runs (patience 3 and 8, out of "
                 "epochs, with dropout) and restores the best epoch's weights.",
                 crash_hint="train each epoch with fit(..., epochs=1, batch_size=batch_size, rng=rng) and compute the "
-                           "validation loss with evaluate(model, loss, X_val, y_val)['loss'] (eval mode, no cache left "
-                           "waiting); return (best_epoch, val_losses).")
+                           "validation loss with evaluate(model, loss, X_val, y_val)['loss'] (eval mode: dropout off); "
+                           "return (best_epoch, val_losses).")
 
 
 # --- Exercise 5.7 (challenge): the proximal L1 step ---------------------------------------------------------

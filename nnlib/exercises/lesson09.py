@@ -18,11 +18,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..layers import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Tanh
-from ..losses import CrossEntropyLoss
 from ..module import Module, Sequential, no_grad
-from ..optim import Adam
-from ..pretrained import N_FEATURES, TARGET_DIGITS, adapt, load_digits_cnn, scanned_digits
-from ..training import accuracy, fit
+from ..pretrained import N_FEATURES, TARGET_DIGITS, adapt, load_digits_cnn, scanned_digits, train_steps
+from ..training import accuracy
 from ._core import FAILED, NOT_DONE, PASSED, Case, check_with_diagnosis, compare, evaluate, report
 from .lesson03 import call_learner, failure, run_check
 
@@ -321,12 +319,6 @@ def check_extract_features(fn: Callable) -> None:
 
 # --- Exercise 9.5: the transfer recipe as code -----------------------------------------------------------------
 
-def _train_steps(model: Module, X, y, lr: float, steps: int, rng) -> None:
-    """About ``steps`` Adam steps on batches of 16: the lesson's ``train_steps``, what ``adapt`` trains with."""
-    fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), X, y, epochs=max(1, round(steps * 16 / len(X))),
-        batch_size=16, rng=rng)
-
-
 def _recipe(method, X, y, n_classes, steps, rng, fine_tune_lr, *, freeze=True, unfreeze=True, stage_2_lr=None,
             new_head=True, one_generator=True, head_first=True) -> Sequential:
     """``adapt``'s "frozen" and "fine-tune" methods, with switches that reproduce the typical mistakes."""
@@ -337,12 +329,12 @@ def _recipe(method, X, y, n_classes, steps, rng, fine_tune_lr, *, freeze=True, u
         model[-1] = Linear(N_FEATURES, n_classes, rng=draw())
     if head_first or method == "frozen":
         model[:-1].requires_grad_(not freeze)
-        _train_steps(model, X, y, 3e-3, steps, draw())
+        train_steps(model, X, y, 3e-3, steps, draw())
     if method == "fine-tune":
         model.requires_grad_(unfreeze)
         if not unfreeze:
             model[-1].requires_grad_(True)
-        _train_steps(model, X, y, stage_2_lr or fine_tune_lr, steps, draw())
+        train_steps(model, X, y, stage_2_lr or fine_tune_lr, steps, draw())
     return model.eval()
 
 

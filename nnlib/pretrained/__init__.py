@@ -25,7 +25,7 @@ from ..optim import Adam
 from ..training import accuracy, fit
 
 __all__ = ["CANVAS", "NOISE", "SOURCE_DIGITS", "TARGET_DIGITS", "WEIGHTS", "METHODS", "scanned_digits",
-           "N_FEATURES", "digits_cnn", "load_digits_cnn", "pretrain", "adapt"]
+           "N_FEATURES", "digits_cnn", "load_digits_cnn", "pretrain", "train_steps", "adapt"]
 
 CANVAS = 12
 NOISE = 0.1
@@ -95,8 +95,9 @@ def pretrain(copies: int = 16, epochs: int = 6, rng=0) -> tuple[Sequential, floa
     return model, accuracy(model(place_on_canvas(X_test, CANVAS, NOISE, rng)), y_test)
 
 
-def _train(model, X, y, lr: float, steps: int, rng) -> None:
-    """About ``steps`` Adam steps on batches of 16 over (X, y), updating only the unfrozen parameters."""
+def train_steps(model, X, y, lr: float, steps: int, rng) -> None:
+    """About ``steps`` Adam steps on batches of 16 over (X, y), updating only the unfrozen parameters (what
+    :func:`adapt` trains with)."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     fit(model, CrossEntropyLoss(), Adam(trainable, lr=lr), X, y, epochs=max(1, round(steps * 16 / len(X))),
         batch_size=16, rng=rng)
@@ -120,16 +121,16 @@ def adapt(method: str, X, y, n_classes: int = 5, steps: int = 200, rng=0, weight
     rng = as_rng(rng, "adapt")
     if method == "scratch":
         model = digits_cnn(n_classes, rng)
-        _train(model, X, y, 3e-3, 2 * steps, rng)
+        train_steps(model, X, y, 3e-3, 2 * steps, rng)
         return model.eval()
     model = load_digits_cnn(weights)
     model[-1] = Linear(N_FEATURES, n_classes, rng=rng)
     if method == "frozen" or head_first:
         model[:-1].requires_grad_(False)
-        _train(model, X, y, 3e-3, steps, rng)
+        train_steps(model, X, y, 3e-3, steps, rng)
     if method == "fine-tune":
         model.requires_grad_(True)
-        _train(model, X, y, fine_tune_lr, steps if head_first else 2 * steps, rng)
+        train_steps(model, X, y, fine_tune_lr, steps if head_first else 2 * steps, rng)
     return model.eval()
 
 
