@@ -108,9 +108,10 @@ test-browser: $(VENV)/.browser-installed
 # The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says,
 # one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much),
 # and no network (tools/offline/sitecustomize.py refuses every host but this one): every notebook is proven offline.
+# Notebooks run two at a time (one per core, each kernel on one BLAS thread); a notebook's cells stay in one worker.
 NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline OPENBLAS_NUM_THREADS=1 \
 	PYTHONPATH="$(CURDIR)/tools/offline$(if $(PYTHONPATH),:$(PYTHONPATH))" \
-	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300
+	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300 -n $(PYTEST_WORKERS) --dist loadfile
 
 NBVAL_SANITIZE ?= tests/nbval_sanitize.cfg
 nbval: nbval-solutions

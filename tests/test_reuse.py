@@ -1,5 +1,9 @@
 """Reuse is never silently wrong: one instance used twice, shared weights, and forwards that wait for backward."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -209,3 +213,11 @@ def test_a_validation_loss_computed_without_no_grad_does_not_confuse_the_next_st
     reference, reference_loss = _model(), nnlib.CrossEntropyLoss()
     reference_loss(reference(x), y)
     np.testing.assert_allclose(dx, reference.backward(reference_loss.backward()), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("value", "enabled"), [("0", False), ("1", True), ("", True)])
+def test_the_environment_variable_sets_the_kernels_of_a_new_process(value, enabled):
+    code = "import nnlib; print(nnlib.fast_kernels_enabled())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "NNLIB_FAST_KERNELS": value})
+    assert done.stdout.strip() == str(enabled)

@@ -5,10 +5,13 @@ faster, it lives in this package instead, one module per layer family, each func
 speeds up, what it assumes and the measurement that justified it. Layers call a kernel only when
 :func:`fast_kernels_enabled` is true, and tests run both roads and compare them.
 
-``nnlib.use_fast_kernels(False)`` runs everything on the reference code, globally or in a ``with`` block.
+``nnlib.use_fast_kernels(False)`` runs everything on the reference code, globally or in a ``with`` block; the
+environment variable ``NNLIB_FAST_KERNELS=0`` starts every process that way (a whole test run, a notebook kernel).
 """
 
 from __future__ import annotations
+
+import os
 
 from .._checks import InputError
 
@@ -16,7 +19,7 @@ __all__ = ["use_fast_kernels", "fast_kernels_enabled"]
 
 
 class _Switch:
-    enabled = True
+    enabled = os.environ.get("NNLIB_FAST_KERNELS", "1").strip() != "0"
 
 
 _switch = _Switch()
