@@ -105,8 +105,8 @@ def test_the_student_version_has_stubs_and_no_solution(course):
 def test_the_gradebook_gives_full_marks_lost_points_and_zero(course):
     got = scores(course)
     print("gradebook scores:", {f"{student}/{lesson[:2]}": f"{s:g}/{m:g}" for (student, lesson), (s, m) in got.items()})
-    full = {lesson: make_nbgrader.POINTS_PER_CHECK * len(answers(nbformat.read(
-        course / "source" / lesson / f"{lesson}.ipynb", as_version=4))) for lesson in LESSONS}
+    full = {lesson: sum(cell.metadata.get("nbgrader", {}).get("points", 0) for cell in nbformat.read(
+        course / "source" / lesson / f"{lesson}.ipynb", as_version=4).cells) for lesson in LESSONS}  # one per check
     assert full[LESSONS[0]] >= 3 and full[LESSONS[1]] >= 4, full
     assert got == {("alice", LESSONS[0]): (full[LESSONS[0]],) * 2, ("carol", LESSONS[0]): (0, full[LESSONS[0]]),
                    ("alice", LESSONS[1]): (full[LESSONS[1]],) * 2,
