@@ -85,6 +85,7 @@ def test_every_solution_exports_with_one_test_per_check_and_one_answer_per_regio
         cells = jupytext.reads(text, fmt="py:percent").cells
         cells_with_regions = [cell for cell in cells if "### BEGIN SOLUTION" in cell.source]
         assert sum(m["solution"] for m in meta) == len(cells_with_regions), path.name  # a class's methods share a cell
+        assert all(re.fullmatch(r"[a-zA-Z0-9_\-]*", m["grade_id"]) for m in meta), path.name  # nbgrader's schema
         checks = len(re.findall(r"^check_\w+\(", text, re.MULTILINE))
         assert sum(m.get("points", 0) for m in meta) == mn.POINTS_PER_CHECK * checks >= 2, path.name
 

@@ -98,8 +98,8 @@ def mark_cell(cell, seen: set[str], source: str) -> None:
     """Give ``cell`` its nbgrader metadata (and, for a check cell, the graded source)."""
     checks = check_calls(cell.source) if cell.cell_type == "code" else []
     if cell.cell_type == "code" and BEGIN in cell.source:
-        functions = [region.function for region in find_regions(cell.source, source)]
-        kind, grade_id, points = "answer", "answer-" + "-".join(functions), 0
+        functions = [region.function.replace(".", "_") for region in find_regions(cell.source, source)]
+        kind, grade_id, points = "answer", "answer-" + "-".join(functions), 0  # nbgrader ids: letters, digits, _ -
     elif checks:
         kind, grade_id, points = "test", "test-" + "-".join(checks), POINTS_PER_CHECK * len(checks)
         cell.source = TEST_CELL.format(calls=textwrap.indent(cell.source.strip(), "    "))
