@@ -105,7 +105,8 @@ def check_array(x, who, *, name: str = "input", ndim=None, shape=None, dtype=Non
         dtype: the exact dtype required (a layer's parameter dtype); ``None`` accepts float32/float64.
         finite: also reject NaN and ±inf (costs one pass over ``x``).
     """
-    x = as_array(x, who, name, "a floating-point array")
+    if type(x) is not np.ndarray:  # the test alone: check_array runs several times per training step
+        x = as_array(x, who, name, "a floating-point array")
     if x.dtype not in (np.float32, np.float64):
         target = np.dtype(np.float32 if dtype is None else dtype)
         kind = "a float32 or float64" if x.dtype.kind == "f" else "a floating-point"
@@ -119,11 +120,11 @@ def check_array(x, who, *, name: str = "input", ndim=None, shape=None, dtype=Non
         if x.ndim not in allowed:
             want = " or ".join(f"{n}-D" for n in allowed)
             raise InputError(f"{who}: {name} must be {want}, got shape {x.shape}")
-    if shape is not None:
+    if shape is not None and x.shape != shape:
         if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape, strict=True)):
             want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
             raise InputError(f"{who}: {name} must have shape {want}, got {x.shape}")
-    if finite:
+    if finite and not np.logical_and.reduce(np.isfinite(x), axis=None):  # the test inlined: it runs at every step
         check_finite(x, who, name)
     return x
 
@@ -161,7 +162,8 @@ def _image_fix(shape: tuple, channels: int | None) -> str:
 def check_finite(x: np.ndarray, who, name: str = "input") -> None:
     """Raise if ``x`` holds NaN or ±inf."""
     finite = np.isfinite(x)
-    if not finite.all():
+    # not finite.all(): on the small arrays of a training step its Python wrapper costs more than the test itself
+    if not np.logical_and.reduce(finite, axis=None):
         raise InputError(f"{who}: {name} contains {int(np.isnan(x).sum())} NaN and "
                          f"{int(np.isinf(x).sum())} infinite values out of {x.size} (first at index "
                          f"{tuple(int(i) for i in np.argwhere(~finite)[0])}); expected finite values only")

@@ -27,6 +27,7 @@ wait: older ones are dropped.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -38,16 +39,20 @@ MAX_WAITING = 4  # top-level forwards of one module that may wait for their back
 
 
 class _Recording:
-    """Global state of forward and backward calls (nnlib is single-threaded)."""
+    """Global state of forward and backward calls (nnlib is single-threaded). Slots: read at every module call."""
 
-    grad_enabled = True
-    detect_anomaly = False
-    forward_tape: int | None = None   # the top-level forward running now
-    holders: list | None = None       # ... and the modules that stored a cache during it
-    last_gradient: tuple = (None, None)  # (dL/d input, that input) of the latest top-level backward, e.g. a loss's
-    backward_tape: int | None = None  # the forward whose backward is running now
-    depth = 0                         # how many module forwards are running, one inside another
-    last_tape = 0
+    __slots__ = ("grad_enabled", "detect_anomaly", "forward_tape", "holders", "last_gradient", "backward_tape",
+                 "depth", "last_tape")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.detect_anomaly = False
+        self.forward_tape: int | None = None   # the top-level forward running now
+        self.holders: list | None = None       # ... and the modules that stored a cache during it
+        self.last_gradient: tuple = (None, None)  # (dL/d input, that input) of the latest top-level backward
+        self.backward_tape: int | None = None  # the forward whose backward is running now
+        self.depth = 0                         # how many module forwards are running, one inside another
+        self.last_tape = 0
 
 
 _recording = _Recording()
@@ -150,7 +155,7 @@ def _pop_cache(caches: list | None, tape) -> None:
 def _forget(tape: int, holders: list) -> None:
     """Drop every cache that one top-level forward stored (what its backward did not pop)."""
     for module in holders:
-        caches = module.__dict__.get("_caches")
+        caches = module._caches
         if caches:
             caches[:] = [entry for entry in caches if entry[0] != tape]
 
@@ -169,28 +174,28 @@ def _tracked_backward(backward):
 
     @functools.wraps(backward)
     def tracked(self, *args, **kwargs):
-        state, recording = self.__dict__, _recording
-        if state.get("_in_backward"):  # a subclass's backward calling super().backward()
+        recording = _recording
+        if type(self).backward is not tracked:  # a subclass's backward calling super().backward()
             return backward(self, *args, **kwargs)
-        waiting = None
-        if recording.backward_tape is None:
-            waiting = self._take_waiting(args[0] if args else None)
-            if waiting is not None:
-                recording.backward_tape = waiting.tape
-        state["_in_backward"] = True
+        tape, waiting = recording.backward_tape, None
+        if tape is None:  # called by the user, not by a model's backward
+            waiting = self._waiting_for(args[0] if args else None)
+            if waiting is None:  # a model whose layers were called one by one: each layer takes its own forward
+                return backward(self, *args, **kwargs)
+            tape = recording.backward_tape = waiting.tape
         try:
-            result = backward(self, *args, **kwargs)
-            if recording.detect_anomaly:
-                _check_finite_result(self, result, "backward")
-            caches, tape = state.get("_caches"), recording.backward_tape
-            if caches and caches[-1][0] == tape:  # the usual case, inlined: this runs for every layer
-                caches.pop()
-            else:
-                _pop_cache(caches, tape)
+            # As in __call__: a call with one plain argument stays in Python's own loop; a starred call goes through C
+            result = backward(self, args[0]) if len(args) == 1 and not kwargs else backward(self, *args, **kwargs)
         finally:
-            state["_in_backward"] = False
             if waiting is not None:
                 recording.backward_tape = None
+        if recording.detect_anomaly:
+            _check_finite_result(self, result, "backward")
+        caches = self._caches
+        if caches and caches[-1][0] == tape:  # the usual case, inlined: this runs for every layer
+            caches.pop()
+        else:
+            _pop_cache(caches, tape)
         if waiting is not None:
             self._release(waiting)
             recording.last_gradient = (result, waiting.inputs[0][0] if waiting.inputs and waiting.inputs[0] else None)
@@ -217,27 +222,18 @@ class Parameter:
         self.name = name
         self.requires_grad = requires_grad
 
-    @property
-    def requires_grad(self) -> bool:
-        return self._requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, flag: bool) -> None:
+    def _set_requires_grad(self, flag: bool) -> None:
         if not isinstance(flag, (bool, np.bool_)):
             raise InputError(f"Parameter {self.name!r}: requires_grad must be True or False, got {flag!r}")
         self._requires_grad = bool(flag)
 
-    @property
-    def shape(self) -> tuple:
-        return self.data.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
-
-    @property
-    def size(self) -> int:
-        return self.data.size
+    # Read several times per training step by layers and optimizers: the getters are C attribute lookups
+    # (operator.attrgetter), not Python functions, which cost a frame each.
+    requires_grad = property(operator.attrgetter("_requires_grad"), _set_requires_grad,
+                             doc="When false, backward leaves ``grad`` untouched and optimizers skip the parameter.")
+    shape = property(operator.attrgetter("data.shape"), doc="``data.shape``")
+    dtype = property(operator.attrgetter("data.dtype"), doc="``data.dtype``")
+    size = property(operator.attrgetter("data.size"), doc="``data.size``")
 
     def zero_grad(self) -> None:
         self.grad.fill(0)
@@ -258,6 +254,10 @@ class Module:
     """Base class of every layer and model. Subclasses implement ``forward`` and ``backward``."""
 
     training: bool = True
+    # Bookkeeping of the contract above, as class defaults so that a subclass need not call Module.__init__:
+    _caches: list | None = None      # [(tape, cache)], a stack: what each forward stored for its backward
+    _waiting: list | None = None     # [_WaitingForward], the top-level forwards waiting for their backward
+    _call_mark: int | None = None    # during forward: how many caches there were when the call began
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -271,19 +271,19 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
-        recording, state = _recording, self.__dict__
+        recording = _recording
         top_level = recording.depth == 0 and recording.grad_enabled
         if top_level:
-            if "_waiting" in state:
+            if self._waiting:
                 self._forget_waiting(args, kwargs)
             tape = recording.last_tape = recording.last_tape + 1
             holders = []
             recording.forward_tape, recording.holders = tape, holders
-        caches = state.get("_caches")
-        state["_call_mark"] = len(caches) if caches else 0
+        caches = self._caches
+        self._call_mark = len(caches) if caches else 0
         recording.depth += 1
-        try:
-            output = self.forward(*args, **kwargs)
+        try:  # forward(*args, **kwargs) always goes through C; the usual one-argument call is cheaper written out
+            output = self.forward(args[0]) if len(args) == 1 and not kwargs else self.forward(*args, **kwargs)
             if recording.detect_anomaly:
                 _check_finite_result(self, output, "forward")
         except BaseException as err:
@@ -294,11 +294,13 @@ class Module:
             raise
         finally:
             recording.depth -= 1
-            state["_call_mark"] = None
+            self._call_mark = None
             if top_level:
                 recording.forward_tape = recording.holders = None
         if top_level:
-            state.setdefault("_waiting", []).append(_WaitingForward(tape, (args, kwargs), output, holders))
+            if self._waiting is None:
+                self._waiting = []
+            self._waiting.append(_WaitingForward(tape, (args, kwargs), output, holders))
         return output
 
     # --- the cache: what forward stored for backward -----------------------------------------------
@@ -309,10 +311,10 @@ class Module:
         Raises RuntimeError when there is none: forward has not run, ran under ``no_grad``, or its backward already
         ran.
         """
-        if not _recording.grad_enabled and self.__dict__.get("_call_mark") is not None:
+        if not _recording.grad_enabled and self._call_mark is not None:
             raise RuntimeError(f"{self.short_name()}: no cache is kept under no_grad, so a forward must not read "
                                "self.cache back: keep the value in a local variable")
-        tape, caches = _recording.backward_tape, self.__dict__.get("_caches")
+        tape, caches = _recording.backward_tape, self._caches
         if caches and (tape is None or caches[-1][0] == tape):
             return caches[-1][1]
         for entry_tape, value in reversed(caches or ()):
@@ -329,8 +331,10 @@ class Module:
             return
         if not _recording.grad_enabled:
             return
-        caches = self.__dict__.setdefault("_caches", [])
-        mark = self.__dict__.get("_call_mark")
+        caches = self._caches
+        if caches is None:
+            caches = self._caches = []
+        mark = self._call_mark
         tape = _recording.forward_tape
         if mark is not None and len(caches) > mark:  # a second assignment in the same forward replaces the first
             caches[-1] = (tape, value)
@@ -349,7 +353,7 @@ class Module:
 
     def _release(self, waiting: _WaitingForward) -> None:
         """Forget one top-level forward: its place in the queue and every cache it left in this tree."""
-        queue = self.__dict__.get("_waiting", [])
+        queue = self._waiting or []
         if len(queue) == 1 and queue[0] is waiting:
             queue.clear()
         else:
@@ -358,27 +362,27 @@ class Module:
 
     def _forget_waiting(self, args, kwargs) -> None:
         """Before a new top-level forward: drop waiting forwards on the same inputs, and the oldest beyond the limit."""
-        queue = self.__dict__.get("_waiting", [])
+        queue = self._waiting or []
         for old in list(queue):
             if _same_inputs(old.inputs, (args, kwargs)):
                 self._release(old)
         while len(queue) >= MAX_WAITING:
             self._release(queue[0])
 
-    def _take_waiting(self, grad) -> _WaitingForward | None:
+    def _waiting_for(self, grad) -> _WaitingForward | None:
         """The waiting forward a top-level ``backward(grad)`` belongs to: the latest whose output has grad's shape.
 
         None for a model whose layers were called one by one (``model[1](model[0](x))``): each layer's backward then
         takes its own forward.
         """
-        waiting = self.__dict__.get("_waiting", [])
+        waiting = self._waiting or []
         if len(waiting) == 1:  # the usual case; the layer checks the gradient's shape itself
             return waiting[0]
         if not waiting:
-            caches = self.__dict__.get("_caches")
+            caches = self._caches
             if caches:  # forward called as .forward() or from inside another module's forward
                 return _WaitingForward(caches[-1][0], (), None, [])
-            if any(m.__dict__.get("_waiting") or m.__dict__.get("_caches") for m in self.modules()):
+            if any(m._waiting or m._caches for m in self.modules()):
                 return None
             raise RuntimeError(f"{self.short_name()}: backward called before forward, or twice for one forward — "
                                "run the forward pass first (each forward can be backpropagated once, and a forward "

@@ -14,6 +14,7 @@ parameter keeps its own state arrays (momentum buffer, moment estimates) in ``op
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 import numpy as np
@@ -61,14 +62,12 @@ class Optimizer:
         self.lr = lr
         self.state: list[dict] = [{} for _ in self.params]
 
-    @property
-    def lr(self) -> float:
-        """The learning rate η; checked whenever it is set (``opt.lr = 0.01`` between steps)."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
+    def _set_lr(self, value: float) -> None:
         self._lr = check_real(value, self._who(), "lr", lambda v: v > 0, "a number > 0")
+
+    # The getter is a C attribute lookup (read at every step), not a Python function.
+    lr = property(operator.attrgetter("_lr"), _set_lr,
+                  doc="The learning rate η; checked whenever it is set (``opt.lr = 0.01`` between steps).")
 
     def check_grads(self) -> None:
         """Refuse a gradient that is not shaped like its parameter (a hand-set ``param.grad`` would broadcast)."""

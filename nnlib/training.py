@@ -15,6 +15,7 @@ A non-finite loss or gradient (or an overflow anywhere in the step) stops traini
 from __future__ import annotations
 
 import functools
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -127,7 +128,7 @@ def accuracy(scores, y) -> float:
                              "by element; pass the class labels y.argmax(axis=-1) instead")
         correct = (scores > 0) == (y > 0.5)
     elif scores.shape[:-1] == y.shape:
-        correct = np.argmax(scores, axis=-1) == y
+        correct = scores.argmax(axis=-1) == y
     else:
         raise InputError(f"accuracy: scores of shape {scores.shape} do not match labels of shape {y.shape}; "
                          "expected scores (N, C) with labels (N,), or binary logits of the labels' shape")
@@ -372,17 +373,21 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=Non
     model.train()
     meter = _Meter(_is_classification(loss))
     for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle)):
-        guard.step, guard.loss = step, float("nan")
+        guard.step, guard.loss = step, math.nan
         guard.zero_grad()
         redo = functools.partial(_forward_backward, model, loss, xb, yb)
-        with guard.watch("the forward pass or the loss", redo):
-            out = model(xb)
-            guard.loss = float(loss(out, yb))
-        guard.check_loss(redo)
-        with guard.watch("the backward pass", redo):
-            model.backward(loss.backward())
-            if penalty is not None:
-                penalty.backward(model)
+        try:
+            with np.errstate(over="raise", invalid="raise"):  # an overflow or NaN raises: see guard.overflowed
+                guard.phase = "the forward pass or the loss"
+                out = model(xb)
+                guard.loss = float(loss(out, yb))
+                guard.check_loss(redo)
+                guard.phase = "the backward pass"
+                model.backward(loss.backward())
+                if penalty is not None:
+                    penalty.backward(model)
+        except FloatingPointError as err:
+            guard.overflowed(err, redo)
         guard.check_grads(redo)
         if max_grad_norm is not None:
             clip_grad_norm(guard.parameters, max_grad_norm)
@@ -400,12 +405,14 @@ class _Guard:
         self.optimizer, self.epochs = optimizer, epochs
         self.parameters = model.parameters()  # gathered once: walking the module tree every step costs
         self.named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-        name = _first_non_finite((name, p.data) for name, p in model.named_parameters())
+        self.updated = [p for p in optimizer.params if p.requires_grad]  # nothing inside fit can freeze or thaw
+        name = _first_non_finite(model.named_parameters(), "data")
         if name is not None:
             raise InputError(f"fit: parameter {name!r} holds NaN or inf before training; re-create the model")
         self.history = History()
         self.epoch = self.step = 0
         self.loss = float("nan")
+        self.phase = "the forward pass or the loss"  #: where in the step training is, for the error message
 
     def fail(self, what: str, parameter: str | None = None, show_loss: bool = True):
         loss = f" (loss = {self.loss:.6g})" if show_loss else ""
@@ -416,19 +423,13 @@ class _Guard:
             "or check the inputs for extreme values.",
             epoch=self.epoch, step=self.step, loss=self.loss, parameter=parameter, history=self.history)
 
-    @contextmanager
-    def watch(self, phase: str, step=None):
-        """Turn a floating-point overflow or invalid operation inside ``phase`` into a TrainingDivergedError.
+    def overflowed(self, err: FloatingPointError, step=None):
+        """Turn NumPy's overflow or invalid-operation error during ``self.phase`` into a TrainingDivergedError.
 
-        ``step``, a function that redoes the step's forward and backward, is rerun under :class:`detect_anomaly` on
-        failure, to name the layer where NaN or inf first appeared (free when nothing fails).
+        ``step``, a function that redoes the step's forward and backward, is rerun under :class:`detect_anomaly`, to
+        name the layer where NaN or inf first appeared.
         """
-        try:
-            with np.errstate(over="raise", invalid="raise"):
-                yield
-        except FloatingPointError as err:
-            self.fail(f"{phase} produced NaN/inf ({err}){_where_non_finite(step)}",
-                      show_loss=not np.isnan(self.loss))
+        self.fail(f"{self.phase} produced NaN/inf ({err}){_where_non_finite(step)}", show_loss=not np.isnan(self.loss))
 
     def zero_grad(self) -> None:
         for param in self.parameters:
@@ -439,7 +440,7 @@ class _Guard:
             self.fail(f"the loss is not finite{_where_non_finite(step)}")
 
     def check_grads(self, step=None) -> None:
-        name = _first_non_finite((name, p.grad) for name, p in self.named)
+        name = _first_non_finite(self.named, "grad")
         if name is not None:
             self.fail(f"the gradient of parameter {name!r} contains NaN or inf{_where_non_finite(step)}", name)
 
@@ -449,7 +450,7 @@ class _Guard:
         The weights and gradients are finite here (both are checked), so an update can only become NaN/inf through
         an overflow, a division by zero or an invalid operation — each of which raises inside this errstate.
         """
-        params = [p for p in self.optimizer.params if p.requires_grad]
+        params = self.updated
         backup = [p.data.copy() for p in params]
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -487,9 +488,10 @@ def _where_non_finite(step) -> str:
     return ""
 
 
-def _first_non_finite(named_arrays) -> str | None:
-    """Name of the first array holding NaN/inf, or None."""
-    for name, array in named_arrays:
-        if not np.isfinite(array).all():
+def _first_non_finite(named_parameters, attribute: str) -> str | None:
+    """Name of the first parameter whose ``data`` or ``grad`` (``attribute``) holds NaN/inf, or None."""
+    for name, param in named_parameters:
+        # not np.isfinite(...).all(): on a step's small arrays the Python wrapper of .all() costs more than the test
+        if not np.logical_and.reduce(np.isfinite(getattr(param, attribute)), axis=None):
             return name
     return None
