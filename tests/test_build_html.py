@@ -261,4 +261,4 @@ def test_learner_notebooks_executes_copies_and_leaves_the_lessons_alone(tmp_path
     assert executed == tmp_path / "work" / "42_tiny.ipynb"
     assert sorted(path.name for path in lessons.iterdir()) == ["42_tiny.py"]
     outputs = [out for cell in nbformat.read(executed, as_version=4).cells for out in cell.get("outputs", [])]
-    assert [out.get("text", "").split(":")[0] for out in outputs] == ["⏳ Exercise 2.1"]
+    assert [out.get("text", "").split(":")[0] for out in outputs] == ["⏳ to do — Exercise 2.1"]

@@ -174,7 +174,7 @@ def test_the_learner_site_shows_no_solution_and_every_check_waits(page, site, le
         solution = ROOT / "solutions" / name.replace(".html", ".py")  # the index page has none
         text_of_solution = solution.read_text(encoding="utf-8") if solution.exists() else ""
         checks = len(re.findall(r"^check_\w+\(", text_of_solution, re.MULTILINE))  # one verdict each (a class's methods
-        waiting = len(re.findall(r"⏳ Exercise \d+\.\d+", text))         # are two regions, one check)
+        waiting = len(re.findall(r"⏳ to do — Exercise \d+\.\d+", text))         # are two regions, one check)
         assert (waiting, "✅" in text, "❌" in text) == (checks, False, False), name
     page.goto((learner_site / "index.html").as_uri())
     page.screenshot(path=str(artifacts / "learner-site-index.png"), full_page=True)

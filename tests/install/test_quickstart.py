@@ -43,5 +43,5 @@ def test_the_posix_quick_start_serves_the_lessons_without_the_news_popup(clone, 
     executed = nbformat.read(clone / "lessons" / f"{LESSON}.ipynb", as_version=4)
     printed = "".join(out.get("text", "") for cell in executed.cells for out in cell.get("outputs", []))
     checks = re.findall(r"^check_\w+\(", (clone / "solutions" / f"{LESSON}.py").read_text(), re.MULTILINE)
-    assert printed.count("⏳ Exercise 1.") == len(checks) >= 3, printed[-500:]  # every exercise waits
+    assert printed.count("⏳ to do — Exercise 1.") == len(checks) >= 3, printed[-500:]  # every exercise waits
 
