@@ -28,7 +28,8 @@ pytestmark = pytest.mark.course
 SOLUTIONS, LESSONS = ROOT / "solutions", ROOT / "lessons"
 LESSON_PY = LESSONS / ml.PAIRED_FOLDER  # the lessons' jupytext pairs, out of the learner's listing
 NAMES = [p.stem for p in sorted(SOLUTIONS.glob(ml.SOLUTION_GLOB))]
-# (.py, .ipynb) of every pair, relative to the project: solutions/X.py + solutions/X.ipynb, lessons/py/X.py + lessons/X.ipynb
+# (.py, .ipynb) of every pair, relative to the project: solutions/X.py + solutions/X.ipynb,
+# lessons/py/X.py + lessons/X.ipynb
 PAIRED = sorted({(py.relative_to(ROOT).as_posix(), (folder / f"{stem}.ipynb").relative_to(ROOT).as_posix())
                  for folder, py_folder in ((SOLUTIONS, SOLUTIONS), (LESSONS, LESSON_PY))
                  for stem in {p.stem for p in [*py_folder.glob("*.py"), *folder.glob("*.ipynb")]}

@@ -61,7 +61,8 @@ def test_not_callable_is_feedback(capsys):
 def test_not_implemented_waits(capsys):
     assert evaluate(todo, CASES)[0] == NOT_DONE
     out = printed(capsys, todo)
-    assert out == ("⏳ to do — Exercise 9.1: todo is not implemented yet: replace the `raise NotImplementedError` line.\n")
+    assert out == ("⏳ to do — Exercise 9.1: todo is not implemented yet: "
+                   "replace the `raise NotImplementedError` line.\n")
 
 
 def test_shape_mismatch_is_named():

@@ -311,7 +311,8 @@ def test_plug_in_trains(capsys):
 
 
 def test_softmax_backward_with_the_full_jacobian_is_accepted(capsys):
-    assert run(check_softmax_backward, softmax_backward_with_the_jacobian, capsys).startswith("✅ correct — Exercise 2.9")
+    out = run(check_softmax_backward, softmax_backward_with_the_jacobian, capsys)
+    assert out.startswith("✅ correct — Exercise 2.9")
 
 
 @pytest.mark.parametrize(("fn", "hint"), [

@@ -263,7 +263,8 @@ def test_linear_backward_mistakes_get_specific_hints(mistake, hint, capsys):
 def test_the_lesson_stubs_of_my_linear_wait(mistake, waiting, capsys):
     for check, exercise in [(check_linear_forward, "3.6"), (check_linear_backward, "3.7")]:
         out = run(check, linear_class(mistake), capsys)
-        assert out.startswith(f"⏳ to do — Exercise {exercise}" if exercise in waiting else f"✅ correct — Exercise {exercise}"), out
+        expected = f"⏳ to do — Exercise {exercise}" if exercise in waiting else f"✅ correct — Exercise {exercise}"
+        assert out.startswith(expected), out
 
 
 def raises_value_error(*args):
@@ -284,8 +285,8 @@ def test_my_linear_checks_report_a_wrong_kind_of_answer(check, wrong, message, c
 
 
 @pytest.mark.parametrize(("loss_grad", "start", "message"), [
-    (lambda out, target: target - out, "❌", "make Exercise 3.5 pass first"),
-    (todo, "⏳", "squared_error_grad (Exercise 3.5) is not implemented yet"),
+    (lambda out, target: target - out, "❌ not yet —", "make Exercise 3.5 pass first"),
+    (todo, "⏳ to do —", "squared_error_grad (Exercise 3.5) is not implemented yet"),
 ])
 def test_the_plug_in_step_uses_the_learners_loss_gradient(loss_grad, start, message, capsys):
     out = run(lambda layer_class: check_linear_backward(layer_class, loss_grad), linear_class(), capsys)

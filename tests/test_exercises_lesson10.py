@@ -385,7 +385,8 @@ def test_the_plug_in_catches_a_forward_that_is_wrong_inside_the_model_only(capsy
         return (1.01 * out if q.shape[-2] == REVERSAL["length"] else out), weights
 
     out = run(check_attention_forward, wrong_on_long_sequences, capsys)
-    assert out.startswith("❌ not yet — Exercise 10.3") and "the reversal transformer with" in out and "before step 1" in out
+    assert out.startswith("❌ not yet — Exercise 10.3")
+    assert "the reversal transformer with" in out and "before step 1" in out
 
 
 def test_reversal_run_is_deterministic_and_learns():

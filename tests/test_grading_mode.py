@@ -80,7 +80,8 @@ def unsolved(check):
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
-@pytest.mark.parametrize(("make_answer", "symbol"), [(unsolved, "⏳ to do — Exercise"), (lambda check: wrong, "❌ not yet — Exercise")],
+@pytest.mark.parametrize(("make_answer", "symbol"), [(unsolved, "⏳ to do — Exercise"),
+                                                     (lambda check: wrong, "❌ not yet — Exercise")],
                          ids=["unsolved", "wrong"])
 def test_grading_mode_raises_with_the_message_it_would_print(name, make_answer, symbol, capsys, monkeypatch):
     check = CHECKS[name]
