@@ -84,6 +84,11 @@ def test_lesson_is_paired_with_its_py_out_of_the_listing(name):
     assert "jupytext" not in read(path).metadata  # a notebook's own pairing would win over the folder's
 
 
+def test_lessons_and_solutions_share_the_slideshow_style_sheet():
+    """jupyterlab-rise loads rise.css from the notebook's folder: both folders lecture with the same one."""
+    assert text(LESSONS / "rise.css") == text(SOLUTIONS / "rise.css")
+
+
 def test_the_lessons_jupytext_settings_filter_as_the_projects():
     lessons = load_jupytext_configuration_file(str(LESSONS / "jupytext.toml"))
     project = load_jupytext_configuration_file(str(ROOT / "pyproject.toml"))

@@ -78,6 +78,10 @@ SITE_CSS = """
   border-bottom: 1px solid #ddd; font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px; }
 .site-nav a { text-decoration: none; }
 .site-nav .site-next { margin-left: auto; }
+/* Widget labels and controls in JupyterLab's sans-serif, as in the lab (the static page defines no --jp-widgets-*
+   font, so they fell back to the browser's serif). */
+.jupyter-widgets, .jupyter-widgets input, .jupyter-widgets select, .jupyter-widgets button, .widget-label,
+.widget-readout { font-family: var(--jp-ui-font-family, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif); }
 """
 
 # The lab template, with a navigation bar on every page and without mermaid.js (no lesson has a diagram, and its

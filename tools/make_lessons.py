@@ -65,7 +65,7 @@ MARKER_LIKE = re.compile(r"^\s*#[#\s]*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # The slideshow settings of every notebook (jupyterlab-rise): long slides scroll, and start at the top.
 RISE = {"scroll": True, "center": False, "transition": "none", "start_slideshow_at": "beginning"}
-DEFAULT_CELL_METADATA_FILTER = "tags,slideshow,-all"
+DEFAULT_CELL_METADATA_FILTER = "tags,slideshow,jupyter,-all"
 HASHES = Path("build") / "lesson-hashes.json"
 BACKUPS = Path(".lesson-backups")
 FORCE_HINT = "FORCE=1 to overwrite (a backup is kept)"

@@ -63,7 +63,7 @@ def test_the_file_browser_lists_each_lesson_once_and_saving_writes_its_pair(chro
     try:
         page.wait_for_selector(".jp-DirListing-item", timeout=30_000)
         names = page.locator(".jp-DirListing-item .jp-DirListing-itemText").all_inner_texts()
-        expected = [ml.PAIRED_FOLDER, "jupytext.toml", *(f"{name}.ipynb" for name in LESSONS)]
+        expected = [ml.PAIRED_FOLDER, "jupytext.toml", "rise.css", *(f"{name}.ipynb" for name in LESSONS)]
         assert sorted(names) == sorted(expected), names
         page.locator(".jp-Notebook").first.click()
         page.keyboard.press("Control+s")

@@ -158,6 +158,9 @@ def test_a_lesson_renders_its_math_plots_and_widgets_offline(page, site, artifac
     assert all(src.startswith("data:image/") and width > 0 for src, width in images), images
     widget_plots = page.locator(".widget-interact img[src^='data:image/png']")
     assert widget_plots.count() >= 1, "no widget shows its saved plot"
+    label_fonts = set(page.evaluate("Array.from(document.querySelectorAll('.widget-label, .widget-readout'))"
+                                    ".map(e => getComputedStyle(e).fontFamily)"))
+    assert label_fonts and all("sans-serif" in font for font in label_fonts), label_fonts
     requests.assert_offline()
 
 
