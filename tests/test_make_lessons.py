@@ -3,6 +3,7 @@
 import ast
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -387,6 +388,17 @@ def test_another_python_version_in_language_info_is_in_sync(course, capsys):
     assert run(course, "--check") == 0
     assert run(course) == 0
     assert snapshot(course) == before
+
+
+def test_a_rewritten_notebooks_py_is_rewritten_after_it(course):
+    """jupytext refuses to open a notebook newer than its text pair: the .py is written again, after the .ipynb."""
+    run(course)
+    ipynb, py = course / "lessons" / "01_first.ipynb", course / "lessons" / "py" / "01_first.py"
+    ipynb.write_text(ipynb.read_text().replace('"scroll": true', '"scroll": false'))  # only its metadata differs
+    os.utime(py, (0, 0))
+    assert run(course) == 0
+    assert '"scroll": true' in ipynb.read_text()
+    assert py.stat().st_mtime_ns >= ipynb.stat().st_mtime_ns > 0
 
 
 def test_a_lesson_py_left_in_the_old_place_is_extra(course, capsys):
