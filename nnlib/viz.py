@@ -147,13 +147,14 @@ def _graph_rows(nodes: list, column: dict[int, int], sweeps: int = 4) -> dict[in
 GRAPH_DPI = 100
 GRAPH_FONT_PT = 9
 GRAPH_MAX_WIDTH = 10.0
+SHORT_OPS = {"sigmoid": "σ"}  # a labelled node's operation, short enough for its box: "out_h1 (σ)"
 
 
 def draw_graph(root, ax=None, *, show_data=None, show_grad=None, highlight=None):
     """Draw the computational graph of a :class:`nnlib.autograd.Value`, inputs on the left, ``root`` on the right.
 
     Each box shows the node's name (:attr:`Value.name`: label, operation, or a constant's value; a labelled
-    result adds its operation, "out (sigmoid)"), its forward value and its gradient ∇, one per line, at
+    result adds its operation, "out (σ)"), its forward value and its gradient ∇, one per line, at
     ``GRAPH_FONT_PT`` points in a figure at most ``GRAPH_MAX_WIDTH`` inches wide.
 
     Args:
@@ -189,7 +190,7 @@ def draw_graph(root, ax=None, *, show_data=None, show_grad=None, highlight=None)
         grad = f"{node.grad:.4g}" if shown_grad is None or id(node) in shown_grad else "?"
         colour = ("orange" if node is highlight else "honeydew" if node is root
                   else "aliceblue" if not node.children else "whitesmoke")
-        name = f"{node.label} ({node.op})" if node.label and node.op else node.name
+        name = f"{node.label} ({SHORT_OPS.get(node.op, node.op)})" if node.label and node.op else node.name
         ax.text(*position[id(node)], f"{name}\n{data}\n∇ {grad}", ha="center", va="center",
                 fontsize=GRAPH_FONT_PT, linespacing=1.1,
                 bbox={"boxstyle": "round,pad=0.25", "fc": colour, "ec": "0.4"}, zorder=3)

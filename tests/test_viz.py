@@ -91,7 +91,7 @@ def test_draw_graph_shows_every_node_with_value_and_gradient():
     texts = box_texts(draw_graph(out))
     assert len(texts) == len(out.nodes()) == 6
     assert f"w\n2\n∇ {w.grad:.4g}" in texts
-    assert any(t.startswith("out (sigmoid)\n0.9933") for t in texts)
+    assert any(t.startswith("out (σ)\n0.9933") for t in texts)
     assert all(t.endswith("∇ 0.006648") for t in texts if t.startswith("net"))
 
 
@@ -107,7 +107,7 @@ def test_draw_graph_hides_what_a_step_has_not_reached_and_highlights_one_node():
 def test_draw_graph_places_inputs_left_of_what_uses_them():
     out, _ = small_graph()
     x_of = {t.get_text().split("\n")[0]: t.get_position()[0] for t in boxes(draw_graph(out))}
-    assert x_of["w"] < x_of["*"] < x_of["net (+)"] < x_of["out (sigmoid)"]
+    assert x_of["w"] < x_of["*"] < x_of["net (+)"] < x_of["out (σ)"]
     assert x_of["b"] == x_of["*"]  # a leaf sits just left of its first consumer, not at the far left
 
 
