@@ -27,7 +27,7 @@ class Value:
         label: a name to show in drawings ("w5", "net_h1", ...).
     """
 
-    __slots__ = ("data", "grad", "op", "children", "label", "_local_grads")
+    __slots__ = ("data", "grad", "op", "children", "label", "_local_grads")  # name is a property
 
     def __init__(self, data, label: str = ""):
         self.data = check_real(data, "Value", "data")
@@ -51,6 +51,12 @@ class Value:
         """Give this Value a label and return it, so a line can compute and name: ``(w1 * i1).named("p")``."""
         self.label = _check_label(label)
         return self
+
+    @property
+    def name(self) -> str:
+        """What drawings call this Value: its label, else its operation, else (an unnamed constant such as the
+        0.5 of ``0.5 * e ** 2``) its value, e.g. ``"0.5"``. Never empty."""
+        return self.label or self.op or f"{self.data:g}"
 
     def __repr__(self) -> str:
         name = f"{self.label}=" if self.label else ""
@@ -160,10 +166,10 @@ class Value:
     def local_rule(self) -> str:
         """The chain-rule step this node applies during backward, as text (for lessons and widgets)."""
         if not self.children:
-            return f"{_name(self)} is a leaf: its grad is what reached it"
-        parts = [f"{_name(child)}.grad += {local:.6g} × {self.grad:.6g}"
+            return f"{self.name} is a leaf: its grad is what reached it"
+        parts = [f"{child.name}.grad += {local:.6g} × {self.grad:.6g}"
                  for child, local in zip(self.children, self._local_grads, strict=True)]
-        return f"{_name(self)} = {self.op}(…): " + "; ".join(parts)
+        return f"{self.name} = {self.op}(…): " + "; ".join(parts)
 
 
 def _sigmoid(x: float) -> float:
@@ -171,10 +177,6 @@ def _sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)  # the same value without overflowing exp(-x) for very negative x
     return e / (1.0 + e)
-
-
-def _name(value: Value) -> str:
-    return value.label or value.op
 
 
 def _as_value(other, op: str) -> Value:

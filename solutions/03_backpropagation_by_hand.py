@@ -69,7 +69,7 @@ from nnlib.exercises import (
 )
 from nnlib.functional import sigmoid, sigmoid_prime
 from nnlib.training import fit
-from nnlib.viz import draw_graph
+from nnlib.viz import draw_222_network, draw_graph, step_through_graph
 
 np.set_printoptions(precision=9, suppress=True)
 
@@ -123,31 +123,8 @@ w5, w6, w7, w8, b2 = 0.40, 0.45, 0.50, 0.55, 0.60     # hidden -> output; b2 is 
 eta = 0.5                                             # the learning rate η
 PARAMS = dict(w1=w1, w2=w2, w3=w3, w4=w4, b1=b1, w5=w5, w6=w6, w7=w7, w8=w8, b2=b2)
 
-
-def draw_network(params=PARAMS, ax=None):
-    """The 2-2-2 network with its weights on the edges (inputs left, outputs right)."""
-    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
-    at = {"i1": (0, 1), "i2": (0, 0), "h1": (1, 1), "h2": (1, 0), "o1": (2, 1), "o2": (2, 0),
-          "b1": (0.55, -0.7), "b2": (1.55, -0.7)}
-    edges = {"w1": ("i1", "h1"), "w2": ("i2", "h1"), "w3": ("i1", "h2"), "w4": ("i2", "h2"),
-             "w5": ("h1", "o1"), "w6": ("h2", "o1"), "w7": ("h1", "o2"), "w8": ("h2", "o2"),
-             "b1": ("b1", "h2"), "b2": ("b2", "o2")}
-    for name, (start, end) in edges.items():
-        (x0, y0), (x1, y1) = at[start], at[end]
-        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": "0.5", "shrinkB": 16})
-        ax.text(x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), f"{name}={params[name]:.2f}", fontsize=8,
-                ha="center", bbox={"fc": "white", "ec": "none", "pad": 0.5})
-    ax.annotate("", at["h1"], at["b1"], arrowprops={"arrowstyle": "->", "color": "0.5", "shrinkB": 16})
-    ax.annotate("", at["o1"], at["b2"], arrowprops={"arrowstyle": "->", "color": "0.5", "shrinkB": 16})
-    for name, xy in at.items():
-        ax.text(*xy, name, ha="center", va="center", fontsize=11,
-                bbox={"boxstyle": "circle", "fc": "lightyellow" if name[0] == "b" else "aliceblue"})
-    ax.set(xlim=(-0.3, 2.3), ylim=(-1.0, 1.3))
-    ax.axis("off")
-    return ax
-
-
-draw_network()
+# %% jupyter={"source_hidden": true}
+draw_222_network(PARAMS)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -811,7 +788,7 @@ print("Value grads = hand-derived gradients for all 8 weights and 2 biases:",
 # Find $w_5$'s $0.08217$ and $w_1$'s $0.0004386$, and $b_1$'s gradient, the sum of what reaches it from both
 # hidden neurons:
 
-# %%
+# %% jupyter={"source_hidden": true}
 draw_graph(E_graph)
 plt.show()
 
@@ -819,32 +796,10 @@ plt.show()
 # Step through both passes one node at a time. First the **forward** pass reveals the values in topological order
 # (every node after the nodes it is computed from); then the **backward** pass visits the nodes in reverse order
 # and reveals each gradient once every path from the output has delivered its share. The orange node is the
-# current one; the line below the graph is the local rule it applies.
+# current one; the title above the graph states the local rule it applies.
 
 # %% tags=["nbval-ignore-output"]
-GRAPH_NODES = E_graph.nodes()
-COMPUTED = [node for node in GRAPH_NODES if node.children]
-LEAVES = [node for node in GRAPH_NODES if not node.children]
-N_STEPS = len(COMPUTED) + len(GRAPH_NODES)
-
-
-def show_pass(step=0):
-    """Step 0 .. N_STEPS − 1: the forward pass over the computed nodes, then the backward pass over all nodes."""
-    if step < len(COMPUTED):
-        node = COMPUTED[step]
-        shown_data, shown_grad = LEAVES + COMPUTED[:step + 1], []
-        operands = ", ".join(f"{child.label or child.op}={child.data:.6g}" for child in node.children)
-        rule = f"forward: {node.label or node.op} = {node.op}({operands}) = {node.data:.6g}"
-    else:
-        visited = GRAPH_NODES[::-1][:step - len(COMPUTED) + 1]
-        node, shown_data, shown_grad = visited[-1], GRAPH_NODES, visited
-        rule = f"backward: ∂E/∂{node.label or node.op} = {node.grad:.6g}. " + node.local_rule()
-    ax = draw_graph(E_graph, show_data=shown_data, show_grad=shown_grad, highlight=node)
-    ax.set_title(f"step {step} of {N_STEPS - 1}\n{rule}", fontsize=9, loc="left")
-    plt.show()
-
-
-_ = interact(show_pass, step=IntSlider(value=0, min=0, max=N_STEPS - 1, continuous_update=False))
+_ = step_through_graph(E_graph)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 12. Training: 10,000 steps

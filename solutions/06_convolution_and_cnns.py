@@ -39,13 +39,11 @@
 # %%
 import itertools
 import time
-from fractions import Fraction
 from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
-from ipywidgets import Dropdown, IntSlider, Text, interact
+from ipywidgets import Dropdown, IntSlider, interact
 from matplotlib.cbook import get_sample_data
 from scipy.signal import convolve2d
 from sklearn.metrics import ConfusionMatrixDisplay
@@ -65,6 +63,7 @@ from nnlib.gradcheck import gradcheck, numerical_gradient
 from nnlib.losses import CrossEntropyLoss
 from nnlib.optim import Adam
 from nnlib.training import evaluate, fit
+from nnlib.viz import kernel_editor, show_feature_map  # noqa: F401 - show_feature_map: for the learner
 
 np.set_printoptions(precision=3, suppress=True)
 
@@ -380,49 +379,10 @@ print("Conv2d == conv2d_naive on a 24×24 patch of the photo: True")
 # **Your turn: design a kernel.** Pick a preset, or type any kernel into the text field — rows separated by `;`,
 # entries by spaces, fractions such as `1/9` allowed — and press Enter. Any size works (5×5 blurs more). Try
 # `-1 -1 -1; -1 8 -1; -1 -1 -1`, a diagonal edge `2 1 0; 1 0 -1; 0 -1 -2`, or a kernel that shifts the image.
-# You can also call `show_feature_map("1 2 1; 0 0 0; -1 -2 -1")` directly.
+# You can also call `show_feature_map(image[0, 0], "1 2 1; 0 0 0; -1 -2 -1")` (from `nnlib.viz`) directly.
 
 # %% tags=["nbval-ignore-output"]
-def kernel_text(kernel):
-    """(KH, KW) array → '1 0 -1; 2 0 -2; 1 0 -1', with simple fractions such as 1/9."""
-    return "; ".join(" ".join(str(Fraction(float(v)).limit_denominator(100)) for v in row) for row in kernel)
-
-
-def parse_kernel(text):
-    """'1 0 -1; 2 0 -2; 1 0 -1' → (KH, KW) float array. Rows split on ';', entries on spaces or commas."""
-    rows = [row.replace(",", " ").split() for row in text.split(";")]
-    if not rows[0] or len({len(row) for row in rows}) != 1:
-        raise ValueError("every row needs the same number of entries, e.g. 1 0 -1; 2 0 -2; 1 0 -1")
-    return np.array([[float(Fraction(entry)) for entry in row] for row in rows])
-
-
-def show_feature_map(kernel="1 0 -1; 2 0 -2; 1 0 -1"):
-    """The photo and its feature map under ``kernel`` (text, see parse_kernel), with 'same' zero padding."""
-    try:
-        weights = parse_kernel(kernel)
-    except ValueError as err:
-        print(f"Cannot read the kernel: {err}")
-        return
-    conv = Conv2d(1, 1, weights.shape, padding=(weights.shape[0] // 2, weights.shape[1] // 2), bias=False,
-                  dtype=np.float64)
-    conv.weight.data[0, 0] = weights
-    fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(11, 5.5), layout="constrained")
-    ax_in.imshow(image[0, 0], cmap="gray")
-    ax_in.set_title("input")
-    shown = ax_out.imshow(conv(image)[0, 0], cmap="gray")
-    fig.colorbar(shown, ax=ax_out, shrink=0.8)
-    kh, kw = weights.shape
-    ax_out.set_title(f"feature map of a {kh}×{kw} kernel (weights sum to {round(weights.sum(), 6) + 0.0:g})")
-    for ax in (ax_in, ax_out):
-        ax.axis("off")
-    plt.show()
-
-
-kernel_box = Text(value=kernel_text(KERNELS["Sobel x"]), description="kernel", continuous_update=False)
-preset = Dropdown(options=list(KERNELS), value="Sobel x", description="preset")
-preset.observe(lambda change: setattr(kernel_box, "value", kernel_text(KERNELS[change["new"]])), names="value")
-display(preset)
-_ = interact(show_feature_map, kernel=kernel_box)
+_ = kernel_editor(image[0, 0], KERNELS, start="Sobel x")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Pooling

@@ -79,6 +79,7 @@ from nnlib.exercises import (
     check_scaled_scores,
     check_split_heads,
 )
+from nnlib.viz import plot_against_length, plot_attention_weights
 
 np.set_printoptions(precision=3, suppress=True)
 
@@ -520,18 +521,7 @@ W_V = np.eye(6)
 context, A_sentence = F.scaled_dot_product_attention(X_sentence @ W_Q, X_sentence @ W_K, X_sentence @ W_V)
 
 
-def show_weights(weights, queries, keys, ax, title=""):
-    """Heatmap of attention weights (T_q, T_k) with the tokens as labels and the values written in."""
-    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
-    ax.set(xticks=range(len(keys)), yticks=range(len(queries)), xlabel="key", ylabel="query", title=title)
-    ax.set_xticklabels(keys, rotation=45)
-    ax.set_yticklabels(queries)
-    for (i, j), a in np.ndenumerate(weights):
-        ax.text(j, i, f"{a:.2f}", ha="center", va="center", fontsize=7, color="white" if a > 0.5 else "black")
-
-
-fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
-show_weights(A_sentence, WORDS, WORDS, ax, "self-attention with hand-made $W_Q$, $W_K$")
+plot_attention_weights(A_sentence, WORDS, WORDS, title="self-attention with hand-made $W_Q$, $W_K$")
 plt.show()
 looks_at = {WORDS[i]: WORDS[j] for i, j in enumerate(A_sentence.argmax(axis=1))}
 print({word: looks_at[word] for word in ["it", "ate", "was", "hungry"]})
@@ -586,8 +576,7 @@ check_causal_mask(causal_mask)
 # %%
 Q, K, V = X_sentence @ W_Q, X_sentence @ W_K, X_sentence @ W_V
 _, A_causal = F.scaled_dot_product_attention(Q, K, V, F.causal_mask(7))
-fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
-show_weights(A_causal, WORDS, WORDS, ax, "causal self-attention")
+plot_attention_weights(A_causal, WORDS, WORDS, title="causal self-attention")
 plt.show()
 
 renormalised = np.tril(np.exp(Q @ K.T / np.sqrt(2)))       # the allowed terms of each row's softmax, rescaled
@@ -971,9 +960,9 @@ def show_heads(model, sequence):
     model(sequence[None])
     weights = model.layers[0].self_attn.weights[0]                     # (h, T, T)
     labels = [str(d) for d in sequence]
-    fig, axes = plt.subplots(1, len(weights), figsize=(3.2 * len(weights), 3.4), layout="constrained")
-    for j, (ax, head) in enumerate(zip(axes, weights, strict=True)):
-        show_weights(head, [f"out {t}" for t in range(len(sequence))], labels, ax, f"head {j + 1}")
+    fig, axes = plt.subplots(2, len(weights) // 2, figsize=(4.5 * len(weights) // 2, 8.6), layout="constrained")
+    for j, (ax, head) in enumerate(zip(axes.flat, weights, strict=True)):
+        plot_attention_weights(head, [f"out {t}" for t in range(len(sequence))], labels, ax, f"head {j + 1}")
         ax.set(xlabel="input digit", ylabel="")
     plt.show()
     return weights
@@ -1076,26 +1065,14 @@ SEQUENCE_LENGTHS = [16, 32, 64, 128, 256, 512]
 attention_layer, lstm_layer = MultiHeadAttention(32, 4, rng=0), LSTM(32, 32, rng=0)
 batches = {T: np.random.default_rng(T).standard_normal((8, T, 32)).astype(np.float32) for T in SEQUENCE_LENGTHS}
 
-
-def plot_against_length(values, ylabel, title, labels=("multi-head attention", "LSTM")):
-    """Log–log plot of {T: (attention value, LSTM value)} against the sequence length T."""
-    fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
-    for column, (label, marker) in enumerate(zip(labels, "os", strict=True)):
-        ax.plot(SEQUENCE_LENGTHS, [values[T][column] for T in SEQUENCE_LENGTHS], marker + "-", label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(SEQUENCE_LENGTHS, [str(T) for T in SEQUENCE_LENGTHS])
-    ax.set(xlabel="sequence length T", ylabel=ylabel, title=title)
-    ax.legend()
-    plt.show()
-
 # %% tags=["nbval-ignore-output", "timing"]
 timings = {T: (step_seconds(attention_layer, x), step_seconds(lstm_layer, x)) for T, x in batches.items()}
 print("    T   attention (ms)   LSTM (ms)")
 for T, (attention_s, lstm_s) in timings.items():
     print(f"{T:5d} {1e3 * attention_s:14.2f} {1e3 * lstm_s:11.2f}")
-plot_against_length({T: (1e3 * a, 1e3 * s) for T, (a, s) in timings.items()}, "forward + backward (ms)",
-                    "time of one training step")
+plot_against_length(SEQUENCE_LENGTHS, {T: (1e3 * a, 1e3 * s) for T, (a, s) in timings.items()},
+                    "forward + backward (ms)", "time of one training step")
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # What a typical CPU shows: for short sequences attention is faster — a few large matrix products beat $T$ small
@@ -1172,8 +1149,10 @@ print(f"from T = 256 to 512: attention memory × {memory[512][0] / memory[256][0
       f"LSTM memory × {memory[512][1] / memory[256][1]:.2f} (slope {slopes[1]:.2f})")
 assert slopes[0] > 1.85 and abs(slopes[1] - 1) < 0.01
 
-plot_against_length({T: (a / 2**20, s / 2**20) for T, (a, s) in memory.items()}, "MiB kept for backward",
-                    "memory of one layer, batch 8", labels=("multi-head attention (∝ T²)", "LSTM (∝ T)"))
+plot_against_length(SEQUENCE_LENGTHS, {T: (a / 2**20, s / 2**20) for T, (a, s) in memory.items()},
+                    "MiB kept for backward", "memory of one layer, batch 8",
+                    labels=("multi-head attention (∝ T²)", "LSTM (∝ T)"))
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The notes' last row is wrong for the transformer.** Its memory is *not* "fixed, independent of sequence

@@ -20,7 +20,7 @@ def run(check, fn, capsys) -> str:
 def failure_hint(check, fn, capsys, exercise: str) -> str:
     """The hint of a ❌ verdict for ``exercise`` (e.g. "3.1"); fails unless the output is exactly verdict + hint."""
     out = run(check, fn, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}") and out.count("\n") == 2, out
+    assert out.startswith(f"❌ not yet — Exercise {exercise}") and out.count("\n") == 2, out
     return out.partition("Hint: ")[2]
 
 

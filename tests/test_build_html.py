@@ -232,7 +232,7 @@ def test_a_folder_that_is_not_a_built_site_is_never_replaced(tmp_path, fake_stat
 
 
 def test_learner_notebooks_needs_lessons_and_names_the_folder(tmp_path):
-    with pytest.raises(ValueError, match="no lesson NN_topic.py to execute"):
+    with pytest.raises(ValueError, match="no lesson py/NN_topic.py to execute"):
         bh.learner_notebooks(tmp_path, tmp_path / "work")
 
 
@@ -255,10 +255,10 @@ check_sigmoid_prime(sigmoid_prime)
 @pytest.mark.xdist_group(name="kernels")
 def test_learner_notebooks_executes_copies_and_leaves_the_lessons_alone(tmp_path):
     lessons = tmp_path / "lessons"
-    lessons.mkdir()
-    (lessons / "42_tiny.py").write_text(LESSON)
+    (lessons / "py").mkdir(parents=True)
+    (lessons / "py" / "42_tiny.py").write_text(LESSON)
     (executed,) = bh.learner_notebooks(lessons, tmp_path / "work")
     assert executed == tmp_path / "work" / "42_tiny.ipynb"
-    assert sorted(path.name for path in lessons.iterdir()) == ["42_tiny.py"]
+    assert sorted(path.relative_to(lessons).as_posix() for path in lessons.rglob("*")) == ["py", "py/42_tiny.py"]
     outputs = [out for cell in nbformat.read(executed, as_version=4).cells for out in cell.get("outputs", [])]
-    assert [out.get("text", "").split(":")[0] for out in outputs] == ["⏳ Exercise 2.1"]
+    assert [out.get("text", "").split(":")[0] for out in outputs] == ["⏳ to do — Exercise 2.1"]

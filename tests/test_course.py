@@ -13,7 +13,8 @@ import jupytext
 import nbformat
 import pytest
 from IPython.core.displayhook import DisplayHook
-from jupytext.config import load_jupytext_configuration_file
+from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+from jupytext.paired_paths import paired_paths
 
 import nnlib.exercises
 
@@ -25,9 +26,14 @@ import slides  # noqa: E402
 pytestmark = pytest.mark.course
 
 SOLUTIONS, LESSONS = ROOT / "solutions", ROOT / "lessons"
+LESSON_PY = LESSONS / ml.PAIRED_FOLDER  # the lessons' jupytext pairs, out of the learner's listing
 NAMES = [p.stem for p in sorted(SOLUTIONS.glob(ml.SOLUTION_GLOB))]
-PAIRED = sorted({p.with_suffix("").relative_to(ROOT).as_posix() for folder in (SOLUTIONS, LESSONS)
-                 for p in [*folder.glob("*.py"), *folder.glob("*.ipynb")]})
+# (.py, .ipynb) of every pair, relative to the project: solutions/X.py + solutions/X.ipynb,
+# lessons/py/X.py + lessons/X.ipynb
+PAIRED = sorted({(py.relative_to(ROOT).as_posix(), (folder / f"{stem}.ipynb").relative_to(ROOT).as_posix())
+                 for folder, py_folder in ((SOLUTIONS, SOLUTIONS), (LESSONS, LESSON_PY))
+                 for stem in {p.stem for p in [*py_folder.glob("*.py"), *folder.glob("*.ipynb")]}
+                 for py in [py_folder / f"{stem}.py"]})
 WIDGET = re.compile(r"\binteract(ive)?\b|\bwidgets\b|\bipywidgets\b")
 IGNORE_OUTPUT = "nbval-ignore-output"
 REBUILD = "run: python tools/make_lessons.py"
@@ -52,29 +58,62 @@ def test_there_is_at_least_one_lesson():
     assert NAMES, f"no solutions matching {ml.SOLUTION_GLOB} in {SOLUTIONS}"
 
 
-@pytest.mark.parametrize("stem", PAIRED)
-def test_py_and_ipynb_pair_have_the_same_cells(stem):
-    py, ipynb = ROOT / f"{stem}.py", ROOT / f"{stem}.ipynb"
-    assert py.exists() and ipynb.exists(), f"{stem}: both .py and .ipynb must exist"
-    assert ml.cells(ipynb) == ml.cells(py), f"{stem}.ipynb is out of date with {stem}.py"
+@pytest.mark.parametrize(("py", "ipynb"), PAIRED)
+def test_py_and_ipynb_pair_have_the_same_cells(py, ipynb):
+    assert (ROOT / py).exists() and (ROOT / ipynb).exists(), f"both {py} and {ipynb} must exist"
+    assert ml.cells(ROOT / ipynb) == ml.cells(ROOT / py), f"{ipynb} is out of date with {py}"
 
 
-@pytest.mark.parametrize("stem", PAIRED)
-def test_saving_the_pair_in_jupyterlab_rewrites_the_same_py(stem):
+@pytest.mark.parametrize(("py", "ipynb"), PAIRED)
+def test_saving_the_pair_in_jupyterlab_rewrites_the_same_py(py, ipynb):
     """JupyterLab's jupytext reads the inputs from the .py and writes it back with the project's config:
     the stored .py must already be that canonical text, or every save by a learner churns the file."""
     config = load_jupytext_configuration_file(str(ROOT / "pyproject.toml"))
-    stored = text(ROOT / f"{stem}.py")
+    stored = text(ROOT / py)
     rendered = jupytext.writes(jupytext.reads(stored, fmt="py:percent"), fmt="py:percent", config=config)
-    assert rendered == stored, f"{stem}.py is not what a JupyterLab save writes (check its header)"
+    assert rendered == stored, f"{py} is not what a JupyterLab save writes (check its header)"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lesson_is_paired_with_its_py_out_of_the_listing(name):
+    """jupytext (in JupyterLab too) pairs lessons/X.ipynb with lessons/py/X.py, as lessons/jupytext.toml says."""
+    path = LESSONS / f"{name}.ipynb"
+    config = load_jupytext_configuration_file(find_jupytext_configuration_file(str(LESSONS)))
+    paired = paired_paths(str(path), "ipynb", config.default_formats(str(path)))
+    assert sorted(Path(p) for p, _ in paired) == [path, LESSON_PY / f"{name}.py"]
+    assert "jupytext" not in read(path).metadata  # a notebook's own pairing would win over the folder's
+
+
+def test_lessons_and_solutions_share_the_slideshow_style_sheet():
+    """jupyterlab-rise loads rise.css from the notebook's folder: both folders lecture with the same one."""
+    assert text(LESSONS / "rise.css") == text(SOLUTIONS / "rise.css")
+
+
+def test_the_lessons_jupytext_settings_filter_as_the_projects():
+    lessons = load_jupytext_configuration_file(str(LESSONS / "jupytext.toml"))
+    project = load_jupytext_configuration_file(str(ROOT / "pyproject.toml"))
+    assert (lessons.notebook_metadata_filter, lessons.cell_metadata_filter) == \
+        (project.notebook_metadata_filter, project.cell_metadata_filter)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_store_the_language_info_the_kernel_reports(name):
+    """JupyterLab writes the kernel's language_info into a notebook on kernel start: stored already, the lesson
+    opens unmodified (the Python version aside, which is the building interpreter's)."""
+    expected = {key: value for key, value in ml.language_info().items() if key != "version"}
+    for path in (LESSONS / f"{name}.ipynb", SOLUTIONS / f"{name}.ipynb"):
+        stored = dict(read(path).metadata.get("language_info", {}))
+        assert stored.pop("version", None), f"{path.relative_to(ROOT)} has no language_info version; {REBUILD}"
+        assert stored == expected, f"{path.relative_to(ROOT)}: language_info differs from the kernel's; {REBUILD}"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_lesson_is_built_from_its_solution(name):
     lesson = ml.make_lesson_text((SOLUTIONS / f"{name}.py").read_text(encoding="utf-8"), ml.lesson_number(
         Path(name)), source=f"solutions/{name}.py")
-    for path, expected in [(LESSONS / f"{name}.py", lesson), (LESSONS / f"{name}.ipynb", ml.ipynb_from_py(lesson))]:
-        assert text(path) == expected, f"{path.relative_to(ROOT)} is stale; {REBUILD}"
+    for path, expected in [(LESSON_PY / f"{name}.py", lesson),
+                           (LESSONS / f"{name}.ipynb", ml.ipynb_from_py(lesson))]:
+        assert ml.same_lesson(path.name, text(path), expected), f"{path.relative_to(ROOT)} is stale; {REBUILD}"
 
 
 def test_no_lesson_without_a_solution():
@@ -134,14 +173,14 @@ def check_calls(source: str) -> list[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_lesson_checks_its_exercises(name):
-    calls = check_calls(text(LESSONS / f"{name}.py"))
+    calls = check_calls(text(LESSON_PY / f"{name}.py"))
     assert len(calls) >= 2, f"{len(calls)} call(s) of nnlib.exercises.check_*: {calls}"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_lesson_has_a_widget_cell_whose_output_nbval_ignores(name):
-    text(LESSONS / f"{name}.py")
-    cells = ml.cells(LESSONS / f"{name}.py")
+    text(LESSON_PY / f"{name}.py")
+    cells = ml.cells(LESSON_PY / f"{name}.py")
     widgets = [source for kind, source, tags, _ in cells if kind == "code" and WIDGET.search(source)]
     assert widgets, "no ipywidgets cell (interact / widgets)"
     assert any(IGNORE_OUTPUT in tags for kind, source, tags, _ in cells if source in widgets), \

@@ -25,7 +25,7 @@ def printed(capsys, fn, cases=CASES, **options) -> str:
 
 def test_correct_function_passes(capsys):
     assert evaluate(double, CASES) == (PASSED, "double is correct on all 2 test cases.")
-    assert printed(capsys, double) == "✅ Exercise 9.1: double is correct on all 2 test cases.\n"
+    assert printed(capsys, double) == "✅ correct — Exercise 9.1: double is correct on all 2 test cases.\n"
 
 
 def test_wrong_result_shows_input_expected_got_and_hint(capsys):
@@ -34,7 +34,7 @@ def test_wrong_result_shows_input_expected_got_and_hint(capsys):
 
     out = printed(capsys, off_by_one, hint="multiply by two")
     first, hint = out.splitlines()
-    assert first == ("❌ Exercise 9.1: off_by_one([[ 1., -2., 3.]]): expected [[ 2., -4., 6.]], "
+    assert first == ("❌ not yet — Exercise 9.1: off_by_one([[ 1., -2., 3.]]): expected [[ 2., -4., 6.]], "
                      "got [[ 3., -3., 7.]] (relative error 1.7e-01)")
     assert hint == "   Hint: multiply by two"
 
@@ -50,18 +50,19 @@ def test_exceptions_are_feedback_not_crashes(capsys, error):
         raise error
 
     out = printed(capsys, broken)
-    assert out == f"❌ Exercise 9.1: broken([[ 1., -2., 3.]]) raised {type(error).__name__}: {error}\n"
+    assert out == f"❌ not yet — Exercise 9.1: broken([[ 1., -2., 3.]]) raised {type(error).__name__}: {error}\n"
 
 
 def test_not_callable_is_feedback(capsys):
     out = printed(capsys, None)
-    assert out.startswith("❌ Exercise 9.1: your function(") and "TypeError" in out
+    assert out.startswith("❌ not yet — Exercise 9.1: your function(") and "TypeError" in out
 
 
 def test_not_implemented_waits(capsys):
     assert evaluate(todo, CASES)[0] == NOT_DONE
     out = printed(capsys, todo)
-    assert out == ("⏳ Exercise 9.1: todo is not implemented yet: replace the `raise NotImplementedError` line.\n")
+    assert out == ("⏳ to do — Exercise 9.1: todo is not implemented yet: "
+                   "replace the `raise NotImplementedError` line.\n")
 
 
 def test_shape_mismatch_is_named():
@@ -172,7 +173,7 @@ def test_check_with_diagnosis_names_the_mistake_that_reproduces_the_answer(capsy
     mistakes = [(lambda x: x, "returned the input unchanged"), (lambda x: 3 * x, "tripled instead of doubled")]
     check_with_diagnosis("Exercise 9.1", answer, CASES, mistakes, hint="double every entry")
     out = capsys.readouterr().out
-    assert out.startswith("❌ Exercise 9.1") and out.rstrip().endswith(f"Hint: {expected_hint}")
+    assert out.startswith("❌ not yet — Exercise 9.1") and out.rstrip().endswith(f"Hint: {expected_hint}")
 
 
 def test_check_with_diagnosis_passes_and_waits_like_check_cases(capsys):

@@ -51,9 +51,9 @@ def xor_mlp(X):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -65,7 +65,7 @@ def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
 ])
 def test_predict_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_perceptron_predict, fn, capsys)
-    assert out.startswith("❌ Exercise 1.1") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 1.1") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize(("w", "b", "hint"), [
@@ -76,12 +76,12 @@ def test_predict_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_and_gate_mistakes_get_specific_hints(w, b, hint, capsys):
     out = run(check_and_gate, lambda: (np.array(w), b), capsys)
-    assert out.startswith("❌ Exercise 1.2") and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 1.2") and hint in out.partition("Hint: ")[2]
 
 
 def test_and_gate_wrong_shape_is_reported(capsys):
     out = run(check_and_gate, lambda: (np.ones(3), -1.0), capsys)
-    assert out.startswith("❌ Exercise 1.2") and "raised ValueError" in out and "shape (2,)" in out
+    assert out.startswith("❌ not yet — Exercise 1.2") and "raised ValueError" in out and "shape (2,)" in out
 
 
 def step(z):
@@ -99,7 +99,7 @@ def step(z):
 ])
 def test_update_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_perceptron_update, fn, capsys)
-    assert out.startswith("❌ Exercise 1.3") and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 1.3") and hint in out.partition("Hint: ")[2]
 
 
 def test_update_that_mutates_its_inputs_still_passes(capsys):
@@ -145,14 +145,14 @@ def train_then(change):
 ])
 def test_train_perceptron_names_the_failing_check(fn, stage, hint, capsys):
     out = run(check_train_perceptron, fn, capsys)
-    assert out.startswith(f"❌ Exercise 1.4: train_perceptron: {stage}") and out.count("\n") == 2
+    assert out.startswith(f"❌ not yet — Exercise 1.4: train_perceptron: {stage}") and out.count("\n") == 2
     assert hint in out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize("fn", [lambda *args: (_ for _ in ()).throw(ValueError("wrong")), Perceptron, len])
 def test_train_perceptron_wrong_kind_is_feedback_not_a_crash(fn, capsys):
     out = run(check_train_perceptron, fn, capsys)
-    assert out.startswith("❌ Exercise 1.4") and "raised" in out
+    assert out.startswith("❌ not yet — Exercise 1.4") and "raised" in out
 
 
 def step_units(X, W1, b1, w2, b2):
@@ -173,4 +173,4 @@ def test_xor_mlp_mistakes_get_specific_hints(fn, hint, capsys):
 
 def test_xor_mlp_that_hardcodes_the_truth_table_order_fails(capsys):
     out = run(check_xor_mlp, lambda X: np.array([0, 1, 1, 0]), capsys)
-    assert out.startswith("❌ Exercise 1.5") and "shuffled" in out
+    assert out.startswith("❌ not yet — Exercise 1.5") and "shuffled" in out

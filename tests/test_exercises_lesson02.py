@@ -122,9 +122,9 @@ def softmax_backward_with_the_jacobian(s, grad_s):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, stub_of(fn), capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -136,7 +136,7 @@ def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
 ])
 def test_sigmoid_prime_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_sigmoid_prime, fn, capsys)
-    assert out.startswith("❌ Exercise 2.1") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 2.1") and hint in hint_of(out)
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -148,7 +148,7 @@ def test_sigmoid_prime_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_tanh_prime_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_tanh_prime, fn, capsys)
-    assert out.startswith("❌ Exercise 2.3") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 2.3") and hint in hint_of(out)
 
 
 def test_tanh_prime_written_with_cosh_passes(capsys):
@@ -164,7 +164,7 @@ def test_tanh_prime_written_with_cosh_passes(capsys):
 ])
 def test_leaky_relu_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_leaky_relu, fn, capsys)
-    assert out.startswith("❌ Exercise 2.4") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 2.4") and hint in hint_of(out)
 
 
 def test_leaky_relu_written_as_the_notes_max_passes(capsys):
@@ -181,12 +181,12 @@ def test_leaky_relu_written_as_the_notes_max_passes(capsys):
 ])
 def test_leaky_relu_prime_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_leaky_relu_prime, fn, capsys)
-    assert out.startswith("❌ Exercise 2.5") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 2.5") and hint in hint_of(out)
 
 
 def test_leaky_relu_prime_scalar_answer_is_a_shape_error(capsys):
     out = run(check_leaky_relu_prime, lambda x, slope=0.1: 1.0, capsys)
-    assert out.startswith("❌ Exercise 2.5") and "expected shape" in out
+    assert out.startswith("❌ not yet — Exercise 2.5") and "expected shape" in out
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -199,7 +199,7 @@ def test_leaky_relu_prime_scalar_answer_is_a_shape_error(capsys):
 ])
 def test_softmax_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_softmax, fn, capsys)
-    assert out.startswith("❌ Exercise 2.8") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 2.8") and hint in hint_of(out)
 
 
 def test_naive_softmax_reports_the_overflow_without_warnings(capsys):
@@ -266,7 +266,7 @@ class AttributeCache(Module):
 
 def test_a_cache_kept_outside_self_cache_is_named(capsys):
     out = run(check_my_sigmoid, AttributeCache, capsys)
-    assert out.startswith("❌ Exercise 2.2: MySigmoid: plug-in with one instance used twice")
+    assert out.startswith("❌ not yet — Exercise 2.2: MySigmoid: plug-in with one instance used twice")
     assert "self.cache" in out.partition("Hint: ")[2]
 
 
@@ -281,7 +281,7 @@ def right_unless(condition, scale=1.01):
 ])
 def test_each_check_of_a_build_is_named(cls, stage, capsys):
     out = run(check_my_sigmoid, cls, capsys)
-    assert out.startswith(f"❌ Exercise 2.2: MySigmoid: {stage}") and out.count("\n") == 2
+    assert out.startswith(f"❌ not yet — Exercise 2.2: MySigmoid: {stage}") and out.count("\n") == 2
 
 
 @pytest.mark.parametrize(("check", "fn"), [
@@ -291,7 +291,7 @@ def test_each_check_of_a_build_is_named(cls, stage, capsys):
 ])
 def test_a_wrong_kind_of_answer_is_feedback_not_a_crash(check, fn, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith("❌ Exercise 2.") and "raised" in out
+    assert out.startswith("❌ not yet — Exercise 2.") and "raised" in out
 
 
 @pytest.mark.parametrize(("delta_of", "add", "hint"), [
@@ -311,7 +311,8 @@ def test_plug_in_trains(capsys):
 
 
 def test_softmax_backward_with_the_full_jacobian_is_accepted(capsys):
-    assert run(check_softmax_backward, softmax_backward_with_the_jacobian, capsys).startswith("✅ Exercise 2.9")
+    out = run(check_softmax_backward, softmax_backward_with_the_jacobian, capsys)
+    assert out.startswith("✅ correct — Exercise 2.9")
 
 
 @pytest.mark.parametrize(("fn", "hint"), [

@@ -121,9 +121,9 @@ def mlp_backprop(X, T, weights, biases):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out
 
 
 def test_update_all_matches_the_published_new_weights():
@@ -158,7 +158,7 @@ def test_output_delta_mistakes_get_specific_hints(fn, hint, capsys):
 
 def test_output_delta_checks_a_batch_and_reports_its_shape(capsys):
     out = run(check_output_delta, lambda a, t: ((t - a) * a * (1 - a)).ravel(), capsys)
-    assert out.startswith("❌ Exercise 3.2") and "expected shape (4, 3), got shape (12,)" in out
+    assert out.startswith("❌ not yet — Exercise 3.2") and "expected shape (4, 3), got shape (12,)" in out
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -192,7 +192,7 @@ def test_update_all_names_the_wrong_parameter(capsys):
         return step(params, eta, inputs, targets) | {"w6": params["w6"]}
 
     out = run(check_update_all, wrong_w6, capsys)
-    assert out.startswith("❌ Exercise 3.4") and "new w6" in out
+    assert out.startswith("❌ not yet — Exercise 3.4") and "new w6" in out
     assert "forward pass with the old parameters" in out.partition("Hint: ")[2]
 
 
@@ -203,12 +203,12 @@ def test_update_all_names_the_wrong_parameter(capsys):
 ])
 def test_update_all_wrong_return_type_is_reported(result, message, capsys):
     out = run(check_update_all, lambda *args: result, capsys)
-    assert out.startswith("❌ Exercise 3.4") and "raised ValueError" in out and message in out
+    assert out.startswith("❌ not yet — Exercise 3.4") and "raised ValueError" in out and message in out
 
 
 def test_update_all_forgotten_return_is_named(capsys):
     out = run(check_update_all, lambda *args: None, capsys)
-    assert out.startswith("❌ Exercise 3.4") and "forget to `return`" in out
+    assert out.startswith("❌ not yet — Exercise 3.4") and "forget to `return`" in out
 
 
 def test_update_all_that_mutates_its_params_still_passes(capsys):
@@ -222,7 +222,7 @@ def test_update_all_that_mutates_its_params_still_passes(capsys):
 
 def test_a_learner_exception_is_feedback_not_a_crash(capsys):
     out = run(check_dE_dw1, lambda i1, h, d, w5, w7: d["o1"], capsys)
-    assert out.startswith("❌ Exercise 3.3") and "raised" in out
+    assert out.startswith("❌ not yet — Exercise 3.3") and "raised" in out
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -263,7 +263,8 @@ def test_linear_backward_mistakes_get_specific_hints(mistake, hint, capsys):
 def test_the_lesson_stubs_of_my_linear_wait(mistake, waiting, capsys):
     for check, exercise in [(check_linear_forward, "3.6"), (check_linear_backward, "3.7")]:
         out = run(check, linear_class(mistake), capsys)
-        assert out.startswith(f"⏳ Exercise {exercise}" if exercise in waiting else f"✅ Exercise {exercise}"), out
+        expected = f"⏳ to do — Exercise {exercise}" if exercise in waiting else f"✅ correct — Exercise {exercise}"
+        assert out.startswith(expected), out
 
 
 def raises_value_error(*args):
@@ -280,12 +281,12 @@ def raises_value_error(*args):
 ])
 def test_my_linear_checks_report_a_wrong_kind_of_answer(check, wrong, message, capsys):
     out = run(check, wrong, capsys)
-    assert out.startswith("❌ Exercise 3.") and message in out and out.count("\n") == 2
+    assert out.startswith("❌ not yet — Exercise 3.") and message in out and out.count("\n") == 2
 
 
 @pytest.mark.parametrize(("loss_grad", "start", "message"), [
-    (lambda out, target: target - out, "❌", "make Exercise 3.5 pass first"),
-    (todo, "⏳", "squared_error_grad (Exercise 3.5) is not implemented yet"),
+    (lambda out, target: target - out, "❌ not yet —", "make Exercise 3.5 pass first"),
+    (todo, "⏳ to do —", "squared_error_grad (Exercise 3.5) is not implemented yet"),
 ])
 def test_the_plug_in_step_uses_the_learners_loss_gradient(loss_grad, start, message, capsys):
     out = run(lambda layer_class: check_linear_backward(layer_class, loss_grad), linear_class(), capsys)
@@ -301,8 +302,8 @@ def test_the_solutions_layer_and_loss_gradient_train_the_222_network_to_the_publ
     check_linear_backward(code["MyLinear"], code["squared_error_grad"])
     check_mlp_backprop(code["mlp_backprop"])
     forward, backward, challenge = capsys.readouterr().out.splitlines()
-    assert forward.startswith("✅ Exercise 3.6") and challenge.startswith("✅ Exercise 3.8")
-    assert backward.startswith("✅ Exercise 3.7") and "reproduces the published w1⁺ … w8⁺" in backward
+    assert forward.startswith("✅ correct — Exercise 3.6") and challenge.startswith("✅ correct — Exercise 3.8")
+    assert backward.startswith("✅ correct — Exercise 3.7") and "reproduces the published w1⁺ … w8⁺" in backward
 
 
 @pytest.mark.parametrize(("switches", "hint"), [

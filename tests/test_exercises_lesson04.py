@@ -107,9 +107,9 @@ def svrg_epoch(w, grad, n, lr, batches, *, mistake=""):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out
 
 
 def test_minibatch_step_accepts_the_sum_form_and_in_place_updates(capsys):
@@ -131,7 +131,7 @@ def test_minibatch_step_accepts_the_sum_form_and_in_place_updates(capsys):
 ])
 def test_minibatch_step_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_minibatch_step, fn, capsys)
-    assert out.startswith("❌ Exercise 4.1") and "expected" in out and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 4.1") and "expected" in out and hint in hint_of(out)
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -145,12 +145,12 @@ def test_minibatch_step_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_momentum_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_momentum_update, fn, capsys)
-    assert out.startswith("❌ Exercise 4.4") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 4.4") and hint in hint_of(out)
 
 
 def test_momentum_update_that_forgets_the_velocity_is_told_to_return_the_pair(capsys):
     out = run(check_momentum_update, lambda w, v, g, lr, mu: w - lr * (mu * v + g), capsys)
-    assert out.startswith("❌ Exercise 4.4") and "must return the pair (new_w, new_velocity)" in out
+    assert out.startswith("❌ not yet — Exercise 4.4") and "must return the pair (new_w, new_velocity)" in out
 
 
 def test_momentum_update_that_mutates_its_inputs_still_passes(capsys):
@@ -173,7 +173,7 @@ def test_momentum_update_that_mutates_its_inputs_still_passes(capsys):
 ])
 def test_critical_learning_rate_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_critical_learning_rate, fn, capsys)
-    assert out.startswith("❌ Exercise 4.3") and hint in hint_of(out)
+    assert out.startswith("❌ not yet — Exercise 4.3") and hint in hint_of(out)
 
 
 @pytest.mark.parametrize(("mistake", "hint"), [
@@ -197,7 +197,7 @@ def test_minibatches_mistakes_get_specific_hints(mistake, hint, capsys):
 ])
 def test_minibatches_malformed_batches_are_named(result, message, capsys):
     out = run(check_minibatches, lambda *args: result, capsys)
-    assert out.startswith("❌ Exercise 4.2") and message in out
+    assert out.startswith("❌ not yet — Exercise 4.2") and message in out
 
 
 @pytest.mark.parametrize(("mistake", "hint"), [
@@ -237,7 +237,7 @@ class NotAnOptimizer:
 ])
 def test_optimizer_checks_report_a_wrong_kind_of_answer(check, wrong, message, capsys):
     out = run(check, wrong, capsys)
-    assert out.startswith("❌ Exercise 4.") and message in out and out.count("\n") == 2
+    assert out.startswith("❌ not yet — Exercise 4.") and message in out and out.count("\n") == 2
 
 
 @pytest.mark.parametrize("check", [check_my_sgd, check_my_adam])
@@ -249,7 +249,7 @@ def test_an_optimizer_whose_update_is_still_the_stub_waits(check, capsys):
         def _update(self, param, state):
             raise NotImplementedError("Exercise 4.5: implement _update")
 
-    assert run(check, Stub, capsys).startswith("⏳ Exercise 4.")
+    assert run(check, Stub, capsys).startswith("⏳ to do — Exercise 4.")
 
 
 @pytest.mark.parametrize(("mistake", "hint"), [
@@ -271,5 +271,5 @@ def test_the_solutions_optimizers_train_the_plug_in_model_like_nnlibs(capsys):
     for check, name in [(check_minibatches, "minibatches"), (check_my_sgd, "MySGD"), (check_my_adam, "MyAdam"),
                         (check_svrg_epoch, "svrg_epoch")]:
         out = run(check, code[name], capsys)
-        assert out.startswith("✅ Exercise 4."), out
+        assert out.startswith("✅ correct — Exercise 4."), out
         assert name not in ("MySGD", "MyAdam") or "trains a 4-8-1 MLP with the same losses" in out

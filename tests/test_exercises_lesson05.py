@@ -107,9 +107,9 @@ def proximal_l1_step(weights, lr, lam):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and out.count("\n") == 1, out
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and out.count("\n") == 1, out
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
 
 
 BUILD_CHECKS = [check_my_dropout, check_early_stopping, check_proximal_l1_step]
@@ -128,7 +128,7 @@ def test_a_build_stub_inside_a_class_or_loop_waits(check, capsys):
         raise NotImplementedError("Exercise 5.6: implement train_with_early_stopping")
 
     out = run(check, Stub if check is check_my_dropout else stub, capsys)
-    assert out.startswith("⏳ Exercise 5.") and out.count("\n") == 1
+    assert out.startswith("⏳ to do — Exercise 5.") and out.count("\n") == 1
 
 
 @pytest.mark.parametrize("check", BUILD_CHECKS)
@@ -137,7 +137,8 @@ def test_a_function_raising_value_error_is_a_failure_with_a_hint(check, capsys):
         raise ValueError("whatever the exercise")
 
     out = run(check, wrong, capsys)
-    assert out.startswith("❌ Exercise 5.") and "ValueError: whatever the exercise" in out and out.count("\n") == 2
+    assert out.startswith("❌ not yet — Exercise 5.") and "ValueError: whatever the exercise" in out
+    assert out.count("\n") == 2
 
 
 def test_my_dropout_of_the_wrong_kind_is_a_failure(capsys):
@@ -153,7 +154,7 @@ def test_my_dropout_without_a_backward_is_not_done_yet(capsys):
             return x * (self.rng.random(x.shape) >= self.p) / (1 - self.p) if self.training else x
 
     out = run(check_my_dropout, ForwardOnly, capsys)
-    assert out.startswith("⏳ Exercise 5.5") and "ForwardOnly does not implement backward" in out
+    assert out.startswith("⏳ to do — Exercise 5.5") and "ForwardOnly does not implement backward" in out
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -218,7 +219,7 @@ def test_dropout_backward_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_my_dropout_mistakes_are_named_with_their_stage(switches, stage, hint, capsys):
     out = run(check_my_dropout, mistaken(**switches), capsys)
-    assert out.startswith(f"❌ Exercise 5.5: MyDropout: {stage}") and out.count("\n") == 2, out
+    assert out.startswith(f"❌ not yet — Exercise 5.5: MyDropout: {stage}") and out.count("\n") == 2, out
     assert hint in out.partition("Hint: ")[2]
 
 
@@ -269,7 +270,7 @@ def test_my_dropout_that_only_fails_inside_a_network_is_caught_by_the_plug_in_st
             return np.ones(shape, bool) if shape[-1] == 16 else keep
 
     out = run(check_my_dropout, WrongOnHiddenUnits, capsys)
-    assert out.startswith("❌ Exercise 5.5: MyDropout: 3. plugged into an MLP") and out.count("\n") == 2
+    assert out.startswith("❌ not yet — Exercise 5.5: MyDropout: 3. plugged into an MLP") and out.count("\n") == 2
 
 
 def test_my_dropout_scaled_at_eval_is_named(capsys):
@@ -286,7 +287,7 @@ def test_my_dropout_with_a_wrong_gradient_fails_gradcheck(capsys):
             return super().backward(grad_out) * (0.5 if grad_out.shape == (6, 5) else 1.0)  # the gradcheck's
 
     out = run(check_my_dropout, HalfGradient, capsys)
-    assert out.startswith("❌ Exercise 5.5: MyDropout: 2. gradcheck") and "above 1e-7" in out
+    assert out.startswith("❌ not yet — Exercise 5.5: MyDropout: 2. gradcheck") and "above 1e-7" in out
 
 
 def test_my_dropout_drawing_another_mask_than_nnlib_is_named(capsys):
@@ -380,12 +381,12 @@ def test_proximal_l1_step_is_checked_inside_fit(capsys):
             proximal_l1_step(weights, lr, lam)
 
     out = run(check_proximal_l1_step, first_call_only, capsys)
-    assert out.startswith("❌ Exercise 5.7 (challenge): proximal_l1_step: 2. inside fit")
+    assert out.startswith("❌ not yet — Exercise 5.7 (challenge): proximal_l1_step: 2. inside fit")
 
 
 def test_a_crashing_answer_is_reported_not_raised(capsys):
     out = run(check_dropout_forward, lambda x, m, p: x[m], capsys)   # indexing with a float mask raises
-    assert out.startswith("❌ Exercise 5.3") and "raised IndexError" in out
+    assert out.startswith("❌ not yet — Exercise 5.3") and "raised IndexError" in out
 
 
 def test_answers_that_mutate_their_inputs_still_pass(capsys):

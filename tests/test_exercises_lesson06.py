@@ -133,9 +133,9 @@ def col2im(cols, x_shape, k, stride, padding):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -149,7 +149,7 @@ def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
 ])
 def test_conv_output_size_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_conv_output_size, fn, capsys)
-    assert out.startswith("❌ Exercise 6.1") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 6.1") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize("fn", [
@@ -158,7 +158,7 @@ def test_conv_output_size_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_conv_output_size_must_be_an_int(fn, capsys):
     out = run(check_conv_output_size, fn, capsys)
-    assert out.startswith("❌ Exercise 6.1") and "must be an int" in out and "floor division" in out
+    assert out.startswith("❌ not yet — Exercise 6.1") and "must be an int" in out and "floor division" in out
 
 
 def pad_then_correlate(image, kernel, padding):
@@ -175,7 +175,7 @@ def pad_then_correlate(image, kernel, padding):
 ])
 def test_correlate2d_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_correlate2d, fn, capsys)
-    assert out.startswith("❌ Exercise 6.2") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 6.2") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 def windows_of(x, k):
@@ -209,7 +209,7 @@ def last_maximum(window):
 ])
 def test_maxpool_backward_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_maxpool_backward, fn, capsys)
-    assert out.startswith("❌ Exercise 6.3") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 6.3") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 def test_maxpool_cases_include_ties(capsys):
@@ -219,7 +219,7 @@ def test_maxpool_cases_include_ties(capsys):
 
 def test_a_crashing_answer_is_reported_not_raised(capsys):
     out = run(check_correlate2d, lambda x, w: x @ w, capsys)   # (5, 5) @ (3, 3) raises
-    assert out.startswith("❌ Exercise 6.2") and "raised ValueError" in out
+    assert out.startswith("❌ not yet — Exercise 6.2") and "raised ValueError" in out
 
 
 def test_answers_that_mutate_their_inputs_still_pass(capsys):
@@ -273,7 +273,7 @@ def test_conv2d_backward_mistakes_get_specific_hints(mistake, hint, capsys):
 def test_the_lesson_stubs_of_my_conv2d_wait(mistake, waiting, capsys):
     for check, method in [(check_conv2d_forward, "forward"), (check_conv2d_backward, "backward")]:
         out = run(check, conv_class(mistake), capsys)
-        assert out.startswith("⏳ Exercise 6.4" if method in waiting else "✅ Exercise 6.4"), out
+        assert out.startswith("⏳ to do — Exercise 6.4" if method in waiting else "✅ correct — Exercise 6.4"), out
 
 
 def raises_value_error(*args, **kwargs):
@@ -290,7 +290,7 @@ def raises_value_error(*args, **kwargs):
 ])
 def test_my_conv2d_checks_report_a_wrong_kind_of_answer(check, wrong, message, capsys):
     out = run(check, wrong, capsys)
-    assert out.startswith("❌ Exercise 6.4") and message in out and out.count("\n") == 2
+    assert out.startswith("❌ not yet — Exercise 6.4") and message in out and out.count("\n") == 2
 
 
 @pytest.mark.parametrize("mistake", ["dW mean", "dx flipped"])
@@ -301,7 +301,7 @@ def test_the_plug_in_cnn_alone_catches_a_wrong_backward(mistake, capsys, monkeyp
     for unit_check in ("_check_conv_backward_values", "_check_conv_accumulation", "_check_conv_gradcheck"):
         monkeypatch.setattr(lesson06, unit_check, lambda *args: None)
     out = run(check_conv2d_backward, conv_class(mistake), capsys)
-    assert out.startswith("❌ Exercise 6.4") and "Adam steps of a small CNN built from MyConv2d" in out, out
+    assert out.startswith("❌ not yet — Exercise 6.4") and "Adam steps of a small CNN built from MyConv2d" in out, out
 
 
 @pytest.mark.parametrize(("check", "exercise"), [
@@ -310,7 +310,7 @@ def test_the_plug_in_cnn_alone_catches_a_wrong_backward(mistake, capsys, monkeyp
 @pytest.mark.parametrize("wrong", [raises_value_error, lambda *args: "an array"])
 def test_function_checks_report_a_wrong_kind_of_answer(check, exercise, wrong, capsys):
     out = run(check, wrong, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}") and out.count("\n") == 2, out
+    assert out.startswith(f"❌ not yet — Exercise {exercise}") and out.count("\n") == 2, out
 
 
 def overwriting_col2im(cols, x_shape, k, stride, padding):
@@ -360,5 +360,5 @@ def test_the_solutions_conv2d_trains_the_small_cnn_and_its_col2im_passes(capsys)
     check_conv2d_backward(code["MyConv2d"])
     check_col2im(code["col2im"])
     forward, backward, challenge = capsys.readouterr().out.splitlines()
-    assert forward.startswith("✅ Exercise 6.4") and challenge.startswith("✅ Exercise 6.5")
-    assert backward.startswith("✅ Exercise 6.4") and "exactly as with nnlib's Conv2d" in backward
+    assert forward.startswith("✅ correct — Exercise 6.4") and challenge.startswith("✅ correct — Exercise 6.5")
+    assert backward.startswith("✅ correct — Exercise 6.4") and "exactly as with nnlib's Conv2d" in backward

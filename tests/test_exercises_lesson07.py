@@ -126,9 +126,9 @@ def truncated_bptt(model, loss_fn, optimizer, x, y, window, *, carry=True, zero=
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, stub_of(fn), capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -152,7 +152,7 @@ def test_rnn_step_wrong_shape_is_named(capsys):
 
 def test_rnn_step_column_vector_layout_raises_and_is_reported(capsys):
     out = run(check_rnn_step, lambda x, h, W_ih, W_hh, b: np.tanh(W_ih @ x + W_hh @ h + b), capsys)
-    assert out.startswith("❌ Exercise 7.1") and "raised ValueError" in out
+    assert out.startswith("❌ not yet — Exercise 7.1") and "raised ValueError" in out
 
 
 def with_delta(rule):
@@ -211,7 +211,7 @@ def test_rnn_layer_mistakes_get_specific_hints(mistake, hint, capsys):
 ])
 def test_rnn_layer_of_the_wrong_kind_is_named(learner, says, hint, capsys):
     out = run(check_rnn_layer, learner, capsys)
-    assert out.startswith("❌ Exercise 7.3") and says in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 7.3") and says in out and hint in out.partition("Hint: ")[2]
 
 
 def test_rnn_layer_that_raises_is_feedback_with_a_hint(capsys):
@@ -288,7 +288,7 @@ def test_clip_with_the_epsilon_of_nnlib_or_torch_passes(capsys):
             p.grad *= min(1.0, max_norm / (total + 1e-6))
         return total
 
-    assert run(check_clip_grad_norm, like_torch, capsys).startswith("✅ Exercise 7.4")
+    assert run(check_clip_grad_norm, like_torch, capsys).startswith("✅ correct — Exercise 7.4")
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -331,4 +331,4 @@ def raises_value_error(*args, **kwargs):
 @pytest.mark.parametrize("check", [check_rnn_step, check_bptt_step, check_rnn_layer, check_clip_grad_norm,
                                    check_temperature_softmax, check_truncated_bptt])
 def test_a_function_that_raises_is_a_failure_not_a_crash(check, capsys):
-    assert run(check, raises_value_error, capsys).startswith("❌ Exercise 7.")
+    assert run(check, raises_value_error, capsys).startswith("❌ not yet — Exercise 7.")

@@ -103,9 +103,9 @@ def make_gru(mistake=""):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}") and "correct" in out and out.count("\n") == 1
+    assert out.startswith(f"✅ correct — Exercise {exercise}") and "correct" in out and out.count("\n") == 1
     out = run(check, stub_of(fn), capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
+    assert out.startswith(f"⏳ to do — Exercise {exercise}") and "not implemented" in out and out.count("\n") == 1
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -119,7 +119,7 @@ def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
 ])
 def test_lstm_cell_update_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_lstm_cell_update, fn, capsys)
-    assert out.startswith("❌ Exercise 8.1") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 8.1") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -133,7 +133,7 @@ def test_lstm_cell_update_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_gru_num_parameters_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_gru_num_parameters, fn, capsys)
-    assert out.startswith("❌ Exercise 8.3") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 8.3") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 def gru_step_variant(x, h_prev, layer, *, gate_order="rzn", reset_before_product=False, keep="z",
@@ -162,11 +162,11 @@ def gru_step_variant(x, h_prev, layer, *, gate_order="rzn", reset_before_product
 ])
 def test_gru_step_mistakes_get_specific_hints(options, hint, capsys):
     out = run(check_gru_step, lambda x, h, layer: gru_step_variant(x, h, layer, **options), capsys)
-    assert out.startswith("❌ Exercise 8.4") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 8.4") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 def test_gru_step_variant_without_mistakes_is_right(capsys):
-    assert run(check_gru_step, gru_step_variant, capsys).startswith("✅ Exercise 8.4")
+    assert run(check_gru_step, gru_step_variant, capsys).startswith("✅ correct — Exercise 8.4")
 
 
 def test_gru_step_that_mutates_the_layer_still_passes(capsys):
@@ -181,7 +181,7 @@ def test_gru_step_that_mutates_the_layer_still_passes(capsys):
 
 def test_a_gru_step_with_the_wrong_shape_is_reported(capsys):
     out = run(check_gru_step, lambda x, h, layer: gru_step(x, h, layer)[0], capsys)
-    assert out.startswith("❌ Exercise 8.4") and "shape" in out
+    assert out.startswith("❌ not yet — Exercise 8.4") and "shape" in out
 
 
 @pytest.mark.parametrize(("open_gate", "hint"), [
@@ -223,7 +223,7 @@ def test_gru_step_backward_mistakes_get_specific_hints(mistake, hint, capsys):
 ])
 def test_a_class_of_the_wrong_kind_is_named(check, learner, says, capsys):
     out = run(check, learner, capsys)
-    assert out.startswith("❌ Exercise 8.") and says in out and out.count("\n") == 2
+    assert out.startswith("❌ not yet — Exercise 8.") and says in out and out.count("\n") == 2
 
 
 @pytest.mark.parametrize(("step_output", "says"), [
@@ -274,4 +274,4 @@ def raises_value_error(*args, **kwargs):
 @pytest.mark.parametrize("check", [check_lstm_cell_update, check_open_forget_gate, check_gru_num_parameters,
                                    check_gru_step, check_lstm_cell, check_gru_step_backward])
 def test_a_function_that_raises_is_a_failure_not_a_crash(check, capsys):
-    assert run(check, raises_value_error, capsys).startswith("❌ Exercise 8.")
+    assert run(check, raises_value_error, capsys).startswith("❌ not yet — Exercise 8.")

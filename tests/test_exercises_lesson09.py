@@ -95,9 +95,9 @@ def transfer_with_trainable_only(method, X, y, n_classes=5, steps=200, rng=0, fi
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}:") and out.count("\n") == 1, out
+    assert out.startswith(f"✅ correct — Exercise {exercise}:") and out.count("\n") == 1, out
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
 
 
 # --- 9.1 freeze ---------------------------------------------------------------------------------------------
@@ -175,9 +175,9 @@ def test_freeze_reports_a_crash_and_a_non_bool_flag(capsys):
         return module
 
     out = run(check_freeze, layers_only, capsys)
-    assert out.startswith("❌ Exercise 9.1") and "raised AttributeError" in out
+    assert out.startswith("❌ not yet — Exercise 9.1") and "raised AttributeError" in out
     out = run(check_freeze, lambda m: [setattr(p, "requires_grad", 0) for p in m.parameters()] and m, capsys)
-    assert out.startswith("❌ Exercise 9.1") and "requires_grad must be True or False" in out
+    assert out.startswith("❌ not yet — Exercise 9.1") and "requires_grad must be True or False" in out
 
 
 # --- 9.2 count_trainable ------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_freeze_reports_a_crash_and_a_non_bool_flag(capsys):
 ])
 def test_count_trainable_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_count_trainable, fn, capsys)
-    assert out.startswith("❌ Exercise 9.2") and "expected" in out and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 9.2") and "expected" in out and hint in out.partition("Hint: ")[2]
 
 
 def test_count_trainable_must_be_an_int(capsys):
@@ -253,7 +253,7 @@ def test_new_head_mistakes_get_specific_hints(fn, hint, capsys):
 
 def test_new_head_reports_a_crash(capsys):
     out = run(check_new_head, lambda f, c, rng: Linear(f, c, rng="seed"), capsys)
-    assert out.startswith("❌ Exercise 9.3") and "raised TypeError" in out
+    assert out.startswith("❌ not yet — Exercise 9.3") and "raised TypeError" in out
 
 
 # --- 9.4 extract_features -----------------------------------------------------------------------------------
@@ -327,4 +327,4 @@ def value_error(*args, **kwargs):
 @pytest.mark.parametrize("wrong", [value_error, Linear, 42])
 def test_a_raising_or_wrong_kind_of_answer_is_a_failure_not_a_crash(check, exercise, wrong, capsys):
     out = run(check, wrong, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}:"), out
+    assert out.startswith(f"❌ not yet — Exercise {exercise}:"), out

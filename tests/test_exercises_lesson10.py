@@ -165,9 +165,9 @@ class StubPostNorm(PostNormBlock):
 ])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}:") and out.count("\n") == 1, out
+    assert out.startswith(f"✅ correct — Exercise {exercise}:") and out.count("\n") == 1, out
     out = run(check, todo, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
 
 
 @pytest.mark.parametrize(("check", "stub", "exercise"), [
@@ -177,14 +177,14 @@ def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
 ])
 def test_the_lessons_stub_classes_wait(check, stub, exercise, capsys):
     out = run(check, stub, capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
 
 
 def test_attention_backward_trains_with_the_learners_forward_when_it_is_right(capsys):
     out = run(lambda fn: check_attention_backward(fn, attention_forward), attention_backward, capsys)
-    assert out.startswith("✅ Exercise 10.4") and "and your attention_forward" in out
+    assert out.startswith("✅ correct — Exercise 10.4") and "and your attention_forward" in out
     out = run(lambda fn: check_attention_backward(fn, todo), attention_backward, capsys)
-    assert out.startswith("✅ Exercise 10.4") and "your" not in out
+    assert out.startswith("✅ correct — Exercise 10.4") and "your" not in out
 
 
 def test_references_agree_with_nnlib():
@@ -212,7 +212,7 @@ def sqrt_d(q):
 ])
 def test_attention_weights_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_attention_weights, fn, capsys)
-    assert out.startswith("❌ Exercise 10.1") and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 10.1") and hint in out.partition("Hint: ")[2]
 
 
 def raw(q, k):
@@ -229,7 +229,7 @@ def raw(q, k):
 ])
 def test_scaled_scores_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_scaled_scores, fn, capsys)
-    assert out.startswith("❌ Exercise 10.2") and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 10.2") and hint in out.partition("Hint: ")[2]
 
 
 def test_scaled_scores_with_k_T_is_caught_on_a_batch(capsys):
@@ -250,7 +250,7 @@ def ones(t):
 ])
 def test_causal_mask_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_causal_mask, fn, capsys)
-    assert out.startswith("❌ Exercise 10.5") and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 10.5") and hint in out.partition("Hint: ")[2]
 
 
 @pytest.mark.parametrize("fn", [
@@ -259,7 +259,7 @@ def test_causal_mask_mistakes_get_specific_hints(fn, hint, capsys):
 ])
 def test_causal_mask_must_be_boolean(fn, capsys):
     out = run(check_causal_mask, fn, capsys)
-    assert out.startswith("❌ Exercise 10.5") and "must be boolean" in out and "dtype=bool" in out
+    assert out.startswith("❌ not yet — Exercise 10.5") and "must be boolean" in out and "dtype=bool" in out
 
 
 @pytest.mark.parametrize(("fn", "hint"), [
@@ -271,7 +271,7 @@ def test_causal_mask_must_be_boolean(fn, capsys):
 ])
 def test_split_heads_mistakes_get_specific_hints(fn, hint, capsys):
     out = run(check_split_heads, fn, capsys)
-    assert out.startswith("❌ Exercise 10.6") and hint in out.partition("Hint: ")[2]
+    assert out.startswith("❌ not yet — Exercise 10.6") and hint in out.partition("Hint: ")[2]
 
 
 def test_answers_that_mutate_their_inputs_still_pass(capsys):
@@ -385,7 +385,8 @@ def test_the_plug_in_catches_a_forward_that_is_wrong_inside_the_model_only(capsy
         return (1.01 * out if q.shape[-2] == REVERSAL["length"] else out), weights
 
     out = run(check_attention_forward, wrong_on_long_sequences, capsys)
-    assert out.startswith("❌ Exercise 10.3") and "the reversal transformer with" in out and "before step 1" in out
+    assert out.startswith("❌ not yet — Exercise 10.3")
+    assert "the reversal transformer with" in out and "before step 1" in out
 
 
 def test_reversal_run_is_deterministic_and_learns():
@@ -525,4 +526,4 @@ def test_a_raising_or_wrong_kind_of_answer_is_a_failure_not_a_crash(check, exerc
                           (check_attention_forward, attention_forward)]:
         return                                                               # those are right answers
     out = run(check, wrong, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}:") and out.count("\n") == 2, out
+    assert out.startswith(f"❌ not yet — Exercise {exercise}:") and out.count("\n") == 2, out

@@ -80,7 +80,8 @@ def unsolved(check):
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
-@pytest.mark.parametrize(("make_answer", "symbol"), [(unsolved, "⏳"), (lambda check: wrong, "❌")],
+@pytest.mark.parametrize(("make_answer", "symbol"), [(unsolved, "⏳ to do — Exercise"),
+                                                     (lambda check: wrong, "❌ not yet — Exercise")],
                          ids=["unsolved", "wrong"])
 def test_grading_mode_raises_with_the_message_it_would_print(name, make_answer, symbol, capsys, monkeypatch):
     check = CHECKS[name]
@@ -102,7 +103,7 @@ def test_grading_mode_passes_and_prints_a_right_answer(name, capsys, monkeypatch
     monkeypatch.setenv(GRADING_ENV, "1")
     for answer in RIGHT_ANSWERS.get(check, []):
         out = printed(check, answer, capsys)
-        assert out.startswith("✅") and out.count("\n") == 1, out
+        assert out.startswith("✅ correct — Exercise") and out.count("\n") == 1, out
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), (" YES ", True), ("on", True),
@@ -125,6 +126,6 @@ def test_grading_mode_block_grades_inside_and_restores_the_environment(outside, 
         monkeypatch.delenv(GRADING_ENV, raising=False)
     else:
         monkeypatch.setenv(GRADING_ENV, outside)
-    with pytest.raises(CheckFailed, match="^⏳ Exercise"), grading_mode():
+    with pytest.raises(CheckFailed, match="^⏳ to do — Exercise"), grading_mode():
         next(iter(CHECKS.values()))(todo)
     assert os.environ.get(GRADING_ENV) == outside

@@ -3,6 +3,7 @@
 import ast
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -183,12 +184,12 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def test_build_writes_every_lesson_pair_and_check_passes(course, capsys):
     assert run(course) == 0
     lessons = course / "lessons"
-    assert sorted(p.name for p in lessons.iterdir()) == [
-        "01_first.ipynb", "01_first.py", "02_second.ipynb", "02_second.py"]
-    assert (lessons / "01_first.py").read_text() == LESSON.replace("Exercise 7.", "Exercise 1.")
-    assert 'implement triple")' in (lessons / "02_second.py").read_text()
+    files = sorted(p.relative_to(lessons).as_posix() for p in lessons.rglob("*") if p.is_file())
+    assert files == ["01_first.ipynb", "02_second.ipynb", "py/01_first.py", "py/02_second.py"]
+    assert (lessons / "py" / "01_first.py").read_text() == LESSON.replace("Exercise 7.", "Exercise 1.")
+    assert 'implement triple")' in (lessons / "py" / "02_second.py").read_text()
     recorded = json.loads((course / "build" / "lesson-hashes.json").read_text())
-    assert sorted(recorded) == [f"lessons/{p.name}" for p in sorted(lessons.iterdir())]
+    assert sorted(recorded) == [f"lessons/{name}" for name in files]
     capsys.readouterr()
     assert run(course, "--check") == 0
     assert "in sync" in capsys.readouterr().out
@@ -203,10 +204,10 @@ def test_rebuilding_an_unchanged_course_writes_nothing(course):
 
 def test_lesson_notebook_has_no_outputs_and_round_trips(course):
     run(course)
-    py, ipynb = course / "lessons" / "01_first.py", course / "lessons" / "01_first.ipynb"
+    py, ipynb = course / "lessons" / "py" / "01_first.py", course / "lessons" / "01_first.ipynb"
     nb = nbformat.read(ipynb, as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata == {"kernelspec": ml.KERNELSPEC, "rise": ml.RISE}
+    assert nb.metadata == {"kernelspec": ml.KERNELSPEC, "language_info": ml.language_info(), "rise": ml.RISE}
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
     assert [c.metadata.get("tags") for c in code] == [None, ["nbval-ignore-output"], None]
@@ -224,7 +225,7 @@ def test_cell_ids_are_stable_and_unique():
 
 
 def _make_stale(lessons):
-    (lessons / "01_first.py").write_text("# edited\n")
+    (lessons / "py" / "01_first.py").write_text("# edited\n")
 
 
 def _make_missing(lessons):
@@ -236,7 +237,7 @@ def _make_extra(lessons):
 
 
 @pytest.mark.parametrize(("damage", "expected"), [
-    (_make_stale, "stale: {}/01_first.py"),
+    (_make_stale, "stale: {}/py/01_first.py"),
     (_make_missing, "missing: {}/02_second.ipynb"),
     (_make_extra, "extra: {}/03_orphan.py"),
 ], ids=["stale", "missing", "extra"])
@@ -276,14 +277,14 @@ def test_lesson_last_written_by_the_tool_is_updated(course):
     run(course)
     change_solutions(course)
     assert run(course) == 0
-    assert "new cell" in (course / "lessons" / "01_first.py").read_text()
+    assert "new cell" in (course / "lessons" / "py" / "01_first.py").read_text()
 
 
 @pytest.fixture
 def edited(course):
-    """A built course whose solutions changed since, and whose lessons/01_first.py a learner edited."""
+    """A built course whose solutions changed since, and whose lessons/py/01_first.py a learner edited."""
     run(course)
-    (course / "lessons" / "01_first.py").write_text("# my answers\n")
+    (course / "lessons" / "py" / "01_first.py").write_text("# my answers\n")
     change_solutions(course)
     return course
 
@@ -293,7 +294,7 @@ def test_edited_lesson_is_refused_and_nothing_is_written(edited, capsys, monkeyp
     before = snapshot(edited)
     assert run(edited) == 1
     err = capsys.readouterr().err
-    assert str(edited / "lessons" / "01_first.py") in err
+    assert str(edited / "lessons" / "py" / "01_first.py") in err
     assert "02_second" not in err  # still unmodified since generated: not the learner's
     assert "FORCE=1 to overwrite (a backup is kept)" in err
     assert snapshot(edited) == before
@@ -305,7 +306,7 @@ def test_force_overwrites_and_keeps_a_backup(edited, monkeypatch, how):
     if how == "FORCE=1":
         monkeypatch.setenv("FORCE", "1")
     assert run(edited, *([how] if how == "--force" else [])) == 0
-    assert "new cell" in (edited / "lessons" / "01_first.py").read_text()
+    assert "new cell" in (edited / "lessons" / "py" / "01_first.py").read_text()
     backups = list((edited / ".lesson-backups").iterdir())
     assert [b.name.split(".")[:2] for b in backups] == [["01_first", "py"]]
     assert backups[0].name[len("01_first.py."):].endswith("Z")  # a UTC time stamp
@@ -315,6 +316,107 @@ def test_force_overwrites_and_keeps_a_backup(edited, monkeypatch, how):
 def test_force_zero_does_not_force(edited, monkeypatch):
     monkeypatch.setenv("FORCE", "0")
     assert run(edited) == 1
+
+
+def _slideshow_save(nb: nbformat.NotebookNode) -> None:
+    """What opening a lesson as a slideshow and saving it writes: RISE settings, slide types, the kernel's info."""
+    nb.metadata.rise = {**nb.metadata.rise, "autolaunch": True, "theme": "simple"}
+    nb.metadata.language_info["version"] = "3.99.0"
+    for cell in nb.cells:
+        cell.metadata["slideshow"] = {"slide_type": "skip"}
+
+
+def _edit_a_cell(nb: nbformat.NotebookNode) -> None:
+    _slideshow_save(nb)
+    nb.cells[-1].source += "\n# my answer"
+
+
+def _edit_a_tag(nb: nbformat.NotebookNode) -> None:
+    nb.cells[0].metadata["tags"] = ["mine"]
+
+
+def _resave(path: Path, change) -> None:
+    """``path`` (a lesson .ipynb) changed by ``change`` and saved with its jupytext pair, as JupyterLab does."""
+    nb = nbformat.read(path, as_version=4)
+    change(nb)
+    nbformat.write(nb, path)
+    pair = path.parent / "py" / f"{path.stem}.py"
+    pair.write_text(jupytext.writes(nb, fmt="py:percent"))
+
+
+def test_slide_only_metadata_is_not_an_edit(course, monkeypatch):
+    monkeypatch.delenv("FORCE", raising=False)
+    run(course)
+    _resave(course / "lessons" / "01_first.ipynb", _slideshow_save)
+    change_solutions(course)
+    assert run(course) == 0
+    assert "new cell" in (course / "lessons" / "01_first.ipynb").read_text()
+    assert "new cell" in (course / "lessons" / "py" / "01_first.py").read_text()
+    assert not (course / ".lesson-backups").exists()
+
+
+def test_slide_only_metadata_over_an_unchanged_solution_is_reset_without_a_question(course, monkeypatch):
+    monkeypatch.delenv("FORCE", raising=False)
+    run(course)
+    built = snapshot(course)
+    _resave(course / "lessons" / "01_first.ipynb", _slideshow_save)
+    assert run(course) == 0
+    assert snapshot(course) == built
+
+
+@pytest.mark.parametrize("change", [_edit_a_cell, _edit_a_tag], ids=["source", "tag"])
+def test_a_real_edit_beside_slide_metadata_is_still_refused(course, capsys, monkeypatch, change):
+    monkeypatch.delenv("FORCE", raising=False)
+    run(course)
+    _resave(course / "lessons" / "01_first.ipynb", change)
+    change_solutions(course)
+    before = snapshot(course)
+    assert run(course) == 1
+    err = capsys.readouterr().err
+    assert "01_first.ipynb" in err and "py/01_first.py" in err and "02_second" not in err
+    assert snapshot(course) == before
+
+
+def test_another_python_version_in_language_info_is_in_sync(course, capsys):
+    """language_info.version is that of whoever built the lessons: another one is neither stale nor rewritten."""
+    run(course)
+    path = course / "lessons" / "01_first.ipynb"
+    path.write_text(path.read_text().replace(f'"version": "{ml.language_info()["version"]}"', '"version": "3.99.0"'))
+    assert '"3.99.0"' in path.read_text()
+    before = snapshot(course)
+    capsys.readouterr()
+    assert run(course, "--check") == 0
+    assert run(course) == 0
+    assert snapshot(course) == before
+
+
+def test_a_rewritten_notebooks_py_is_rewritten_after_it(course):
+    """jupytext refuses to open a notebook newer than its text pair: the .py is written again, after the .ipynb."""
+    run(course)
+    ipynb, py = course / "lessons" / "01_first.ipynb", course / "lessons" / "py" / "01_first.py"
+    ipynb.write_text(ipynb.read_text().replace('"scroll": true', '"scroll": false'))  # only its metadata differs
+    os.utime(py, (0, 0))
+    assert run(course) == 0
+    assert '"scroll": true' in ipynb.read_text()
+    assert py.stat().st_mtime_ns >= ipynb.stat().st_mtime_ns > 0
+
+
+def test_a_lesson_py_left_in_the_old_place_is_extra(course, capsys):
+    run(course)
+    (course / "lessons" / "01_first.py").write_text(LESSON)
+    capsys.readouterr()
+    assert run(course, "--check") == 1
+    assert f"extra: {course / 'lessons' / '01_first.py'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("name", "text"), [("01_x.ipynb", "{not json"), ("01_x.py", None)])
+def test_content_key_of_an_unreadable_file_is_none_and_of_equal_content_equal(name, text):
+    if text is not None:
+        assert ml.content_key(name, text) is None
+    else:
+        plain = "# %%\nx = 1\n"
+        assert ml.content_key(name, plain) == ml.content_key(name, '# %% slideshow={"slide_type": "skip"}\nx = 1\n')
+        assert ml.content_key(name, plain) != ml.content_key(name, "# %%\nx = 2\n")
 
 
 def git(root: Path, *args: str) -> None:
@@ -338,7 +440,7 @@ def repo(course):
 
 def test_tracked_unmodified_lesson_is_updated(repo):
     assert run(repo) == 0
-    assert "new cell" in (repo / "lessons" / "01_first.py").read_text()
+    assert "new cell" in (repo / "lessons" / "py" / "01_first.py").read_text()
 
 
 @pytest.mark.parametrize("staged", [False, True], ids=["unstaged", "staged"])
@@ -355,7 +457,7 @@ def test_modified_tracked_lesson_is_refused(repo, capsys, monkeypatch, staged):
 
 def test_untracked_lesson_in_a_repository_is_refused(repo, monkeypatch):
     monkeypatch.delenv("FORCE", raising=False)
-    git(repo, "rm", "-q", "--cached", "lessons/02_second.py")
+    git(repo, "rm", "-q", "--cached", "lessons/py/02_second.py")
     assert run(repo) == 1
 
 

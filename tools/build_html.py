@@ -5,7 +5,7 @@ Usage::
     python tools/build_html.py --learners [--out build/html]     # the learners' site: no solution in it
     python tools/build_html.py --out build/html-instructor         # the instructors' site: the executed solutions
 
-The learners' site shows ``lessons/`` executed (each ``lessons/NN_topic.py`` run by tools/execute_notebooks.py in
+The learners' site shows ``lessons/`` executed (each ``lessons/py/NN_topic.py`` run by tools/execute_notebooks.py in
 ``--work``, lessons/ itself untouched): every exercise stubbed and its check showing ⏳, every other output shown.
 The instructors' site shows ``solutions/NN_topic.ipynb`` as stored. Each notebook becomes ``NN_topic.html``
 (nbconvert's "lab" template: plots are the notebooks' inline PNGs, widgets are rendered from the saved widget
@@ -38,6 +38,7 @@ from nbconvert import HTMLExporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from execute_notebooks import execute  # noqa: E402
+from make_lessons import PAIRED_FOLDER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = "_static"
@@ -78,6 +79,10 @@ SITE_CSS = """
   border-bottom: 1px solid #ddd; font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px; }
 .site-nav a { text-decoration: none; }
 .site-nav .site-next { margin-left: auto; }
+/* Widget labels and controls in JupyterLab's sans-serif, as in the lab (the static page defines no --jp-widgets-*
+   font, so they fell back to the browser's serif). */
+.jupyter-widgets, .jupyter-widgets input, .jupyter-widgets select, .jupyter-widgets button, .widget-label,
+.widget-readout { font-family: var(--jp-ui-font-family, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif); }
 """
 
 # The lab template, with a navigation bar on every page and without mermaid.js (no lesson has a diagram, and its
@@ -349,10 +354,10 @@ def prepare_static(cache: Path) -> Path:
 
 
 def learner_notebooks(lessons: Path, work: Path) -> list[Path]:
-    """Every ``lessons/NN_topic.py`` copied into ``work`` and executed there; the executed notebooks' paths."""
-    sources = sorted(lessons.glob("[0-9][0-9]_*.py"))
+    """Every ``lessons/py/NN_topic.py`` copied into ``work`` and executed there; the executed notebooks' paths."""
+    sources = sorted((lessons / PAIRED_FOLDER).glob("[0-9][0-9]_*.py"))
     if not sources:
-        raise ValueError(f"{lessons}: no lesson NN_topic.py to execute (make notebooks writes them)")
+        raise ValueError(f"{lessons}: no lesson {PAIRED_FOLDER}/NN_topic.py to execute (make notebooks writes them)")
     work.mkdir(parents=True, exist_ok=True)
     executed = []
     for source in sources:

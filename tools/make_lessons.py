@@ -1,4 +1,4 @@
-"""Build lessons/ from solutions/: stub every exercise region, write the lesson .py and an output-free .ipynb.
+"""Build lessons/ from solutions/: stub every exercise region, write an output-free .ipynb and its paired .py.
 
 A solution marks each exercise the way nbgrader does, inside a function body::
 
@@ -14,19 +14,29 @@ and the lesson gets, at the marker's indentation::
 
 Usage::
 
-    python tools/make_lessons.py            # write lessons/NN_topic.py and lessons/NN_topic.ipynb
+    python tools/make_lessons.py            # write lessons/NN_topic.ipynb and lessons/py/NN_topic.py
     python tools/make_lessons.py --check    # write nothing; exit 1 listing stale, missing or extra lessons
+
+The learner opens lessons/NN_topic.ipynb; its jupytext pair lives in lessons/py/ (lessons/jupytext.toml says so:
+formats "ipynb,py//py:percent"), so each lesson is listed once in JupyterLab's file browser.
 
 A lesson file that a learner may have edited is never overwritten silently: it is rewritten only when it does
 not exist, already has the new content, is tracked and unmodified in git, or still has the content this tool
-last wrote (sha256 in build/lesson-hashes.json). Otherwise nothing at all is written, unless FORCE=1 (or
---force), which first copies the old file to .lesson-backups/<name>.<UTC timestamp>.
+last wrote. "Content" is what a learner writes: the cells' types, sources and tags (:func:`content_key`, recorded
+in build/lesson-hashes.json), so metadata that JupyterLab or a slideshow adds on saving (language_info, RISE's
+settings, slide types) is not an edit. Otherwise nothing at all is written, unless FORCE=1 (or --force), which
+first copies the old file to .lesson-backups/<name>.<UTC timestamp>.
+
+Each .ipynb carries the ``language_info`` that the python3 kernel reports, so JupyterLab finds nothing to add
+when the kernel starts and the lesson opens unmodified. Its ``version`` is the building interpreter's; a lesson
+that differs from the built one only there counts as up to date (neither stale nor rewritten).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import functools
 import hashlib
 import json
@@ -46,14 +56,16 @@ from jupytext.metadata_filter import filter_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_GLOB = "[0-9][0-9]_*.py"
-LESSON_GLOBS = ("[0-9][0-9]_*.py", "[0-9][0-9]_*.ipynb")
+PAIRED_FOLDER = "py"  # lessons/py/NN_topic.py, the jupytext pair of lessons/NN_topic.ipynb
+# Lesson files as built; "[0-9][0-9]_*.py" directly in lessons/ is the layout before the pairs moved (extra now).
+LESSON_GLOBS = ("[0-9][0-9]_*.ipynb", f"{PAIRED_FOLDER}/[0-9][0-9]_*.py", "[0-9][0-9]_*.py")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 # Anything that looks like a marker; a near miss ("## BEGIN SOLUTION") would otherwise leak a solution.
 MARKER_LIKE = re.compile(r"^\s*#[#\s]*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # The slideshow settings of every notebook (jupyterlab-rise): long slides scroll, and start at the top.
 RISE = {"scroll": True, "center": False, "transition": "none", "start_slideshow_at": "beginning"}
-DEFAULT_CELL_METADATA_FILTER = "tags,slideshow,-all"
+DEFAULT_CELL_METADATA_FILTER = "tags,slideshow,jupyter,-all"
 HASHES = Path("build") / "lesson-hashes.json"
 BACKUPS = Path(".lesson-backups")
 FORCE_HINT = "FORCE=1 to overwrite (a backup is kept)"
@@ -193,11 +205,17 @@ def _cell_id(cell, seen: dict[str, int]) -> str:
     return digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
+def language_info() -> dict:
+    """What the python3 kernel (ipykernel) reports as ``language_info``, and JupyterLab stores on kernel start."""
+    from ipykernel.ipkernel import IPythonKernel  # imports IPython: only when a notebook is built
+    return copy.deepcopy(IPythonKernel.language_info)
+
+
 def notebook_from_py(py_text: str) -> nbformat.NotebookNode:
-    """A py:percent text as an unexecuted notebook: python3 kernelspec, the slideshow settings, no outputs, only
-    the kept cell metadata."""
+    """A py:percent text as an unexecuted notebook: python3 kernelspec and language_info, the slideshow settings,
+    no outputs, only the kept cell metadata."""
     nb = jupytext.reads(py_text, fmt="py:percent")
-    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "rise": RISE})
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": language_info(), "rise": RISE})
     cell_filter, seen = _cell_metadata_filter(), {}
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict(filter_metadata(dict(cell.metadata), cell_filter))
@@ -217,6 +235,34 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
 def ipynb_from_py(py_text: str) -> str:
     """The output-free .ipynb paired with a py:percent text."""
     return notebook_text(notebook_from_py(py_text))
+
+
+def _read_notebook(name: str, text: str) -> nbformat.NotebookNode:
+    return jupytext.reads(text, fmt="py:percent" if name.endswith(".py") else "ipynb")
+
+
+def content_key(name: str, text: str) -> str | None:
+    """sha256 of what a learner writes in a lesson file: every cell's type, source and tags. Metadata that
+    JupyterLab, jupytext or a slideshow writes (language_info, rise, slide types) leaves it unchanged.
+    None when the text is not a notebook jupytext can read (then it counts as edited)."""
+    try:
+        content = [(c.cell_type, c.source, list(c.metadata.get("tags", ()))) for c in _read_notebook(name, text).cells]
+    except Exception:  # noqa: BLE001 - any unreadable file is a learner's edit, never a crash
+        return None
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+
+
+def same_lesson(name: str, text: str, built: str) -> bool:
+    """True when ``text`` is ``built`` up to the Python version in language_info (that of whoever built it)."""
+    if text == built or not name.endswith(".ipynb"):
+        return text == built
+    try:
+        ours, theirs = json.loads(text), json.loads(built)
+    except json.JSONDecodeError:
+        return False
+    for nb in (ours, theirs):
+        nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    return ours == theirs
 
 
 def cells(path: Path) -> list[tuple[str, str, tuple[str, ...], str | None]]:
@@ -241,25 +287,25 @@ def build_lessons(solutions: Path) -> dict[str, str]:
     built = {}
     for path in paths:
         text = make_lesson_text(path.read_text(encoding="utf-8"), lesson_number(path), source=str(path))
-        built[path.name] = text
         built[path.with_suffix(".ipynb").name] = ipynb_from_py(text)
+        built[f"{PAIRED_FOLDER}/{path.name}"] = text
     return built
+
+
+def lesson_count(built: dict[str, str]) -> int:
+    return sum(name.endswith(".ipynb") for name in built)
 
 
 def compare(built: dict[str, str], lessons: Path) -> dict[str, list[str]]:
     """Which lesson files are stale (differ), missing, or extra (no solution) compared with ``built``."""
-    on_disk = {p.name for pattern in LESSON_GLOBS for p in lessons.glob(pattern)}
+    on_disk = {p.relative_to(lessons).as_posix() for pattern in LESSON_GLOBS for p in lessons.glob(pattern)}
     report = {"stale": [], "missing": [], "extra": sorted(on_disk - set(built))}
     for name, content in sorted(built.items()):
         if name not in on_disk:
             report["missing"].append(name)
-        elif (lessons / name).read_text(encoding="utf-8") != content:
+        elif not same_lesson(name, (lessons / name).read_text(encoding="utf-8"), content):
             report["stale"].append(name)
     return report
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _git_unmodified(path: Path) -> bool:
@@ -298,12 +344,22 @@ class Builder:
             path = self.lessons / name
             if not path.exists():
                 to_write.append(path)
-            elif path.read_text(encoding="utf-8") != content:
-                safe = recorded.get(self._key(path)) == _sha256(path) or _git_unmodified(path)
-                to_write.append(path)
-                if not safe:
-                    protected.append(path)
+                continue
+            text = path.read_text(encoding="utf-8")
+            if same_lesson(name, text, content) and not self._pair_written(name, to_write):
+                continue
+            to_write.append(path)
+            key = content_key(name, text)
+            safe = key is not None and key in (content_key(name, content), recorded.get(self._key(path)))
+            if not (safe or _git_unmodified(path)):
+                protected.append(path)
         return to_write, protected
+
+    def _pair_written(self, name: str, to_write: list[Path]) -> bool:
+        """True for a lesson's .py whose .ipynb is to be written: the .py is then rewritten after it, because
+        jupytext refuses to open a notebook that is newer than its text pair (their blank lines differ)."""
+        ipynb = self.lessons / f"{Path(name).stem}.ipynb"
+        return name.startswith(f"{PAIRED_FOLDER}/") and ipynb in to_write
 
     def write(self, built: dict[str, str], force: bool = False) -> list[Path]:
         """Write what changed; refuse (writing nothing) when a learner's edit would be lost, unless ``force``."""
@@ -314,9 +370,9 @@ class Builder:
                                    f"Nothing was written. Keep your work, or run with {FORCE_HINT}.")
         for path in protected:
             self._backup(path)
-        self.lessons.mkdir(parents=True, exist_ok=True)
         for path in to_write:
-            atomic_write(path, built[path.name])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, built[path.relative_to(self.lessons).as_posix()])
         self._record(built)
         return to_write
 
@@ -334,7 +390,7 @@ class Builder:
 
     def _record(self, built: dict[str, str]) -> None:
         recorded = self._recorded()
-        recorded.update({self._key(self.lessons / name): _sha256(self.lessons / name) for name in built})
+        recorded.update({self._key(self.lessons / name): content_key(name, content) for name, content in built.items()})
         self.hashes_file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.hashes_file, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
 
@@ -366,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
-    print(f"{len(built) // 2} lesson(s) in {args.lessons}: {len(written)} file(s) written")
+    print(f"{lesson_count(built)} lesson(s) in {args.lessons}: {len(written)} file(s) written")
     extra = compare(built, args.lessons)["extra"]
     if extra:
         print(f"note: lesson files with no solution (left untouched): {', '.join(extra)}")
@@ -377,7 +433,7 @@ def _check(built: dict[str, str], lessons: Path) -> int:
     report = compare(built, lessons)
     problems = [f"{kind}: {lessons / name}" for kind, names in report.items() for name in names]
     if not problems:
-        print(f"lessons in sync with solutions ({len(built) // 2} lesson(s))")
+        print(f"lessons in sync with solutions ({lesson_count(built)} lesson(s))")
         return 0
     print("lessons out of sync with solutions:", *problems, "run: python tools/make_lessons.py", sep="\n  ")
     return 1

@@ -1,4 +1,6 @@
-"""The engine behind every check cell: run a learner's function on cases, print ✅ / ❌ / ⏳, never raise.
+"""The engine behind every check cell: run a learner's function on cases, print a verdict, never raise.
+
+A verdict line opens with a mark and a word: "✅ correct —", "❌ not yet —" or "⏳ to do —", then the check's title.
 
 A check prints exactly one line (plus a hint line on failure) and returns None, so a check cell shows the
 same output whether or not it is the cell's last expression.
@@ -128,12 +130,19 @@ def evaluate(function: Callable, cases: Iterable[Case], *, rtol: float = 1e-6, a
     return PASSED, f"{name} is correct on all {len(cases)} test cases."
 
 
+# A word beside each mark: on a machine without an emoji font the mark alone is an empty box.
 SYMBOLS = {PASSED: "✅", FAILED: "❌", NOT_DONE: "⏳"}
+WORDS = {PASSED: "correct", FAILED: "not yet", NOT_DONE: "to do"}
+
+
+def verdict_prefix(status: str) -> str:
+    """The mark and the word that open a verdict line, e.g. ``"✅ correct —"``."""
+    return f"{SYMBOLS[status]} {WORDS[status]} —"
 
 
 def report(title: str, status: str, message: str) -> None:
     """Print a check's verdict: one line, plus any hint line. In grading mode ❌ and ⏳ raise :class:`CheckFailed`."""
-    verdict = f"{SYMBOLS[status]} {title}: {message}"
+    verdict = f"{verdict_prefix(status)} {title}: {message}"
     if status != PASSED and grading():
         raise CheckFailed(verdict)
     print(verdict)

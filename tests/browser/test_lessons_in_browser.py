@@ -80,6 +80,8 @@ def test_lesson_runs_clean_in_jupyterlab_and_its_slider_updates_the_output(chrom
                   if out["output_type"] == "error"]
         assert not not_run, f"{lesson}: {len(not_run)} code cells did not run, first {not_run[0]!r}"
         assert not errors, f"{lesson}: error outputs {errors}"
+        printed = "".join("".join(out.get("text", "")) for cell in cells for out in cell["outputs"])
+        assert "⏳ to do — Exercise" in printed, f"{lesson}: no unsolved check says in words that it waits"
         before, after = _move_first_slider(page)
         assert after != before, f"{lesson}: moving the first slider did not change its widget's output " \
                                 f"within {WIDGET_TIMEOUT_S} s"

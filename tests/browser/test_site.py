@@ -158,6 +158,9 @@ def test_a_lesson_renders_its_math_plots_and_widgets_offline(page, site, artifac
     assert all(src.startswith("data:image/") and width > 0 for src, width in images), images
     widget_plots = page.locator(".widget-interact img[src^='data:image/png']")
     assert widget_plots.count() >= 1, "no widget shows its saved plot"
+    label_fonts = set(page.evaluate("Array.from(document.querySelectorAll('.widget-label, .widget-readout'))"
+                                    ".map(e => getComputedStyle(e).fontFamily)"))
+    assert label_fonts and all("sans-serif" in font for font in label_fonts), label_fonts
     requests.assert_offline()
 
 
@@ -174,7 +177,7 @@ def test_the_learner_site_shows_no_solution_and_every_check_waits(page, site, le
         solution = ROOT / "solutions" / name.replace(".html", ".py")  # the index page has none
         text_of_solution = solution.read_text(encoding="utf-8") if solution.exists() else ""
         checks = len(re.findall(r"^check_\w+\(", text_of_solution, re.MULTILINE))  # one verdict each (a class's methods
-        waiting = len(re.findall(r"⏳ Exercise \d+\.\d+", text))         # are two regions, one check)
+        waiting = len(re.findall(r"⏳ to do — Exercise \d+\.\d+", text))         # are two regions, one check)
         assert (waiting, "✅" in text, "❌" in text) == (checks, False, False), name
     page.goto((learner_site / "index.html").as_uri())
     page.screenshot(path=str(artifacts / "learner-site-index.png"), full_page=True)

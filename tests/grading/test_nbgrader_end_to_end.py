@@ -119,7 +119,7 @@ def test_bob_loses_exactly_the_wrong_exercise_and_sees_why(course):
               if out.output_type == "error"}
     assert list(errors) == ["test-check_update_all"], list(errors)
     assert errors["test-check_update_all"].ename == "CheckFailed"
-    assert errors["test-check_update_all"].evalue.startswith("❌ Exercise 3.4: update_all")
+    assert errors["test-check_update_all"].evalue.startswith("❌ not yet — Exercise 3.4: update_all")
 
 
 def test_nbgrader_export_writes_the_same_scores(course):

@@ -75,6 +75,7 @@ from nnlib.exercises import (
 )
 from nnlib.functional import softmax
 from nnlib.layers.recurrent import RNNCache
+from nnlib.viz import draw_unrolled_rnn
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -157,37 +158,8 @@ check_rnn_step(rnn_step)
 # feed-forward network $T$ layers deep. Layer $t$ takes the input $x_t$ and the output $h_{t-1}$ of layer $t - 1$ —
 # and every layer uses **the same** $W_{ih}$, $W_{hh}$ and $b$.
 
-# %%
-def draw_unrolled(T=4, ax=None):
-    """The RNN folded (one cell with a loop) and unrolled over T steps: T copies sharing W_ih, W_hh and b."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.7 * T + 3.4, 2.8))
-    state = {"boxstyle": "round,pad=0.35", "fc": "lightyellow", "ec": "k"}
-    node = {"ha": "center", "va": "center", "fontsize": 13}
-
-    def arrow(start, end, label, color, **style):
-        ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": color, "lw": 1.5, **style})
-        ax.text((start[0] + end[0]) / 2 + 0.08, (start[1] + end[1]) / 2 + 0.12, label, color=color, fontsize=11)
-
-    ax.text(0, 1, "$h_t$", bbox=state, **node)
-    ax.text(0, 0, "$x_t$", **node)
-    arrow((0, 0.2), (0, 0.72), "$W_{ih}$", "tab:blue")
-    arrow((0.3, 1.2), (-0.3, 1.2), "", "tab:red", connectionstyle="arc3,rad=1.8")
-    ax.text(0, 1.75, "$W_{hh}$", color="tab:red", ha="center", fontsize=11)
-    ax.text(1.0, 1, "unroll\n$\\Longrightarrow$", ha="center", va="center", fontsize=11)
-    for t in range(T + 1):
-        cx = 2.2 + 1.7 * t
-        ax.text(cx, 1, f"$h_{t}$", bbox=state, **node)
-        if t:
-            ax.text(cx, 0, f"$x_{t}$", **node)
-            arrow((cx, 0.2), (cx, 0.72), "$W_{ih}$", "tab:blue")
-            arrow((cx - 1.4, 1), (cx - 0.35, 1), "$W_{hh}$", "tab:red")
-    ax.set(xlim=(-0.6, 3.0 + 1.7 * T), ylim=(-0.4, 2.0), title="the same $W_{ih}$, $W_{hh}$, $b$ at every step")
-    ax.axis("off")
-    return ax
-
-
-draw_unrolled(T=4)
+# %% jupyter={"source_hidden": true}
+draw_unrolled_rnn(T=4)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -568,7 +540,7 @@ assert log_ratio["tanh", 1.0] < -5 and log_ratio["tanh", 1.5] < 0               
 #
 # On a log scale, the gradient's norm against the step $k$ it reaches (the loss sits at $k = T = 50$):
 
-# %%
+# %% jupyter={"source_hidden": true}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True, layout="constrained")
 steps = np.arange(T_GRAD + 1)
 for ax, act in zip(axes, ACTIVATIONS, strict=True):
@@ -605,8 +577,10 @@ def plot_gradient_norms(radius=0.9, activation="tanh", T=50):
     _, ax = plt.subplots(figsize=(6.5, 3.8))
     ax.semilogy(k, norms, label=activation)
     ax.semilogy(k, float(radius) ** (T - k), "k--", lw=1, label=r"$r^{T-k}$ (linear)")
+    ratio = norms[0] / norms[-1]
+    fate = "vanishes" if ratio < 1e-2 else "explodes" if ratio > 1e2 else "keeps its size"
     ax.set(xlabel="step k", ylabel=r"$\|\partial L / \partial h_k\|$",
-           title=f"r = {radius:.2f}, {activation}: log10 ratio {np.log10(norms[0] / norms[-1]):.1f}")
+           title=f"radius {radius:.2f}, {activation}: over {T} steps back the gradient {fate} (× {ratio:.1e})")
     ax.legend()
     plt.show()
 
@@ -723,7 +697,7 @@ print(f"clipping at c = 1: all {len(clipped[0])} steps; gradient norm {clipped[1
 assert not np.isfinite(unclipped[0][-1]) and len(unclipped[0]) < 50 and unclipped[1][-2] > 1e10
 assert len(clipped[0]) == 200 and np.all(np.isfinite(clipped[0])) and clipped[0][-20:].mean() < 0.05
 
-# %%
+# %% jupyter={"source_hidden": true}
 fig, (ax_loss, ax_norm) = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
 for name, (losses, norms) in runs.items():
     ax_loss.semilogy(losses, label=name)
