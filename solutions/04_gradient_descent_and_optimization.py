@@ -529,7 +529,7 @@ print(f"after 200 steps: w = {np.round(w, 6) + 0.0}, f = {product_loss(w):.6f}, 
 assert np.linalg.norm(product_grad(w)) < 1e-12 and np.isclose(product_loss(w), 1.0)
 assert np.linalg.eigvalsh(product_hessian(w)).min() < 0                # not a minimum: a saddle
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A start exactly on that line is unlikely with random initial weights, and the noise of mini-batch gradients
 # pushes a run off it (section 5 measures this). But near a saddle the gradient is small, and progress slow.
 
@@ -917,7 +917,7 @@ print(f"noisy gradients: {escaped} of 20 runs end near a minimum (|y| > 0.5); "
       f"mean f = {np.mean([saddle.f(*end) for end in noisy_ends]):+.4f}; minima: f = {saddle.f(0.0, 1.0):+.4f}")
 assert exact_end[1] == 0.0 and abs(saddle.f(*exact_end)) < 1e-6 and escaped == 20
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The noise does not make the descent faster once a run is off the ridge — away from it, the $y$-offset grows by
 # the same factor of about $1 + \eta$ per step — it makes sure that every run gets off it.
 #

@@ -598,7 +598,7 @@ for name, feats in feature_sets.items():
     print(f"{name:22s} nearest class mean: {nearest:.3f} | linear probe: {probe[name]:.3f}")
 assert probe["pre-trained extractor"] > probe["random extractor"] + 0.3
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # A linear classifier on random features barely beats chance (0.2) with 100 labelled images per class — no better
 # than on the raw pixels; on pre-trained features it gets most digits right. What the source task taught the
 # extractor — strokes, loops and their arrangement, wherever the digit sits — carries over to digits it never saw.

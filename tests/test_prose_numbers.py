@@ -9,8 +9,8 @@ assert them, or correct the prose.
 
 What counts as a quoted number: a decimal (``0.291027774``, ``1.44``; the mantissa ``7.6`` of ``7.6 · 10⁻³``) or an
 integer of three digits or more (``1347``, ``10,000``). Not checked: integers below 100 (section and lesson numbers,
-small counts, exponents, the constants of a formula) and years 1900–2099 (citations), and digits glued to letters
-(``w1``, ``1950s``).
+small counts, exponents, the constants of a formula), years 1900–2099 (citations), digits glued to letters
+(``w1``, ``1950s``), and section numbers: heading lines (``### 5.1 …``) and ``section 5.3`` / ``§3.3`` references.
 
 What backs it: a number of the outputs or the code that equals it at the precision it is quoted with — ``1.44`` is
 backed by a printed ``1.443``, not by ``1.452``; an integer only by the same integer. A printed ``7.6e-03`` backs both
@@ -34,13 +34,16 @@ CHECKED_LESSONS = ["01_neuron_and_perceptron", "02_activation_functions", "03_ba
                    "10_attention_and_transformers"]
 
 PROSE_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d|,\d{3})")
+SECTION_REFERENCE = re.compile(r"(?:\b[Ss]ections?|§)\s*\d+(?:\.\d+)*")
 BACKING_NUMBER = re.compile(r"(?<![\w.])(\d[\d_]*(?:\.\d+)?)(?:[eE]([-+]?\d+))?")
 
 
 def quoted_numbers(markdown: str) -> list[str]:
     """The numbers of ``markdown`` this test checks, as written (thousands separators included)."""
+    prose = "\n".join(line for line in markdown.splitlines() if not line.lstrip().startswith("#"))
+    prose = SECTION_REFERENCE.sub(" ", prose)
     numbers = []
-    for text in PROSE_NUMBER.findall(markdown):
+    for text in PROSE_NUMBER.findall(prose):
         plain = text.replace(",", "")
         if "." in plain or (int(plain) >= 100 and not 1900 <= int(plain) <= 2099):
             numbers.append(text)
@@ -128,6 +131,7 @@ def notebook(markdown: str, code: str, printed: str, tags=(TAG,)):
     ("10,000 steps", "steps = 1_000", "", ["10,000"]),
     ("scratch 0.96, frozen 0.93 (Leshno et al., 1993), in section 5 and 12 layers", "", "", ["0.96", "0.93"]),
     ("in the 1950s, w1 and 2-16-16-3", "", "", []),                                        # not quoted numbers
+    ("### 5.1 Parameters\nas section 5.3 and §3.3 show, 0.75 of it", "", "ratio 0.75", []),  # section numbers
 ])
 def test_the_check_finds_exactly_the_unbacked_numbers(markdown, code, printed, expected):
     assert unbacked(notebook(markdown, code, printed)) == ({0: expected} if expected else {})
