@@ -1145,7 +1145,8 @@ print(f"training time: nnlib {nnlib_seconds:.2f} s, scikit-learn {sklearn_second
 # * Training a network is **non-convex**: products of weights create saddle points and curves of minima, and
 #   permuting hidden units gives $H!$ equivalent minima whose midpoints are worse. Gradient descent guarantees at
 #   best a **stationary point** — a local minimum, not necessarily the global one, or a saddle: exact gradient
-#   descent converges to the saddle of $(1 - w_1 w_2)^2$ from any start on the line $w_1 = -w_2$.
+#   descent with a small enough step converges to the saddle of $(1 - w_1 w_2)^2$ from a start on the line
+#   $w_1 = -w_2$.
 # * What makes it hard: **local minima, saddle points, flat regions, widely varying curvature**. Momentum
 #   ($v = \mu v + g$, $w = w - \eta v$) and Nesterov speed up along consistent directions; RMSProp and Adam
 #   rescale every weight's step, which helps on flat regions and saddles. An optimizer is a rule
