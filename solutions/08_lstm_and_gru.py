@@ -533,7 +533,7 @@ _ = interact(show_gradient_flow, steps=IntSlider(value=50, min=10, max=200, step
              model=Dropdown(options=["all three", "RNN", "LSTM", "GRU"]),
              gate_bias=Dropdown(options=GATE_BIASES, description="gate bias"))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # ### 4.4 The forget-gate bias: choosing how long to remember
 #
 # If a gate holds a constant value $f$ (the LSTM's forget gate, or the GRU's update gate $z$), the cell path
@@ -543,30 +543,36 @@ _ = interact(show_gradient_flow, steps=IntSlider(value=50, min=10, max=200, step
 #
 # $$\tau \approx \frac{1}{1 - \sigma(b)} = 1 + e^{b}.$$
 #
-# PyTorch's default initialisation gives $b \approx 0$: $f \approx \tfrac12$, a memory of about 2 steps. The classic
-# trick (Gers et al., 2000; Jozefowicz et al., 2015) starts the forget gate at $b = 1$: about 3.7 steps. To
+# The approximation holds for $f$ near 1; the table below prints the exact $\tau = -1/\ln \sigma(b)$ beside it.
+# PyTorch's default initialisation gives $b \approx 0$: $f \approx \tfrac12$, a memory of
+# $\tau = -1/\ln \tfrac12 \approx 1.44$ steps (the approximation says 2). The classic trick (Gers et al., 2000;
+# Jozefowicz et al., 2015) starts the forget gate at $b = 1$: $\tau \approx 3.19$ steps (approximately 3.7). To
 # remember across $T$ steps, choose $b \approx \ln T$ — the idea behind the "chrono" initialisation of Tallec and
-# Ollivier (2018). For 50 steps, $b = 4$ gives $1 + e^4 \approx 56$.
+# Ollivier (2018). For 50 steps, $b = 4$ gives $\tau \approx 55.1$ ($1 + e^4 \approx 55.6$).
 #
 # The prediction to check: with gate bias $b$, the measured per-step factor should approach $\sigma(b)$.
 
 # %%
-print(" b   σ(b)   1 + e^b | factor per step:  LSTM    GRU  | ‖∂L/∂x_1‖:  LSTM      GRU")
-factors = {}
+print(" b   σ(b)   τ exact  1 + e^b | factor per step:  LSTM    GRU  | ‖∂L/∂x_1‖:  LSTM      GRU")
+factors, first_step = {}, {}
 for b in [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]:
     g_lstm, g_gru = input_gradient_norms("LSTM", STEPS, b), input_gradient_norms("GRU", STEPS, b)
-    factors[b] = per_step_factor(g_lstm), per_step_factor(g_gru)
-    print(f"{b:2.0f}  {sigmoid(b):.3f}  {1 + np.exp(b):6.1f}  |               {factors[b][0]:6.3f} "
-          f"{factors[b][1]:6.3f}  |         {g_lstm[0]:8.1e} {g_gru[0]:8.1e}")
+    factors[b], first_step[b] = (per_step_factor(g_lstm), per_step_factor(g_gru)), (g_lstm[0], g_gru[0])
+    print(f"{b:2.0f}  {sigmoid(b):.3f}  {-1 / np.log(sigmoid(b)):7.2f}  {1 + np.exp(b):6.1f}  |               "
+          f"{factors[b][0]:6.3f} {factors[b][1]:6.3f}  |         {g_lstm[0]:8.1e} {g_gru[0]:8.1e}")
+opened = first_step[4.0] + first_step[5.0]
+print(f"‖∂L/∂x_1‖ at b = 0: {min(first_step[0.0]):.1e} to {max(first_step[0.0]):.1e}; "
+      f"at b = 4 and 5: {min(opened):.1e} to {max(opened):.1e}")
+assert max(first_step[0.0]) < 1e-20 and 1e-3 < min(opened) < 1e-2 and max(opened) > 0.5
 assert all(abs(factors[b][1] - sigmoid(b)) < 0.01 for b in [3.0, 4.0, 5.0])           # GRU: the factor is σ(b)
 assert all(factors[b][0] >= sigmoid(b) - 0.01 for b in factors)                        # LSTM: at least σ(b)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # For the GRU the factor is $\sigma(b)$ to within 0.01 once $b \ge 3$: the update gate alone sets the rate, as
 # derived. The LSTM's factor is *larger* than $\sigma(b)$ — its indirect paths through $h$ add to the cell path —
 # and it reaches 1 at $b = 4$ and passes it at $b = 5$: then the gradient slowly *grows* backwards, and gradient
-# clipping (lesson 07) is the safety net. Either way, one bias moves the gradient at step 1 of 100 from about
-# $10^{-21}$ to between $10^{-2}$ and 1.
+# clipping (lesson 07) is the safety net. Either way, one bias moves the gradient at step 1 of 100 from below
+# $10^{-20}$ at $b = 0$ to between $7.6 \cdot 10^{-3}$ (the GRU at $b = 4$) and $1.0$ (the LSTM at $b = 5$).
 #
 # ## 5. The notes' table, measured
 #
@@ -712,7 +718,8 @@ for hidden in (32, 256):
 # Three things to read in the table. The time grows with the sequence length, roughly in proportion (plus a fixed
 # cost per mini-batch): each step waits for the one before, so a recurrent network cannot process the steps of a
 # sequence in parallel. The gated cells cost several times the RNN's epoch. And the GRU's epoch is **not** 25%
-# shorter than the LSTM's, as its multiply-adds would suggest: at $H = 32$ it is about as long, or longer. The
+# shorter than the LSTM's, as its multiply-adds would suggest: at $H = 32$, in the stored run of this notebook, it
+# is about as long (the printed GRU / LSTM ratio; check yours). The
 # matrix products are small there, and the elementwise gate arithmetic and the per-step overhead of a Python loop
 # weigh as much; the GRU saves none of that (its candidate even needs the extra product with $r$). The last two
 # lines time one pass of a small and of a large layer: with $H = 256$ the matrix products dominate, and the GRU's
@@ -723,9 +730,9 @@ for hidden in (32, 256):
 #
 # * *LSTM: more parameters; GRU: fewer, "reducing computational cost".* **Yes, exactly**: $4(IH + H^2 + 2H)$
 #   against $3(IH + H^2 + 2H)$ — the GRU has ¾ of the LSTM's parameters and multiply-adds.
-# * *GRU: "simpler and faster to train".* **Per epoch: not at these sizes** — as slow as the LSTM or slower at
-#   $H = 32$; only large layers show part of the ¾ (5.3). **In epochs needed: yes, here** — with default
-#   initialisation the GRU learned delay 10 in 5 epochs, the LSTM did not.
+# * *GRU: "simpler and faster to train".* **Per epoch: not at these sizes** — about as slow as the LSTM at
+#   $H = 32$ in the stored run; only large layers show part of the ¾ (5.3). **In epochs needed: yes, here** — with
+#   default initialisation the GRU learned delay 10 in 5 epochs, the LSTM did not.
 # * *LSTM: "potentially better for long sequences".* **Not as initialised by default**: both gated cells fail at
 #   delay 50, like the RNN. What decides long memory is the gate's initial bias: opened ($b = 4$), the GRU learned
 #   delay 50 in both runs, the LSTM in one of two (and most of the way in the other).
@@ -865,8 +872,8 @@ check_gru_step_backward(MyGRU)
 #   no weight matrix, no $\tanh'$ — while the RNN multiplies by $\operatorname{diag}(1 - h_t^2)\, W_{hh}^\top$ at every
 #   step. The gradient survives as long as the network holds its gates open.
 # * At initialisation the gates sit near ½, and the gated cells' gradients **vanish too**, only more slowly. A gate
-#   bias $b$ sets a memory of about $1 + e^{b}$ steps: $b = 1$ (the classic trick) gives ~4, $b \approx \ln T$ gives
-#   ~$T$.
+#   bias $b$ sets a memory of $\tau = -1/\ln \sigma(b) \approx 1 + e^{b}$ steps: $b = 0$ gives 1.44, $b = 1$ (the
+#   classic trick) 3.19, $b \approx \ln T$ about $T$.
 # * Parameters: $G\,(IH + H^2 + 2H)$ with $G = 1, 4, 3$ — the GRU has exactly ¾ of the LSTM's. Per epoch, at small
 #   sizes, that does not make it 25% faster.
 # * On delayed recall with equal budgets, all three learn short memories; with default initialisation all three fail

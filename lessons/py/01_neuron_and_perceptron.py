@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from ipywidgets import FloatSlider, IntSlider, interact
 
-from nnlib import Linear, Perceptron, Sequential
+from nnlib import Linear, Perceptron, Sequential, numerical_gradient
 from nnlib.data import make_xor
 from nnlib.exercises import (
     check_and_gate,
@@ -88,11 +88,14 @@ neuron.w, neuron.b = w, b
 print("net by hand:", round(by_hand, 3), "| nnlib:", neuron.net(x[None, :]).round(3))
 assert np.isclose(neuron.net(x[None, :])[0], by_hand)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["numbers-checked"]
 # ## 2. The perceptron
 #
-# The **perceptron** (Frank Rosenblatt, late 1950s) is the artificial neuron whose activation is a step.
-# It takes binary inputs $x_1, x_2, \dots$ and produces a single binary output:
+# The **perceptron** (Frank Rosenblatt, late 1950s) is the artificial neuron whose activation is a step. The
+# notes say it "takes several binary inputs $x_1, x_2, \dots$ and produces a single binary output". The *output* is
+# binary; the inputs need not be. The truth tables below use 0/1 inputs, but everything in this lesson — the
+# forward pass, the learning rule, the convergence theorem — works for any real inputs, and section 3 checks the
+# rule on $x = (1, 2, 0.5)$:
 #
 # $$y = \operatorname{step}(net) = \begin{cases} 1 & net > 0 \\ 0 & net \le 0 \end{cases}$$
 #
@@ -350,10 +353,58 @@ def xor_mlp(X):
 # %% slideshow={"slide_type": "fragment"}
 check_xor_mlp(xor_mlp)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # The step has zero slope everywhere, so gradient descent cannot tell hidden step units how to change. Smooth
-# activations fix that: below, nnlib *learns* an XOR network `Linear(2, 4) → Tanh → Linear(4, 2)` with
+# activations fix that: below, nnlib *learns* an XOR network `Linear(2, 4) → Tanh → Linear(4, 2)` with the
 # cross-entropy loss and Adam (how `fit` computes the gradients is the subject of the backpropagation lesson).
+#
+# ### Where the cross-entropy loss comes from
+#
+# The network outputs one **score** (logit) $s_c$ per class $c$, here $C = 2$. The **softmax** turns the scores into
+# probabilities, positive and summing to 1 (lesson 02 derives its Jacobian):
+#
+# $$p_c = \frac{e^{s_c}}{\sum_j e^{s_j}}.$$
+#
+# Read $p_{n,c}$ as the model's probability that example $n$ has class $c$. The training examples are independent,
+# so the probability the model gives to all the observed labels $y_1, \dots, y_N$ — the **likelihood** — is a
+# product, and good weights make it large. Its logarithm turns the product into a sum (a product of many numbers
+# below 1 underflows), and a minus sign turns maximising into minimising:
+#
+# $$\mathcal{L} = \prod_{n=1}^{N} p_{n, y_n}
+# \quad\Longrightarrow\quad
+# -\frac{1}{N} \log \mathcal{L} = \frac{1}{N} \sum_{n=1}^{N} \ell_n, \qquad
+# \ell_n = -\log p_{n, y_n} = -\sum_c t_{n,c} \log p_{n,c},$$
+#
+# the mean **negative log-likelihood**. With the one-hot target $t_n$ ($t_{n,c} = 1$ for $c = y_n$, else 0) it is
+# the **cross-entropy** between $t_n$ and $p_n$. Its gradient with respect to the scores is short: write
+# $\ell = -s_y + \log \sum_j e^{s_j}$, then
+#
+# $$\frac{\partial \ell}{\partial s_c} = -t_c + \frac{e^{s_c}}{\sum_j e^{s_j}}
+# \qquad\Longrightarrow\qquad \boxed{\;\frac{\partial \ell}{\partial s} = p - t\;}$$
+#
+# — predicted probabilities minus the target: a confident right answer gives almost no gradient, a confident
+# wrong one a gradient of almost $\pm 1$. `nnlib.CrossEntropyLoss` computes the mean of the $\ell_n$ from the scores
+# (`backward` returns $(p - t)/N$). Both checked on three examples, against finite differences:
+
+# %%
+scores = np.array([[2.0, -1.0], [0.5, 0.5], [-3.0, 4.0]])          # (N, C): right, undecided, confidently wrong
+labels = np.array([0, 1, 0])
+targets = np.eye(2)[labels]                                        # one-hot t, (N, C)
+
+
+def mean_nll(s):
+    """-(1/N) log of the likelihood of ``labels`` under softmax(s), s (N, C)."""
+    probs = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    return -np.log(probs[np.arange(len(s)), labels]).mean()
+
+
+probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+loss = CrossEntropyLoss()
+print(f"mean NLL by hand {mean_nll(scores):.6f}, nnlib CrossEntropyLoss {loss(scores, labels):.6f}")
+print("N · ∂loss/∂s = p − t, per example:\n", len(scores) * loss.backward())
+assert np.isclose(mean_nll(scores), loss(scores, labels))
+assert np.allclose(loss.backward(), (probs - targets) / len(scores))
+assert np.allclose(numerical_gradient(lambda: mean_nll(scores), scores), (probs - targets) / len(scores))
 
 # %%
 X_xor, y_xor = make_xor()                     # the truth table, float32, labels [0, 1, 1, 0]
@@ -368,19 +419,26 @@ assert accuracy(mlp(X_xor), y_xor) == 1.0
 plot_decision_boundary(lambda G: mlp(G).argmax(axis=1), X_xor, y_xor, title="a 2-4-2 MLP learns XOR")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["numbers-checked"]
 # ## 7. Neural networks are universal function approximators
 #
-# **Theorem** (Cybenko 1989, Hornik 1991, informally): a network with *one* hidden layer of enough units with
-# a non-polynomial activation such as $\tanh$ or the sigmoid can approximate any continuous function on a
-# bounded interval as closely as we wish:
+# **Theorem** (Cybenko 1989 and Hornik 1991 for sigmoid-like activations; Leshno, Lin, Pinkus and Schocken 1993
+# in general; informally): a network with *one* hidden layer of enough units can approximate any continuous
+# function on a **compact** domain — a closed and bounded set, such as the interval $[-\pi, \pi]$ or a box in
+# $\mathbb{R}^F$ — as closely as we wish, in the maximum error over that domain, if and only if its activation is
+# **not a polynomial** (Leshno et al. prove the "if and only if" for every continuous activation, and more).
+# $\tanh$, the sigmoid and ReLU qualify. A polynomial activation of degree $d$ does not: the network is then a
+# polynomial of degree at most $d$, however many units it has. Beyond a compact domain nothing is promised: outside
+# $[-\pi, \pi]$ the fitted curve below need not follow the sine at all.
 #
 # $$f(x) \approx \sum_{j=1}^{H} v_j \tanh(w_j x + b_j) + c.$$
 #
 # Each hidden unit contributes one smooth step, placed by its bias and sharpened by its weight; enough steps
-# make any shape. The theorem promises that good weights *exist*, not that training finds them (training
-# reaches a local minimum, not necessarily the global one). Fit $f(x) = \sin(2x)$ on $[-\pi, \pi]$ with $H$
-# hidden units:
+# make any shape. The theorem promises that good weights *exist*, not that training finds them. The notes add
+# that a network "guarantees convergence to a local minimum instead of to the global minimum"; even that is more
+# than gradient descent guarantees: with a small enough step it approaches a **stationary point**, where the
+# gradient is zero, and that can be a saddle point rather than a minimum — lesson 04 shows it stopping on one.
+# Fit $f(x) = \sin(2x)$ on $[-\pi, \pi]$ with $H$ hidden units:
 
 # %%
 x_sine = np.linspace(-np.pi, np.pi, 100, dtype=np.float32)[:, None]
@@ -448,8 +506,11 @@ assert np.allclose(Sequential(first, second)(X_check), X_check @ W + bias)
 #   example, epoch after epoch, until an epoch has no mistake. That is guaranteed to happen when the classes are
 #   linearly separable (AND, OR), never otherwise (XOR): the loop needs a cap on the epochs.
 # * Stacking neurons with a **non-linear** activation — a multi-layer perceptron — removes the limit: an MLP
-#   solves XOR, and one hidden layer can approximate any continuous function (universal approximation).
-#   Without the non-linearity, the layers collapse into one linear map.
+#   solves XOR, and one hidden layer with a non-polynomial activation can approximate any continuous function on a
+#   compact domain (universal approximation) — weights that exist, which training may or may not find. Without the
+#   non-linearity, the layers collapse into one linear map.
+# * Classification trains on the **cross-entropy**, the mean negative log-likelihood of the labels under the
+#   softmax of the scores; its gradient with respect to the scores is $p - t$.
 #
 # ## Review questions
 #

@@ -767,7 +767,7 @@ last.set(xlim=(0, 1), title="training accuracy", xlabel="accuracy")
 last.invert_yaxis()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # What to see:
 #
 # * **none**: straight edges — a linear classifier, as section 1 proved.
@@ -776,8 +776,11 @@ plt.show()
 # * **sigmoid, tanh, ELU**: smooth, curved boundaries.
 # * **sigmoid** learns slowest with the same budget. Near 0 it is almost a straight line of slope 1/4 around
 #   1/2, so the network starts out nearly linear; its outputs are all positive rather than centred on 0; and
-#   its tails saturate. Train it longer and it catches up; make the network deeper and the gap grows
-#   (vanishing gradients). tanh, whose slope at 0 is 1, has none of the first two problems.
+#   its tails saturate. tanh, whose slope at 0 is 1, has none of the first two problems. What this experiment
+#   does *not* show is how the gap changes with a longer budget or a deeper network: that would need its own
+#   runs, and on these spirals the gap need not change monotonically with depth. The mechanism that does grow
+#   with depth — a product of one slope of at most 1/4 per sigmoid layer (section 4), the vanishing gradient —
+#   is measured in lessons 07 and 08.
 #
 # ## 11. Which activation for which layer
 #

@@ -184,7 +184,7 @@ def minibatches(X, y, batch_size, rng):
 # %% slideshow={"slide_type": "fragment"}
 check_minibatches(minibatches)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # ### The three variants side by side, on real data
 #
 # The 8×8 handwritten digits (1797 images, 10 classes, bundled with scikit-learn: no download), split into
@@ -219,6 +219,8 @@ def train_variant(batch_size, lr=0.1, epochs=5):
 
 
 VARIANTS = {"batch GD (B = 1347)": len(X_train), "mini-batch (B = 32)": 32, "SGD (B = 1)": 1}
+print(f"{len(X_digits)} images: {len(X_train)} training, {len(X_test)} test; updates per epoch:",
+      {name: -(-len(X_train) // B) for name, B in VARIANTS.items()})
 runs = {name: train_variant(B) for name, B in VARIANTS.items()}
 for name, (losses, _) in runs.items():
     print(f"{name:20s} training loss after each epoch: {np.round(losses[1:], 3)}")
@@ -228,9 +230,10 @@ print("after 5 epochs: SGD < mini-batch < batch GD")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Per epoch, the more updates the better: SGD wins, batch gradient descent has barely moved (5 small steps).
-# But an epoch of SGD is 1347 tiny forward and backward passes, each paying Python's and NumPy's per-call
-# overhead, while a mini-batch step is a few matrix products that process 32 examples at once. Against the
-# wall clock the picture changes (your timings will differ):
+# Per epoch the three also do the same arithmetic — every training example goes forward and backward once — but
+# an epoch of SGD splits it into 1347 tiny passes, each paying Python's and NumPy's per-call overhead, while a
+# mini-batch step is a few matrix products that process 32 examples at once. Against the wall clock the picture
+# can change; the cell below measures it on your machine (its numbers are not compared by the tests):
 
 # %% tags=["nbval-ignore-output", "timing"]
 fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
@@ -246,10 +249,10 @@ for name, (_, seconds) in runs.items():
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Mini-batches are the practical compromise, and what everybody uses (and what "SGD" usually means in
-# deep-learning code): gradients almost as informative per example as SGD's, computed at the speed of matrix
-# products. The noise of small batches is not only a cost — it also helps to leave saddle points and sharp
-# minima, as section 5 shows. *Try it:* give batch GD the wall-clock time SGD needed (a few hundred epochs) and a
-# larger learning rate; does it catch up?
+# deep-learning code): many updates per epoch, each computed with a few matrix products instead of one call per
+# example. The noise of small batches is not only a cost — it also pushes a run off the ridge of a saddle point,
+# where an exact gradient can stall: section 5 measures it. *Try it:* give batch GD the wall-clock time SGD needed
+# (a few hundred epochs) and a larger learning rate; does it catch up?
 #
 # ## 2. The learning rate
 #
@@ -445,7 +448,8 @@ assert dead > 64 and history["loss"][-1] > 2.0
 # good learning rate finds the best weights. Linear and logistic regression are convex. Networks are not; the
 # notes name the culprit: "the composition is via multiplications of functions of the weights/biases and that
 # is the main culprit for non-convexity". Hence their warning: "NN guarantees convergence to a local minimum
-# instead of to the global minimum".
+# instead of to the global minimum". The second half is right; the first promises too much, and the example below
+# shows why.
 #
 # ### Products of weights
 #
@@ -498,6 +502,26 @@ for w in [np.array([0.0, 0.0]), np.array([2.0, 0.5]), np.array([0.7, -1.3])]:
     print(f"w = {w}: f = {value:.3f}, gradient {product_grad(w) + 0.0}, Hessian eigenvalues "
           f"{np.round(eigenvalues, 4) + 0.0}")                        # + 0.0 turns -0.0 into 0.0
 print("midpoint of the minima (1, 1) and (-1, -1):", product_loss(np.zeros(2)), "> 0")
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
+# **What gradient descent guarantees.** For a smooth loss bounded below and a small enough step, the gradient
+# tends to zero: gradient descent approaches a **stationary point** — a local minimum, or a saddle. Not "a local
+# minimum". Start exact gradient descent on $(1 - w_1 w_2)^2$ at $(0.5, -0.5)$, on the line $w_1 = -w_2$: the
+# gradient there, $2(1 + w_1^2)(w_1, -w_1)$, points along the line, so the iterates never leave it and converge to
+# the saddle $(0, 0)$, where $f = 1$ — while every minimum has $f = 0$:
+
+# %%
+w = np.array([0.5, -0.5])
+for _ in range(200):
+    w = w - 0.1 * product_grad(w)                                     # exact gradient descent, η = 0.1
+print(f"after 200 steps: w = {np.round(w, 6) + 0.0}, f = {product_loss(w):.6f}, |gradient| = "
+      f"{np.linalg.norm(product_grad(w)):.1e}, Hessian eigenvalues {np.linalg.eigvalsh(product_hessian(w)).round(4)}")
+assert np.linalg.norm(product_grad(w)) < 1e-12 and np.isclose(product_loss(w), 1.0)
+assert np.linalg.eigvalsh(product_hessian(w)).min() < 0                # not a minimum: a saddle
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# A start exactly on that line is unlikely with random initial weights, and the noise of mini-batch gradients
+# pushes a run off it (section 5 measures this). But near a saddle the gradient is small, and progress slow.
 
 # %%
 g1, g2 = np.meshgrid(np.linspace(-2, 2, 201), np.linspace(-2, 2, 201))
@@ -726,8 +750,10 @@ check_my_adam(MyAdam)
 # | varying curvature | $(1 - x)^2 + 10\,(y - x^2)^2$ | Rosenbrock's valley: steep walls, an almost flat floor |
 #
 # To let nnlib's optimizers walk on them, we wrap the two coordinates in a `Parameter` and write the surface's
-# gradient into its `.grad` before every `step()` — exactly what backpropagation does for a network. First, the
-# hand-written gradients against finite differences:
+# gradient into its `.grad` before every `step()` — exactly what backpropagation does for a network. That gradient
+# is **exact**: there is no sampling noise here, so nnlib's `SGD` class, fed it, is plain deterministic gradient
+# descent, labelled **GD** below (it is *stochastic* gradient descent only when the gradient comes from random
+# examples). First, the hand-written gradients against finite differences:
 
 # %%
 @dataclass
@@ -763,9 +789,9 @@ print("all four gradients agree with finite differences")
 
 # %%
 OPTIMIZERS = {
-    "SGD": lambda params, lr, mu: SGD(params, lr=lr),
+    "GD": lambda params, lr, mu: SGD(params, lr=lr),                   # exact gradients: plain gradient descent
     "momentum": lambda params, lr, mu: SGD(params, lr=lr, momentum=mu),
-    "Nesterov": lambda params, lr, mu: SGD(params, lr=lr, momentum=mu, nesterov=mu > 0),  # mu = 0: plain SGD
+    "Nesterov": lambda params, lr, mu: SGD(params, lr=lr, momentum=mu, nesterov=mu > 0),  # mu = 0: plain GD
     "RMSProp": lambda params, lr, mu: RMSprop(params, lr=lr),
     "Adam": lambda params, lr, mu: Adam(params, lr=lr, betas=(mu, 0.999)),
 }
@@ -793,26 +819,26 @@ for name, s in SURFACES.items():
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # What the numbers say, and why:
 #
-# * **Local minima** — SGD, RMSProp and Adam roll into the nearest basin and stay in the *local* minimum
+# * **Local minima** — GD, RMSProp and Adam roll into the nearest basin and stay in the *local* minimum
 #   ($x \approx 0.96$); momentum and Nesterov arrive with enough speed to cross the ridge to the global one.
-# * **Saddle point** — started almost exactly on the ridge line $y = 0$, plain SGD slides down to the saddle and
+# * **Saddle point** — started almost exactly on the ridge line $y = 0$, plain GD slides down to the saddle and
 #   sits there: near it the gradient in $y$ is about $-y$, tiny, and grows only by a factor $1 + \eta$ per
 #   step. Momentum accumulates that tiny push; RMSProp and Adam rescale it to a full-size step.
-# * **Flat region** — the gradient at the start is about $10^{-3}$: SGD and momentum barely move; RMSProp and
+# * **Flat region** — the gradient at the start is about $10^{-3}$: GD and momentum barely move; RMSProp and
 #   Adam divide by the gradient's own size and walk at speed $\approx \eta$.
-# * **Varying curvature** — $\eta$ must stay below $2/\lambda_{max}$ of the steep walls, so plain SGD crawls
+# * **Varying curvature** — $\eta$ must stay below $2/\lambda_{max}$ of the steep walls, so plain GD crawls
 #   along the flat floor; momentum builds up speed along it and reaches $(1, 1)$; Adam, with a step of at most
 #   $\approx \eta = 0.01$, has simply not had enough steps.
 #
 # No optimizer wins everywhere — which is why the learning rate and momentum are the first things to tune.
 
 # %%
-assert ends["local minima", "SGD"][0] > 0 > ends["local minima", "momentum"][0]
-assert abs(ends["saddle point", "SGD"][1]) < 0.5 < abs(ends["saddle point", "Adam"][1])
-assert SURFACES["flat region"].f(*ends["flat region", "SGD"]) > 0.99 > 0.01 > SURFACES["flat region"].f(
+assert ends["local minima", "GD"][0] > 0 > ends["local minima", "momentum"][0]
+assert abs(ends["saddle point", "GD"][1]) < 0.5 < abs(ends["saddle point", "Adam"][1])
+assert SURFACES["flat region"].f(*ends["flat region", "GD"]) > 0.99 > 0.01 > SURFACES["flat region"].f(
     *ends["flat region", "Adam"])
 assert SURFACES["varying curvature"].f(*ends["varying curvature", "momentum"]) < 1e-3 < SURFACES[
-    "varying curvature"].f(*ends["varying curvature", "SGD"])
+    "varying curvature"].f(*ends["varying curvature", "GD"])
 
 
 def plot_surface(name, ax, lr=None, mu=0.9, start=None):
@@ -834,9 +860,40 @@ for name, ax in zip(SURFACES, axes, strict=True):
 axes[0].legend(loc="lower left")
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
+# ### Does gradient noise help to leave a saddle? Measured
+#
+# Start exactly on the ridge, at $(1.5, 0)$. There the $y$-gradient $y^3 - y$ is exactly 0, and stays 0: exact
+# gradient descent slides into the saddle $(0, 0)$, a stationary point with $f = 0$, above the minima's
+# $f = -0.25$. Now add Gaussian noise of standard deviation 0.1 to every gradient — a stand-in for the sampling
+# noise of a mini-batch gradient — and repeat with 20 seeds, 200 steps of $\eta = 0.05$ each:
+
+# %%
+def noisy_descent_end(surface, noise, seed, start=(1.5, 0.0), lr=0.05, steps=200):
+    """End point (2,) of nnlib's SGD on ``surface`` when every gradient gets Gaussian noise of s.d. ``noise``."""
+    point, rng = Parameter(np.array(start)), np.random.default_rng(seed)
+    optimizer = SGD([point], lr=lr)
+    for _ in range(steps):
+        point.grad[...] = surface.grad(*point.data) + noise * rng.normal(size=2)
+        optimizer.step()
+    return point.data.copy()
+
+
+saddle = SURFACES["saddle point"]
+exact_end = noisy_descent_end(saddle, noise=0.0, seed=0)
+noisy_ends = np.array([noisy_descent_end(saddle, noise=0.1, seed=seed) for seed in range(20)])
+escaped = int(np.sum(np.abs(noisy_ends[:, 1]) > 0.5))
+print(f"exact gradients: ends at ({exact_end[0]:+.3f}, {exact_end[1]:+.3f}), f = {saddle.f(*exact_end):+.4f}")
+print(f"noisy gradients: {escaped} of 20 runs end near a minimum (|y| > 0.5); "
+      f"mean f = {np.mean([saddle.f(*end) for end in noisy_ends]):+.4f}; minima: f = {saddle.f(0.0, 1.0):+.4f}")
+assert exact_end[1] == 0.0 and abs(saddle.f(*exact_end)) < 1e-6 and escaped == 20
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# The noise does not make the descent faster once a run is off the ridge — away from it, the $y$-offset grows by
+# the same factor of about $1 + \eta$ per step — it makes sure that every run gets off it.
+#
 # Your turn: pick a surface, then change the learning rate, the momentum $\mu$ (also Adam's $\beta_1$) and the
-# start point. Can you get plain SGD across the saddle? Make momentum overshoot and diverge on the valley?
+# start point. Can you get plain GD across the saddle? Make momentum overshoot and diverge on the valley?
 
 # %% tags=["nbval-ignore-output"]
 def show_optimizers(surface="saddle point", lr=0.05, mu=0.9, x0=1.5, y0=0.001):
@@ -858,11 +915,11 @@ _ = interact(show_optimizers, surface=Dropdown(options=list(SURFACES), value="sa
 # ## 6. How to solve non-convex problems? SGD, mini-batching, SVRG, momentum
 #
 # The notes' list of remedies. Three of them are already here: the noise of **stochastic** and **mini-batch**
-# gradients shakes the weights off saddle points and out of narrow basins, and **momentum** carries them across
-# flat stretches and small ridges. The fourth, **SVRG** (stochastic variance-reduced gradient, Johnson & Zhang
-# 2013), attacks the weak point of SGD: its noise does not vanish at the minimum. At $w^*$ the full gradient is
-# 0 but the individual $\nabla \ell_i(w^*)$ are not, so SGD with a constant step keeps jittering around $w^*$ at
-# a **noise floor** proportional to $\eta$. (A decaying step size removes the floor, but convergence then slows
+# gradients pushes the weights off the ridge of a saddle point (measured in section 5), and **momentum** carries
+# them across flat stretches and small ridges. The fourth, **SVRG** (stochastic variance-reduced gradient,
+# Johnson & Zhang 2013), attacks the weak point of SGD: its noise does not vanish at the minimum. At $w^*$ the full
+# gradient is 0 but the individual $\nabla \ell_i(w^*)$ are not, so SGD with a constant step keeps jittering around
+# $w^*$ at a **noise floor** proportional to $\eta$. (A decaying step size removes the floor, but convergence then slows
 # to $O(1/t)$.)
 #
 # SVRG keeps a **snapshot** $\tilde w$ and the full gradient there, $\tilde\mu = \nabla L(\tilde w)$, computed once
@@ -1044,21 +1101,25 @@ print(f"training time: nnlib {nnlib_seconds:.2f} s, scikit-learn {sklearn_second
 #
 # * **Batch** gradient descent averages the gradient over all examples, **mini-batch** over $B$ of them,
 #   **SGD** uses one. A random mini-batch gradient is an unbiased estimate of the full gradient with variance
-#   $\sigma^2 / B$. Per epoch, more (noisier) updates win; per second, mini-batches win.
+#   $\sigma^2 / B$. Per epoch, more (noisier) updates win. Per second, it depends on the machine: per epoch all three
+#   do the same arithmetic, split into more or fewer calls, and the timing cell measures what the calls cost.
 # * On a quadratic with Hessian $A$, gradient descent converges iff $\eta < 2/\lambda_{max}(A)$; the flattest
 #   direction then converges slowly (condition number $\lambda_{max}/\lambda_{min}$). Too small: slow; too large:
 #   oscillations; beyond $\eta_{crit}$: divergence — nnlib's `fit` stops with a `TrainingDivergedError`. In a
 #   ReLU network a too-large step can instead kill the units.
 # * Training a network is **non-convex**: products of weights create saddle points and curves of minima, and
-#   permuting hidden units gives $H!$ equivalent minima whose midpoints are worse. Gradient descent finds a
-#   *local* minimum, not necessarily the global one.
+#   permuting hidden units gives $H!$ equivalent minima whose midpoints are worse. Gradient descent guarantees at
+#   best a **stationary point** — a local minimum, not necessarily the global one, or a saddle: exact gradient
+#   descent with a small enough step converges to the saddle of $(1 - w_1 w_2)^2$ from a start on the line
+#   $w_1 = -w_2$.
 # * What makes it hard: **local minima, saddle points, flat regions, widely varying curvature**. Momentum
 #   ($v = \mu v + g$, $w = w - \eta v$) and Nesterov speed up along consistent directions; RMSProp and Adam
 #   rescale every weight's step, which helps on flat regions and saddles. An optimizer is a rule
 #   `_update(param, state)` whose per-parameter `state` (momentum buffer, Adam's $t$, $m$, $s$) persists between
 #   steps; Adam divides its moments by $1 - \beta^t$ to remove their bias towards the zero start.
-# * Remedies: **SGD** and **mini-batching** (noise helps to escape), **momentum**, and **SVRG**, whose
-#   variance-reduced gradient converges linearly where SGD with a constant step stalls at a noise floor.
+# * Remedies: **SGD** and **mini-batching** (their noise pushes a run off a saddle's ridge), **momentum**, and
+#   **SVRG**, whose variance-reduced gradient converges linearly where SGD with a constant step stalls at a noise
+#   floor.
 #
 # ## Review questions
 #
