@@ -900,7 +900,8 @@ def per_layer_factor(variances):
     return (variances[-1] / variances[0]) ** (1 / (len(variances) - 1))
 
 
-depth_runs = {(name, act): variance_through_depth(init, act) for name, init in INITS.items() for act in INIT_ACTIVATIONS}
+depth_runs = {(name, act): variance_through_depth(init, act)
+              for name, init in INITS.items() for act in INIT_ACTIVATIONS}
 predicted = {(name, act): N_VAR_W[name] * (0.5 if act == "relu" else 1.0) for name, act in depth_runs}
 print(f"{'init':7s} {'act':5s} {'predicted':>10s} {'forward':>9s} {'backward':>9s}   Var(y_20)   Var(∂L/∂x_1)")
 for (name, act), (fwd, bwd) in depth_runs.items():
