@@ -4,7 +4,7 @@ PyTorch's names, batch-first shapes, float32 parameters by default (float64 for 
 randomness only through an explicit ``rng``.
 """
 
-from . import autograd, data, exercises, functional, io, kernels, models, optim, regularization
+from . import autograd, data, exercises, functional, init, io, kernels, models, optim, regularization
 from ._checks import DTypeError, InputError
 from .autograd import Value
 from .gradcheck import GradcheckError, check_derivative, check_gradient, gradcheck, numerical_gradient, relative_error
@@ -15,6 +15,8 @@ from .layers import (
     LSTM,
     RNN,
     AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     Conv2d,
     Dropout,
     Embedding,
@@ -39,7 +41,7 @@ from .module import Module, NonFiniteError, Parameter, Sequential, detect_anomal
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value, grad_norm
 from .perceptron import Perceptron
 from .regularization import L1Penalty, L2Penalty
-from .training import History, TrainingDivergedError, accuracy, evaluate, fit, predict
+from .training import EarlyStopping, History, TrainingDivergedError, accuracy, evaluate, fit, predict
 
 # The one place the version is written: pyproject.toml reads it, CITATION.cff and CHANGELOG.md must match it.
 __version__ = "0.1.0"

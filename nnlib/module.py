@@ -254,6 +254,7 @@ class Module:
     """Base class of every layer and model. Subclasses implement ``forward`` and ``backward``."""
 
     training: bool = True
+    buffer_names: tuple[str, ...] = ()  #: array attributes that are state but not trained (BatchNorm's running stats)
     # Bookkeeping of the contract above, as class defaults so that a subclass need not call Module.__init__:
     _caches: list | None = None      # [(tape, cache)], a stack: what each forward stored for its backward
     _waiting: list | None = None     # [_WaitingForward], the top-level forwards waiting for their backward
@@ -432,6 +433,20 @@ class Module:
         for name, child in self.named_children():
             yield from child._named_parameters_with_duplicates(f"{prefix}{name}.")
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """``("1.running_mean", array)`` pairs: the state that is not trained but saved and restored with the model
+        (each module lists the attribute names in ``buffer_names``), depth first."""
+        for name in self.buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    def _named_state(self) -> dict[str, np.ndarray]:
+        """Every array :meth:`state_dict` saves, by dotted name: parameters' values, then buffers."""
+        state = {name: param.data for name, param in self.named_parameters()}
+        state.update(self.named_buffers())
+        return state
+
     def parameters(self) -> list[Parameter]:
         return [param for _, param in self.named_parameters()]
 
@@ -472,11 +487,12 @@ class Module:
         return self.train(False)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's values, keyed by its dotted name."""
-        return {name: param.data.copy() for name, param in self.named_parameters()}
+        """A copy of every parameter's values and every buffer (e.g. BatchNorm's running statistics), keyed by its
+        dotted name."""
+        return {name: array.copy() for name, array in self._named_state().items()}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> LoadResult:
-        """Copy values into the parameters, matched by name; shapes and dtypes must match exactly.
+        """Copy values into the parameters and buffers, matched by name; shapes and dtypes must match exactly.
 
         With ``strict=True`` the names must match too. With ``strict=False`` only the names both sides share are
         loaded (e.g. a pretrained feature extractor into a model with a new head), and the returned
@@ -488,7 +504,7 @@ class Module:
         if not isinstance(state, dict):
             raise InputError(f"{who}: state must be a dict of {{name: array}} (as state_dict() returns), "
                              f"got {type(state).__name__}")
-        params = dict(self.named_parameters())
+        params = self._named_state()
         result = LoadResult(sorted(set(params) - set(state)), sorted(set(state) - set(params)))
         if strict and (result.missing or result.unexpected):
             raise InputError(f"{who}: names do not match; missing {result.missing or 'none'}, "
@@ -498,8 +514,8 @@ class Module:
             if value.shape != param.shape or value.dtype != param.dtype:
                 raise InputError(f"{who}: parameter {name!r} expects shape {param.shape} and dtype {param.dtype}, "
                                  f"got shape {value.shape} and dtype {value.dtype}")
-        for param, value in shared.values():
-            param.data[...] = value
+        for array, value in shared.values():
+            array[...] = value
         return result
 
     def short_name(self) -> str:

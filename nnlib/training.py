@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import InputError, as_rng, check_positive_int, check_real
+from ._checks import InputError, as_rng, check_bool, check_positive_int, check_real
 from .data import batches
 from .module import Module, detect_anomaly, no_grad
 from .optim import Optimizer, clip_grad_norm
 from .regularization import Penalty
 
-__all__ = ["History", "TrainingDivergedError", "accuracy", "evaluate", "fit", "predict"]
+__all__ = ["EarlyStopping", "History", "TrainingDivergedError", "accuracy", "evaluate", "fit", "predict"]
 
 # Accuracy is recorded for these losses, recognised by class name so this module does not import losses.py.
 _MULTICLASS_LOSSES = {"CrossEntropyLoss"}
@@ -54,11 +56,14 @@ class History:
     """Per-epoch metrics recorded by :func:`fit`: ``history["loss"]``, ``history["val_loss"]``,
     ``history["accuracy"]``, ``history["val_accuracy"]`` (each a list, one value per epoch, when recorded).
 
-    ``len(history)`` is the number of epochs run.
+    ``len(history)`` is the number of epochs run. With early stopping, ``best_epoch`` is the epoch (from 1) of the
+    lowest validation loss and ``stopped_epoch`` the epoch training stopped after (None when every epoch ran).
     """
 
     def __init__(self):
         self.metrics: dict[str, list[float]] = {}
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
 
     def append(self, **values: float) -> None:
         """Record one epoch's metrics."""
@@ -234,6 +239,68 @@ class _Meter:
         return metrics
 
 
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop :func:`fit` when the validation loss has not improved for ``patience`` epochs.
+
+    An epoch improves when its ``val_loss`` is below the best so far by more than ``min_delta``. With
+    ``restore_best`` the model ends with the parameters and buffers it had after its best epoch (a copy is kept
+    at each improvement), whether training stopped early or ran every epoch.
+
+    Examples::
+
+        history = fit(model, loss, opt, X, y, epochs=200, validation=(X_val, y_val),
+                      early_stopping=EarlyStopping(patience=10))
+        history.best_epoch, history.stopped_epoch
+    """
+
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    def __post_init__(self):
+        check_positive_int(self.patience, "EarlyStopping", "patience")
+        check_real(self.min_delta, "EarlyStopping", "min_delta", lambda v: v >= 0, "a number ≥ 0")
+        check_bool(self.restore_best, "EarlyStopping", "restore_best")
+
+
+class _Stopper:
+    """The state of early stopping during one :func:`fit`: the best validation loss, its epoch and its weights."""
+
+    def __init__(self, rule: EarlyStopping, model: Module, history: History):
+        self.rule, self.model, self.history = rule, model, history
+        self.best_loss, self.best_state = float("inf"), None
+
+    def should_stop(self, epoch: int, val_loss: float) -> bool:
+        """Record ``epoch``'s validation loss (epochs from 1); True when patience has run out."""
+        if val_loss < self.best_loss - self.rule.min_delta:
+            self.best_loss, self.history.best_epoch = val_loss, epoch
+            if self.rule.restore_best:
+                self.best_state = self.model.state_dict()
+        elif epoch - (self.history.best_epoch or 0) >= self.rule.patience:
+            self.history.stopped_epoch = epoch
+            return True
+        return False
+
+    def restore(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+
+def _check_early_stopping(early_stopping, validation) -> EarlyStopping | None:
+    if early_stopping is None:
+        return None
+    if isinstance(early_stopping, numbers.Integral) and not isinstance(early_stopping, bool):
+        early_stopping = EarlyStopping(patience=early_stopping)
+    if not isinstance(early_stopping, EarlyStopping):
+        raise InputError(f"fit: early_stopping must be an EarlyStopping (e.g. EarlyStopping(patience=5)), a patience "
+                         f"(int ≥ 1) or None, got {early_stopping!r}")
+    if validation is None:
+        raise InputError("fit: early_stopping watches the validation loss, but no validation data was given; pass "
+                         "validation=(X_val, y_val) (a split of the training data the model does not train on)")
+    return early_stopping
+
+
 def _check_validation(validation) -> tuple[np.ndarray, np.ndarray] | None:
     if validation is None:
         return None
@@ -301,7 +368,7 @@ def _progress_bar(epochs: int):
 
 def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 10, batch_size: int = 32,
         validation=None, rng=None, shuffle: bool = True, progress: bool = False, penalty=None,
-        max_grad_norm: float | None = None) -> History:
+        max_grad_norm: float | None = None, early_stopping=None) -> History:
     """Train ``model`` with mini-batch gradient descent; returns the per-epoch :class:`History`.
 
     Args:
@@ -317,6 +384,9 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
             The recorded ``loss`` stays the data loss alone, comparable with ``val_loss``.
         max_grad_norm: when given, every step's gradients are rescaled to a global norm of at most this
             (:func:`~nnlib.optim.clip_grad_norm`) before the optimizer uses them.
+        early_stopping: an :class:`EarlyStopping` (or just its patience, an int): stop once ``val_loss`` has not
+            improved for that many epochs and, by default, end with the best epoch's weights; needs ``validation``.
+            ``history.best_epoch`` and ``history.stopped_epoch`` say what happened.
 
     The recorded ``loss``/``accuracy`` are sample-weighted means over the epoch's training batches, computed
     on the fly in train mode; ``val_loss``/``val_accuracy`` come from :func:`evaluate`. Accuracy is recorded
@@ -339,8 +409,10 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
                          f"got {type(penalty).__name__}")
     if max_grad_norm is not None:
         max_grad_norm = check_real(max_grad_norm, "fit", "max_grad_norm", lambda v: v > 0, "a number > 0 or None")
+    early_stopping = _check_early_stopping(early_stopping, validation)
     rng = as_rng(rng, "fit")
     guard = _Guard(model, optimizer, epochs)
+    stopper = None if early_stopping is None else _Stopper(early_stopping, model, guard.history)
     _check_optimizer_owns(model, optimizer)
     _check_data(model, loss, X, y)
     if validation is not None:
@@ -360,6 +432,10 @@ def fit(model: Module, loss: Module, optimizer: Optimizer, X, y, epochs: int = 1
             guard.history.append(**metrics)
             if progress:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
+            if stopper is not None and stopper.should_stop(epoch + 1, metrics["val_loss"]):
+                break
+        if stopper is not None:
+            stopper.restore()
     finally:
         model.clear_caches()  # a step stopped by the guard leaves its forward waiting
         loss.clear_caches()

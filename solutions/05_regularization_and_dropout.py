@@ -30,7 +30,10 @@
 #    explain its $1/(1-p)$ scaling, why it is switched off at evaluation, and how it averages an ensemble of
 #    sub-networks;
 # 6. show on a real training run that L2 and dropout shrink the train–validation gap;
-# 7. write **early stopping**: train while the validation loss improves, then restore the best weights.
+# 7. write **early stopping**: train while the validation loss improves, then restore the best weights — and use
+#    `fit(early_stopping=...)`;
+# 8. derive **batch normalization**'s forward and short backward, explain its training and evaluation statistics,
+#    and measure what it does to a deep sigmoid network.
 
 # %%
 from typing import NamedTuple
@@ -39,7 +42,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 from ipywidgets import FloatLogSlider, FloatSlider, IntSlider, interact
 
-from nnlib import Dropout, L1Penalty, L2Penalty, Linear, Module, Parameter, ReLU, Sequential
+from nnlib import (
+    BatchNorm1d,
+    Dropout,
+    EarlyStopping,
+    L1Penalty,
+    L2Penalty,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+)
 from nnlib.data import load_digits, make_moons, train_test_split
 from nnlib.exercises import (
     check_dropout_backward,
@@ -866,8 +881,151 @@ def train_with_early_stopping(model, loss, optimizer, X, y, X_val, y_val, patien
 # %% slideshow={"slide_type": "fragment"}
 check_early_stopping(train_with_early_stopping)
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# nnlib's `fit` does the same with `early_stopping=EarlyStopping(patience=10)` (or just `early_stopping=10`); it
+# needs validation data, ends with the best epoch's weights (`restore_best=True`) and records the epochs in the
+# returned history. Section 1's network, the same start and the same batches, stopped by `fit` — it must stop where
+# the curve above says, and the kept model must have the lowest validation loss seen:
+
+# %%
+stopped_net = make_net()
+stopped = fit(stopped_net, LOSS, Adam(stopped_net.parameters(), lr=0.01), X_train, y_train, epochs=300,
+              batch_size=20, rng=0, validation=(X_val, y_val), early_stopping=EarlyStopping(patience=10))
+print(f"fit(..., early_stopping=EarlyStopping(patience=10)): kept epoch {stopped.best_epoch}, "
+      f"stopped after epoch {stopped.stopped_epoch} of 300")
+assert (stopped.best_epoch, stopped.stopped_epoch) == stopping_epoch(histories["no regularization"]["val_loss"], 10)
+models["early stopping, patience 10"] = stopped_net
+for name, model in models.items():
+    print(f"{name:28s}: validation loss {evaluate(model, LOSS, X_val, y_val)['loss']:.3f}, "
+          f"validation accuracy {evaluate(model, LOSS, X_val, y_val)['accuracy']:.3f}, gap {gap(model):.3f}")
+assert np.isclose(evaluate(stopped_net, LOSS, X_val, y_val)["loss"], min(stopped["val_loss"]), rtol=1e-9)
+val_losses = {name: evaluate(model, LOSS, X_val, y_val)["loss"] for name, model in models.items()}
+assert stopped.stopped_epoch < 300 / 5 and val_losses["early stopping, patience 10"] < 1.2 * val_losses["L2, λ = 0.01"]
+assert val_losses["early stopping, patience 10"] < min(val_losses["no regularization"],
+                                                      val_losses["dropout, p = 0.5"]) / 2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Early stopping runs a small fraction of the 300 epochs and ends with a validation loss close to L2's, far below
+# the unregularized and the dropout runs (the loss is what it watches), at a validation accuracy in the same range
+# as the regularized runs. It is the cheapest regularizer — it *saves* computation — and it combines with the others.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 10. Challenge (optional): the proximal L1 step
+# ## 10. Batch normalization
+#
+# Not in the notes, but in every modern network, and a regularizer of its own kind: **batch normalization** (Ioffe
+# and Szegedy, 2015) standardises each unit over the mini-batch, then lets the network rescale it. For one unit
+# with values $x_1, \dots, x_m$ in a batch:
+#
+# $$\mu = \frac1m \sum_i x_i, \qquad \sigma^2 = \frac1m \sum_i (x_i - \mu)^2, \qquad
+# \hat x_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad y_i = \gamma \hat x_i + \beta,$$
+#
+# with a learned scale $\gamma$ and shift $\beta$ per unit (for images, per channel, over the batch *and* every
+# pixel). Whatever the weights below it do, the unit's input stays centred with unit variance: the variance
+# argument of lesson 07 (the factor $n \operatorname{Var}(w)$ per layer) no longer compounds, and a deep network
+# trains even from a poor initialisation or with saturating activations.
+#
+# **Backward.** $\mu$ and $\sigma$ depend on every $x_i$ of the batch, so $\partial L / \partial x_i$ has three paths:
+# through $\hat x_i$ directly, through $\mu$ and through $\sigma^2$. With $\delta_i = \partial L / \partial y_i$ and
+# $\partial L / \partial \hat x_i = \gamma \delta_i$, the chain rule gives
+# $\frac{\partial L}{\partial \sigma^2} = -\frac{\gamma}{2}(\sigma^2 + \epsilon)^{-3/2} \sum_i \delta_i (x_i - \mu)$
+# and $\frac{\partial L}{\partial \mu} = -\frac{\gamma}{\sqrt{\sigma^2 + \epsilon}} \sum_i \delta_i$ (the $\mu$-path
+# through $\sigma^2$ vanishes, since $\sum_i (x_i - \mu) = 0$). Substituting $x_i - \mu = \hat x_i \sqrt{\sigma^2 +
+# \epsilon}$ into $\frac{\partial L}{\partial x_i} = \frac{\gamma \delta_i}{\sqrt{\sigma^2 + \epsilon}} +
+# \frac{\partial L}{\partial \sigma^2} \frac{2 (x_i - \mu)}{m} + \frac{\partial L}{\partial \mu} \frac1m$ collapses
+# everything into one line:
+#
+# $$\frac{\partial L}{\partial x_i} = \frac{\gamma}{m \sqrt{\sigma^2 + \epsilon}}
+# \Big(m\, \delta_i - \sum_j \delta_j - \hat x_i \sum_j \delta_j \hat x_j\Big), \qquad
+# \frac{\partial L}{\partial \gamma} = \sum_i \delta_i \hat x_i, \qquad
+# \frac{\partial L}{\partial \beta} = \sum_i \delta_i.$$
+#
+# The two sums remove from $\delta$ its mean and its component along $\hat x$ (exactly when $\epsilon = 0$): a shift
+# or a rescaling of a unit's inputs cannot change its output, so the gradient has none. `nnlib.BatchNorm1d` is these
+# lines; checked below against the formula, against finite differences (float64) and for the two projections:
+
+# %%
+bn_rng = np.random.default_rng(3)
+bn = BatchNorm1d(4, dtype=np.float64)
+bn.weight.data[:] = bn_rng.uniform(0.5, 2, 4)
+x_bn, delta = bn_rng.normal(3, 2, (16, 4)), bn_rng.standard_normal((16, 4))
+y_bn = bn(x_bn)
+grad_x = bn.backward(delta)
+m = len(x_bn)
+x_hat = (x_bn - x_bn.mean(0)) / np.sqrt(x_bn.var(0) + bn.eps)
+by_formula = bn.weight.data / (m * np.sqrt(x_bn.var(0) + bn.eps)) * (
+    m * delta - delta.sum(0) - x_hat * (delta * x_hat).sum(0))
+checks = {
+    "batch mean of y = β, batch std of x̂ ≈ 1": np.allclose(y_bn.mean(0), bn.bias.data, atol=1e-12)
+    and np.allclose(x_hat.std(0), 1, atol=1e-5),
+    "the short formula = BatchNorm1d.backward": np.allclose(by_formula, grad_x, rtol=1e-12, atol=1e-14),
+    "finite differences (relative error < 1e-7)": max(gradcheck(bn, x_bn, tol=None).values()) < 1e-7,
+    "Σ_i ∂L/∂x_i = 0, Σ_i x̂_i ∂L/∂x_i ≈ 0 (ε/σ² off)": np.allclose(grad_x.sum(0), 0, atol=1e-12)
+    and np.allclose((x_hat * grad_x).sum(0), 0, atol=1e-3 * np.abs(grad_x).sum(0).max()),
+}
+for name, ok in checks.items():
+    print(f"{name}: {ok}")
+assert all(checks.values())
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Training and evaluation.** A batch's statistics exist only in training. At evaluation one example must get
+# the same output whatever else is in its batch — even alone. So during training the layer keeps running
+# estimates, PyTorch's convention: $r_\mu \leftarrow (1 - m_o)\, r_\mu + m_o\, \mu$ and $r_{\sigma^2} \leftarrow
+# (1 - m_o)\, r_{\sigma^2} + m_o \frac{m}{m-1} \sigma^2$ (the unbiased variance; `momentum` $m_o = 0.1$ by default),
+# and in eval mode it normalises with them — a fixed affine map, like dropout's switch to the identity. Feeding the
+# same layer many batches from one distribution, the estimates approach its mean and variance, and the eval-mode
+# output of a single example no longer depends on a batch:
+
+# %%
+stream = BatchNorm1d(1, dtype=np.float64)
+stream_rng = np.random.default_rng(4)
+for _ in range(100):
+    stream(stream_rng.normal(5.0, 3.0, (32, 1)))                      # training mode: batch statistics
+print(f"after 100 batches: running mean {stream.running_mean[0]:.2f} (true 5), "
+      f"running variance {stream.running_var[0]:.2f} (true 9)")
+one = np.array([[8.0]])
+stream.eval()
+print(f"eval mode, one example x = 8: y = {stream(one)[0, 0]:.3f} = (8 − r_μ) / √(r_σ² + ε)")
+assert abs(stream.running_mean[0] - 5) < 0.3 and abs(stream.running_var[0] - 9) < 1.5
+assert np.isclose(stream(one)[0, 0], (8 - stream.running_mean[0]) / np.sqrt(stream.running_var[0] + stream.eps))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Measured on a deep network.** Eight sigmoid layers of 64 units on the digits (section 4's split), plain SGD
+# ($\eta = 0.1$), 10 epochs — once as it is, once with a `BatchNorm1d` between every `Linear` and its sigmoid. The
+# same initial weights; the validation accuracy comes from `evaluate`, in eval mode, with the running estimates:
+
+# %%
+def deep_sigmoid_net(batch_norm, depth=8, width=64):
+    """64 → depth × (Linear(width) [→ BatchNorm1d] → Sigmoid) → 10, float64."""
+    layers, n_in = [], 64
+    for i in range(depth):
+        layers.append(Linear(n_in, width, rng=i, dtype=np.float64))
+        if batch_norm:
+            layers.append(BatchNorm1d(width, dtype=np.float64))
+        layers += [Sigmoid()]
+        n_in = width
+    return Sequential(*layers, Linear(n_in, 10, rng=depth, dtype=np.float64))
+
+
+deep_histories = {}
+for name, batch_norm in [("8 sigmoid layers", False), ("8 sigmoid layers + batch norm", True)]:
+    net = deep_sigmoid_net(batch_norm)
+    deep_histories[name] = fit(net, LOSS, SGD(net.parameters(), lr=0.1), Xd_train, yd_train, epochs=10,
+                               batch_size=32, rng=0, validation=(Xd_val, yd_val))
+for name, h in deep_histories.items():
+    print(f"{name:30s}: training loss {h['loss'][0]:.3f} → {h['loss'][-1]:.3f}, "
+          f"validation accuracy after 10 epochs {h['val_accuracy'][-1]:.3f}")
+plain_deep, normed_deep = deep_histories.values()
+assert plain_deep["val_accuracy"][-1] < 0.3 < 0.85 < normed_deep["val_accuracy"][-1]
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Without normalization the deep sigmoid network does not learn in 10 epochs: its loss stays near $\ln 10 \approx
+# 2.3$, chance level, because the gradient that reaches the lower layers is multiplied by $\sigma' \le \tfrac14$
+# once per layer (lesson 02). With batch normalization the same network, the same optimizer and the same budget
+# reach the validation accuracy printed above. Its regularizing side is milder: each example's output depends on
+# the random batch it was drawn with, a noise similar to dropout's, which is why networks with batch norm often
+# need less dropout.
+#
+# ## 11. Challenge (optional): the proximal L1 step
 #
 # Section 4 minimised $\frac{1}{2}(w - v)^2 + \lambda|w|$ exactly: soft-thresholding. The same idea, applied after
 # every gradient step of size $\eta$ (ISTA, what `L1Penalty(λ, proximal=True)` does inside `fit`), takes the step on
@@ -913,6 +1071,10 @@ check_proximal_l1_step(proximal_l1_step)
 #   stores the scaled mask in its cache in forward and reads that same mask in backward.
 # * **Early stopping**: keep a copy of the weights at every new lowest validation loss, stop after `patience`
 #   epochs without one, restore the copy. The number of steps is a budget on the weights, chosen on validation data.
+# * **Batch normalization**: $\hat x = (x - \mu)/\sqrt{\sigma^2 + \epsilon}$ over the batch,
+#   $y = \gamma \hat x + \beta$; backward
+#   $\frac{\gamma}{m\sqrt{\sigma^2+\epsilon}}(m\delta - \sum\delta - \hat x \sum \delta \hat x)$; running estimates
+#   replace the batch statistics in eval mode. It makes a deep sigmoid network trainable.
 #
 # ## Review questions
 #
@@ -934,3 +1096,5 @@ check_proximal_l1_step(proximal_l1_step)
 #    as decoupled decay? Which weights does Adam + L2 decay least?
 # 10. In early stopping, why must the kept weights be a copy (`state_dict()`), not the parameters' arrays? Which
 #     loss decides when to stop, and why not the training loss?
+# 11. Derive batch normalization's backward pass. Why are $\sum_i \partial L / \partial x_i$ and
+#     $\sum_i \hat x_i \partial L / \partial x_i$ zero? Why does evaluation use running estimates, not the batch's?

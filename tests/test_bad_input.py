@@ -32,11 +32,14 @@ from nnlib import (
     Adam,
     AdamW,
     AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     BCEWithLogitsLoss,
     Conv2d,
     CrossEntropyLoss,
     Dropout,
     DTypeError,
+    EarlyStopping,
     Embedding,
     Flatten,
     InputError,
@@ -61,6 +64,7 @@ from nnlib import (
     TransformerModel,
     accuracy,
     fit,
+    init,
     io,
 )
 from nnlib import functional as F
@@ -150,6 +154,13 @@ LAYERS = {
     "Linear": _features(lambda d: Linear(4, 3, rng=0, dtype=d)),
     "Maxout": _features(lambda d: Maxout(4, 3, pieces=3, rng=0, dtype=d)),
     "LayerNorm": _features(lambda d: LayerNorm(4, dtype=d)),
+    "BatchNorm1d": Spec(lambda d: BatchNorm1d(4, dtype=d), (2, 4),
+                        r"input must have shape \(N, 4\) or \(N, 4, L\) with no empty axis",
+                        ((4,), (), (2, 5), (2, 3), (1, 2, 4, 3), (0, 4), (2, 4, 0)), params=True, finite=True),
+    "BatchNorm2d": Spec(lambda d: BatchNorm2d(2, dtype=d), (2, 2, 3, 3),
+                        r"input must have shape \(N, 2, H, W\) with no empty axis",
+                        ((2, 3, 3), (2, 2), (1, 2, 2, 3, 3), (2, 3, 3, 3), (0, 2, 3, 3), (2, 2, 0, 3)),
+                        params=True, finite=True),
     "Conv2d": Spec(lambda d: Conv2d(2, 3, 3, padding=1, rng=0, dtype=d), (2, 2, 5, 5),
                    r"input must have shape \(N, 2, H, W\) with N, H, W ≥ 1",
                    ((2, 5, 5), (1, 2, 2, 5, 5), (5,), (2, 3, 5, 5), (2, 1, 5, 5), (0, 2, 5, 5), (2, 2, 0, 5),
@@ -427,6 +438,8 @@ CONSTRUCTORS = {  # name -> (class, valid keyword arguments, the size arguments)
     "GRU": (GRU, {"input_size": 4, "hidden_size": 3}, ["input_size", "hidden_size"]),
     "Embedding": (Embedding, {"num_embeddings": 5, "embedding_dim": 2}, ["num_embeddings", "embedding_dim"]),
     "LayerNorm": (LayerNorm, {"normalized_shape": 4}, ["normalized_shape"]),
+    "BatchNorm1d": (BatchNorm1d, {"num_features": 4}, ["num_features"]),
+    "BatchNorm2d": (BatchNorm2d, {"num_features": 4}, ["num_features"]),
     "MultiHeadAttention": (MultiHeadAttention, {"embed_dim": 4, "num_heads": 2}, ["embed_dim", "num_heads"]),
     "PositionalEncoding": (PositionalEncoding, {"d_model": 4}, ["d_model", "max_len"]),
     "TransformerEncoderLayer": (TransformerEncoderLayer, {"d_model": 4, "nhead": 2, "dim_feedforward": 8},
@@ -439,8 +452,8 @@ CONSTRUCTORS = {  # name -> (class, valid keyword arguments, the size arguments)
     "ELU": (ELU, {}, []),
     "Softmax": (Softmax, {}, []),
 }
-WITH_DTYPE = ["Linear", "Maxout", "Conv2d", "RNN", "LSTM", "GRU", "Embedding", "LayerNorm", "MultiHeadAttention",
-              "PositionalEncoding", "TransformerEncoderLayer", "TransformerModel"]
+WITH_DTYPE = ["Linear", "Maxout", "Conv2d", "RNN", "LSTM", "GRU", "Embedding", "LayerNorm", "BatchNorm1d",
+              "BatchNorm2d", "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "TransformerModel"]
 WITH_RNG = ["Linear", "Maxout", "Conv2d", "RNN", "LSTM", "GRU", "Embedding", "Dropout", "MultiHeadAttention",
             "TransformerEncoderLayer", "TransformerModel"]
 BAD_SIZES = [0, -1, -7, 2.5, 3.0, "3", True, None]
@@ -499,8 +512,46 @@ for name in WITH_RNG:
     add_argument_cases(name, "rng", BAD_RNGS, TypeError, r"expected None, an int seed or a numpy\.random\.Generator")
 for name, argument in [("Dropout", "p"), ("TransformerEncoderLayer", "dropout"), ("TransformerModel", "dropout")]:
     add_argument_cases(name, argument, BAD_PROBABILITIES, InputError, r"must be a probability in \[0, 1\)")
-for name, argument in [("LayerNorm", "eps"), ("TransformerEncoderLayer", "layer_norm_eps")]:
+for name, argument in [("LayerNorm", "eps"), ("TransformerEncoderLayer", "layer_norm_eps"), ("BatchNorm1d", "eps"),
+                       ("BatchNorm2d", "eps")]:
     add_argument_cases(name, argument, BAD_POSITIVE, InputError, "must be a number > 0")
+for name in ("BatchNorm1d", "BatchNorm2d"):
+    add_argument_cases(name, "momentum", [-0.1, 1.5, np.nan, np.inf, "0.1", True, None], InputError,
+                       r"must be a number in \[0, 1\]")
+    add_argument_cases(name, "affine", ["yes", 1, None], InputError, "must be True or False")
+for name, shape in [("BatchNorm1d", (1, 4)), ("BatchNorm2d", (1, 4, 1, 1))]:
+    add("forward-size", f"{name}-one-value-per-channel-in-training", forward(build(name, dtype=F64), good(shape)),
+        InputError, name, r"training needs more than one value per channel .*use a larger batch, or model\.eval\(\)")
+for name in ("Linear", "Conv2d", "RNN", "LSTM", "GRU"):
+    for value in ["glorot", "Xavier_uniform", 3, ""]:
+        add("constructor", f"{name}-init={value!r}", build(name, init=value), InputError, name,
+            rf"init must be one of \['kaiming_normal', .*'zeros'\] or a function \(weight, \*, rng\) -> array, "
+            rf"got {re.escape(repr(value))}")
+    add("constructor", f"{name}-init-returns-a-wrong-shape", build(name, init=lambda w, rng: np.zeros(3)),
+        InputError, name, r"init returned shape \(3,\) for a weight of shape \(\d+, \d+.*expected the weight's own")
+    add("constructor", f"{name}-init-returns-nan", build(name, init=lambda w, rng: np.full(w.shape, np.nan)),
+        InputError, name, "init must return finite floating-point values")
+for scheme in ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"):
+    for shape in [(5,), ()]:
+        add("init", f"{scheme}-shape-{shape}", lambda f=init.SCHEMES[scheme], s=shape: f(s), InputError, scheme,
+            rf"fans need a weight of at least 2 dimensions .*got shape {shape_text(shape)}; a bias takes zeros")
+    add("init", f"{scheme}-a-list", lambda f=init.SCHEMES[scheme]: f([3, 4]), InputError, scheme,
+        "weight must be an array, a Parameter or a shape tuple of ints ≥ 0, got list")
+    add("init", f"{scheme}-int-dtype", lambda f=init.SCHEMES[scheme]: f((3, 4), dtype=np.int64), DTypeError, scheme,
+        "dtype must be float32 or float64")
+for scheme in ("xavier_uniform", "xavier_normal", "orthogonal"):
+    for value in [0, -1.0, np.nan, "1"]:
+        add("init", f"{scheme}-gain={label(value)}", lambda f=init.SCHEMES[scheme], v=value: f((3, 4), gain=v),
+            InputError, scheme, rf"gain must be a number > 0, got {re.escape(repr(value))}")
+for scheme in ("kaiming_uniform", "kaiming_normal"):
+    add("init", f"{scheme}-mode", lambda f=init.SCHEMES[scheme]: f((3, 4), mode="in"), InputError, scheme,
+        r"mode must be 'fan_in' \(keeps the forward variance\) or 'fan_out' \(the backward's\), got 'in'")
+    add("init", f"{scheme}-nonlinearity", lambda f=init.SCHEMES[scheme]: f((3, 4), nonlinearity="swish"), InputError,
+        "calculate_gain", r"nonlinearity must be one of \[.*'tanh'\], got 'swish'")
+    add("init", f"{scheme}-empty-fan", lambda f=init.SCHEMES[scheme]: f((0, 4)), InputError, scheme,
+        r"weight of shape \(0, 4\) has fan_in 0")
+add("init", "orthogonal-1-D", lambda: init.orthogonal((4,)), InputError, "orthogonal",
+    r"weight must have at least 2 non-empty dimensions, got shape \(4,\)")
 for name, argument in [("LeakyReLU", "negative_slope"), ("ELU", "alpha")]:
     add_argument_cases(name, argument, BAD_REALS, InputError, "must be a finite real number")
 add_argument_cases("Softmax", "axis", [1.0, "1", True, None], InputError, "must be an int")
@@ -837,6 +888,17 @@ add("fit", "label-out-of-range", fit_with(y=np.array([0, 1, 1, 7])), InputError,
     r"y\[3\] = 7 is not a class label of this model: its output has 2 classes")
 add("fit", "one-hot-labels", fit_with(y=np.eye(2)[[0, 1, 1, 0]]), InputError, "fit",
     r"y must hold integer class labels .*one-hot rows\?")
+add("fit", "early-stopping-without-validation", fit_with(early_stopping=3), InputError, "fit",
+    r"early_stopping watches the validation loss, but no validation data was given; pass validation=")
+for value in ["3", 2.5, True, {"patience": 3}]:
+    add("fit", f"early_stopping={label(value)}", fit_with(early_stopping=value), InputError, "fit",
+        rf"early_stopping must be an EarlyStopping \(e\.g\. EarlyStopping\(patience=5\)\), a patience .*got "
+        rf"{re.escape(repr(value))}")
+for argument, value, expected in [("patience", 0, "must be a positive integer"), ("patience", 1.5, "must be a posi"),
+                                  ("min_delta", -0.1, "must be a number ≥ 0"), ("min_delta", np.nan, "must be a num"),
+                                  ("restore_best", "yes", "must be True or False")]:
+    add("fit", f"EarlyStopping-{argument}={label(value)}", lambda a=argument, v=value: EarlyStopping(**{a: v}),
+        InputError, "EarlyStopping", f"{argument} {expected}")
 add("fit", "X_val-other-features", fit_with(validation=(np.zeros((3, 5), F32), np.zeros(3, int))), InputError, "fit",
     r"X_val has samples of shape \(5,\), X of shape \(2,\)")
 IMG3 = r"x must have shape \(N, C, H, W\), got \(3, 4, 4\) — one image\? add the batch axis with x\[None\]"

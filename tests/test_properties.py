@@ -37,6 +37,8 @@ from nnlib import (
     LSTM,
     RNN,
     AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     BCEWithLogitsLoss,
     Conv2d,
     CrossEntropyLoss,
@@ -352,6 +354,22 @@ def _layer_norm(draw, dtype, mode):
 
 
 @st.composite
+def _batch_norm(draw, dtype, mode):
+    """BatchNorm1d on (N, C) or (N, C, L), BatchNorm2d on (N, C, H, W); in training mode only with ≥ 2 values per
+    channel (one value has no variance: refused), else in eval mode with drawn running statistics."""
+    c, n, rank = draw(CHANNELS), draw(BATCH), draw(st.sampled_from([2, 3, 4]))
+    shape = (n, c, *draw(hnp.array_shapes(min_dims=rank - 2, max_dims=rank - 2, min_side=1, max_side=4)))
+    cls = BatchNorm2d if rank == 4 else BatchNorm1d
+    built = make(cls, c, momentum=draw(st.floats(0, 1)), affine=draw(st.booleans()), dtype=dtype)
+    built = in_eval_mode(built, np.prod(shape) // c < 2 or draw(st.booleans()))
+    if not built.module.training:
+        built.module.running_mean[:] = _floats(draw, dtype, (c,), mode)
+        built.module.running_var[:] = draw(hnp.arrays(dtype, (c,), elements=st.floats(0, 4, width=32)))
+    x = _floats(draw, dtype, shape, mode)
+    return Case(built, (x,), Spec(x.shape, dtype), Spec(x.shape, dtype))
+
+
+@st.composite
 def _attention(draw, dtype, mode):
     (e, heads), n, t_q = _heads(draw), draw(BATCH), draw(STEPS)
     built = make(MultiHeadAttention, e, heads, bias=draw(st.booleans()), rng=draw(SEEDS), dtype=dtype)
@@ -474,6 +492,7 @@ LAYERS = {
     "GRU": _recurrent(GRU),
     "Embedding": _embedding,
     "LayerNorm": _layer_norm,
+    "BatchNorm": _batch_norm,
     "MultiHeadAttention": _attention,
     "PositionalEncoding": _positional_encoding,
     "TransformerEncoderLayer": _encoder_layer,
@@ -699,6 +718,7 @@ STABLE = {
     "CrossEntropyLoss": _loss(CrossEntropyLoss, lambda x, rng: rng.integers(0, x.shape[-1], x.shape[:-1])),
     "BCEWithLogitsLoss": _loss(BCEWithLogitsLoss, lambda x, rng: rng.uniform(0, 1, x.shape).astype(x.dtype)),
     "LayerNorm": _through(lambda x, rng: LayerNorm(x.shape[-1], dtype=x.dtype)),
+    "BatchNorm1d": _through(lambda x, rng: BatchNorm1d(x.shape[1], dtype=x.dtype).train(x.size > x.shape[1])),
     "MultiHeadAttention": _through(lambda x, rng: MultiHeadAttention(x.shape[-1], _some_heads(x.shape[-1], rng),
                                                                      rng=rng, dtype=x.dtype)),
 }

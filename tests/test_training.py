@@ -345,3 +345,58 @@ def test_accuracy_refuses_one_hot_labels_that_it_would_score_per_element():
         accuracy(scores, np.eye(3)[[1, 2]])
     assert accuracy(scores, np.array([0, 2])) == 1.0
     assert accuracy(np.array([[1.0, -1.0], [-2.0, 3.0]]), np.array([[1.0, 1.0], [0.0, 1.0]])) == 0.75  # multi-label
+
+
+# --- early stopping ------------------------------------------------------------------------------------------------
+
+def _overfitting_run(early_stopping, epochs=60, batch_norm=False):
+    """A wide MLP on 40 noisy moons: the validation loss falls, then rises as it memorises the noise."""
+    X, y = make_moons(240, noise=0.35, rng=0)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_fraction=200 / 240, rng=0)
+    layers = [Linear(2, 64, rng=0), ReLU(), Linear(64, 64, rng=1), ReLU(), Linear(64, 2, rng=2)]
+    if batch_norm:
+        layers.insert(1, nnlib.BatchNorm1d(64))
+    model = Sequential(*layers)
+    history = fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=0.02), X_train, y_train, epochs=epochs,
+                  batch_size=10, validation=(X_val, y_val), rng=0, early_stopping=early_stopping)
+    return model, history, evaluate(model, CrossEntropyLoss(), X_val, y_val)["loss"]
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch():
+    model, history, val_loss = _overfitting_run(nnlib.EarlyStopping(patience=4))
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert history.best_epoch == best
+    assert history.stopped_epoch == len(history) == best + 4 < 60
+    assert val_loss == pytest.approx(history["val_loss"][best - 1], rel=1e-6)
+    assert val_loss < history["val_loss"][-1]
+
+
+def test_without_restore_the_model_keeps_its_last_weights_and_an_int_is_the_patience():
+    _, history, val_loss = _overfitting_run(nnlib.EarlyStopping(patience=4, restore_best=False))
+    assert val_loss == pytest.approx(history["val_loss"][-1], rel=1e-6)
+    _, same, _ = _overfitting_run(4)
+    assert (same.best_epoch, same.stopped_epoch) == (history.best_epoch, history.stopped_epoch)
+
+
+def test_min_delta_counts_only_improvements_larger_than_it():
+    _, history, _ = _overfitting_run(nnlib.EarlyStopping(patience=2, min_delta=10.0))
+    assert (history.best_epoch, history.stopped_epoch, len(history)) == (1, 3, 3)
+
+
+def test_a_run_that_keeps_improving_runs_every_epoch_and_ends_on_its_best():
+    _, history, val_loss = _overfitting_run(nnlib.EarlyStopping(patience=50), epochs=5)
+    assert len(history) == 5 and history.stopped_epoch is None
+    assert val_loss == pytest.approx(min(history["val_loss"]), rel=1e-6)
+
+
+def test_restoring_the_best_epoch_restores_batch_norms_running_statistics_too():
+    model, history, val_loss = _overfitting_run(nnlib.EarlyStopping(patience=3), batch_norm=True)
+    assert history.stopped_epoch is not None
+    assert val_loss == pytest.approx(history["val_loss"][history.best_epoch - 1], rel=1e-6)
+
+
+def test_history_without_early_stopping_has_no_best_or_stopped_epoch():
+    X, y = make_xor()
+    model = mlp()
+    history = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y, epochs=2)
+    assert history.best_epoch is None and history.stopped_epoch is None

@@ -6,11 +6,12 @@ from .conv import Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .normalization import LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool2d, Flatten, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
 
 __all__ = ["Linear", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout",
            "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
            "RNN", "LSTM", "GRU", "Embedding",
-           "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]
+           "LayerNorm", "BatchNorm1d", "BatchNorm2d",
+           "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]

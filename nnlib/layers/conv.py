@@ -38,6 +38,8 @@ from .._checks import (
     check_positive_int,
 )
 from ..functional import as_pair, col2im, conv_output_size, im2col
+from ..init import get as get_init
+from ..init import initial_weight
 from ..kernels import conv as conv_kernels
 from ..kernels import fast_kernels_enabled
 from ..module import Module, Parameter
@@ -71,6 +73,8 @@ class Conv2d(Module):
         kernel_size, stride, padding: an int or a pair (height, width); zero padding on every side.
         bias: learn one bias per output channel.
         rng, dtype: initialisation (PyTorch's default, uniform in ±1/√(C·KH·KW)) and parameter dtype.
+        init: a scheme of :mod:`nnlib.init` by name (``"kaiming_normal"``, ...) or a function ``(weight, *, rng) ->
+            values`` for the weight instead of the default; the bias then starts at zero.
 
     Shapes:
         x: (N, C, H, W) → y: (N, C_out, H', W'), with H' = ⌊(H + 2·padding − KH) / stride⌋ + 1 (same for W').
@@ -78,7 +82,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
-                 *, rng=None, dtype=np.float32):
+                 *, rng=None, dtype=np.float32, init=None):
         self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
         self.out_channels = check_positive_int(out_channels, "Conv2d", "out_channels")
         self.kernel_size = as_pair(kernel_size, "Conv2d", "kernel_size")
@@ -88,6 +92,11 @@ class Conv2d(Module):
         rng = as_rng(rng, "Conv2d")
         shape = (out_channels, in_channels, *self.kernel_size)
         check_fits_in_memory(shape, "Conv2d", "the weight")
+        scheme = get_init(init, "Conv2d")
+        if scheme is not None:
+            self.weight = Parameter(initial_weight(scheme, shape, dtype, rng, "Conv2d"), "weight")
+            self.bias = Parameter(np.zeros(out_channels, dtype), "bias") if bias else None
+            return
         bound = 1.0 / np.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
         self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype), "weight")
         self.bias = Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype), "bias") if bias else None

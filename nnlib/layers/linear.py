@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_rng, check_features, check_fits_in_memory, check_float_dtype, check_grad, check_positive_int
+from ..init import get as get_init
+from ..init import initial_weight
 from ..module import Module, Parameter
 
 
@@ -32,16 +34,23 @@ class Linear(Module):
         \frac{\partial L}{\partial b} = \sum_n \delta_n,\qquad
         \frac{\partial L}{\partial x} = \delta W^\top
 
-    Initialisation is PyTorch's default: every weight and bias uniform in ±1/√in_features.
+    Initialisation is PyTorch's default, every weight and bias uniform in ±1/√in_features, unless ``init`` names a
+    scheme of :mod:`nnlib.init` (``"xavier_uniform"``, ``"kaiming_normal"``, ...) or is a function
+    ``(weight, *, rng) -> values``: the weight then takes its values and the bias starts at zero.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, rng=None,
-                 dtype=np.float32):
+                 dtype=np.float32, init=None):
         self.in_features = check_positive_int(in_features, "Linear", "in_features")
         self.out_features = check_positive_int(out_features, "Linear", "out_features")
         dtype = check_float_dtype(dtype, "Linear")
         check_fits_in_memory((in_features, out_features), "Linear", "the weight")
         rng = as_rng(rng, "Linear")
+        scheme = get_init(init, "Linear")
+        if scheme is not None:
+            self.weight = Parameter(initial_weight(scheme, (in_features, out_features), dtype, rng, "Linear"), "weight")
+            self.bias = Parameter(np.zeros(out_features, dtype), "bias") if bias else None
+            return
         bound = 1.0 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)).astype(dtype), "weight")
         self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype), "bias") if bias else None

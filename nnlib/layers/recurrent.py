@@ -34,6 +34,8 @@ from .._checks import (
     check_positive_int,
 )
 from ..functional import relu, sigmoid, tanh
+from ..init import get as get_init
+from ..init import initial_weight
 from ..kernels import fast_kernels_enabled
 from ..kernels import recurrent as kernels
 from ..module import Module, Parameter
@@ -87,12 +89,16 @@ class RecurrentLayer(Module):
     """Base of :class:`RNN`, :class:`LSTM` and :class:`GRU`: construction, input checks, parameter gradients.
 
     Subclasses define ``gates`` (G), ``step`` and ``step_backward``.
+
+    Initialisation is PyTorch's default (every parameter uniform in ±1/√H) unless ``init`` names a scheme of
+    :mod:`nnlib.init` or is a function ``(weight, *, rng) -> values``: both weights, (I, G·H) and (H, G·H), then take
+    its values and the biases start at zero.
     """
 
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, rng=None, dtype=np.float32,
-                 **torch_options):
+                 init=None, **torch_options):
         who = type(self).__name__
         _refuse_torch_options(who, torch_options)
         self.input_size = check_positive_int(input_size, who, "input_size")
@@ -101,6 +107,13 @@ class RecurrentLayer(Module):
         rng = as_rng(rng, who)
         width = self.gates * hidden_size
         check_fits_in_memory((input_size + hidden_size, width), who, "the weights")
+        scheme = get_init(init, who)
+        if scheme is not None:  # both weights from the scheme, (I, G·H) and (H, G·H); biases at zero
+            self.weight_ih = Parameter(initial_weight(scheme, (input_size, width), dtype, rng, who), "weight_ih")
+            self.weight_hh = Parameter(initial_weight(scheme, (hidden_size, width), dtype, rng, who), "weight_hh")
+            self.bias_ih = Parameter(np.zeros(width, dtype), "bias_ih") if bias else None
+            self.bias_hh = Parameter(np.zeros(width, dtype), "bias_hh") if bias else None
+            return
         bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's default: every parameter uniform in ±1/√H
 
         def uniform(*shape):
@@ -202,12 +215,12 @@ class RNN(RecurrentLayer):
     """
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", bias: bool = True, *,
-                 rng=None, dtype=np.float32, **torch_options):
+                 rng=None, dtype=np.float32, init=None, **torch_options):
         _refuse_torch_options("RNN", torch_options)
         if nonlinearity not in ("tanh", "relu"):
             raise InputError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, bias, rng=rng, dtype=dtype)
+        super().__init__(input_size, hidden_size, bias, rng=rng, dtype=dtype, init=init)
 
     def extra_repr(self) -> str:
         return super().extra_repr().replace(", bias", f", nonlinearity={self.nonlinearity!r}, bias")
