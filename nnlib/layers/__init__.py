@@ -1,7 +1,7 @@
 """Layers: each a Module with a documented forward and backward."""
 
 from .activation import ELU, LeakyReLU, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from .attention import MultiHeadAttention, PositionalEncoding, TransformerEncoderLayer
+from .attention import MultiHeadAttention, PositionalEncoding, TransformerDecoderLayer, TransformerEncoderLayer
 from .conv import Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
@@ -13,4 +13,5 @@ from .recurrent import GRU, LSTM, RNN
 __all__ = ["Linear", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "Maxout",
            "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
            "RNN", "LSTM", "GRU", "Embedding",
-           "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]
+           "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer",
+           "TransformerDecoderLayer"]
