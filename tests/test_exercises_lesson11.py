@@ -31,7 +31,7 @@ RIGHT = [(check_shift_right, shift_right, "11.1"), (check_cross_attention_weight
 
 
 @pytest.mark.parametrize(("check", "fn", "exercise"), RIGHT, ids=[r[2] for r in RIGHT])
-def test_the_lessons_solution_passes_and_its_stub_waits(check, fn, exercise, capsys):
+def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
     assert out.startswith(f"✅ Exercise {exercise}:") and out.count("\n") == 1, out
     out = run(check, stub_of(fn), capsys)
