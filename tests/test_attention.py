@@ -616,10 +616,12 @@ def test_seq2seq_gradcheck(norm_first):
 
 
 @pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")  # PyTorch's own fast-path note
-def test_seq2seq_matches_torch_transformer(torch, rng):
-    ours = _seq2seq(layers=2)
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_seq2seq_matches_torch_transformer(torch, rng, norm_first):
+    ours = _seq2seq(norm_first=norm_first, layers=2)
     _perturb_norms(ours, rng)
-    theirs = torch.nn.Transformer(4, 2, 2, 2, 6, dropout=0.0, batch_first=True, norm_first=True, dtype=torch.float64)
+    theirs = torch.nn.Transformer(4, 2, 2, 2, 6, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                  dtype=torch.float64)
     for ours_layers, theirs_stack in ((ours.encoder_layers, theirs.encoder), (ours.decoder_layers, theirs.decoder)):
         for ours_layer, theirs_layer in zip(ours_layers, theirs_stack.layers, strict=True):
             _copy_transformer_layer(torch, ours_layer, theirs_layer)
