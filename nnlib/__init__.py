@@ -33,10 +33,11 @@ from .layers import (
     Softmax,
     Softplus,
     Tanh,
+    TransformerDecoderLayer,
     TransformerEncoderLayer,
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, SquaredError
-from .models import SequenceModel, TransformerModel
+from .models import Seq2SeqTransformer, SequenceModel, TransformerModel
 from .module import Module, NonFiniteError, Parameter, Sequential, detect_anomaly, is_grad_enabled, no_grad
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm, clip_grad_value, grad_norm
 from .perceptron import Perceptron

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from ._checks import InputError, as_rng, check_bool, check_float_dtype, check_real
-from .layers import LSTM, Embedding, Linear, PositionalEncoding, TransformerEncoderLayer
+from . import functional as F
+from ._checks import InputError, as_rng, check_bool, check_float_dtype, check_positive_int, check_real
+from .layers import (
+    LSTM,
+    Embedding,
+    LayerNorm,
+    Linear,
+    PositionalEncoding,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+)
 from .layers.attention import check_head_sizes
 from .layers.recurrent import RecurrentLayer
-from .module import Module
+from .module import Module, evaluating
 
-__all__ = ["SequenceModel", "TransformerModel"]
+__all__ = ["SequenceModel", "TransformerModel", "Seq2SeqTransformer"]
 
 
 class SequenceModel(Module):
@@ -96,3 +107,181 @@ class TransformerModel(Module):
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return self.embedding.backward(self.positions.backward(grad) * self.scale)
+
+
+class Seq2SeqTransformer(Module):
+    r"""The encoder–decoder transformer: PyTorch's ``nn.Transformer(batch_first=True)`` with token embeddings,
+    sinusoidal positions and an output layer, for sequence-to-sequence tasks such as translation.
+
+    The encoder reads the whole source; the decoder predicts target token t+1 from target tokens ≤ t (causal
+    self-attention) and from the encoder's output, the *memory* (cross-attention)::
+
+        memory = encoder_norm(encoder_layers(positions(src_embedding(src) · √d_model)))
+        logits = head(decoder_norm(decoder_layers(positions(tgt_embedding(tgt_in) · √d_model), memory)))
+
+    Training uses *teacher forcing*: ``tgt_in`` is the true target shifted right (``[bos, y_1, …, y_{T-1}]``) and
+    the loss compares the logits with ``[y_1, …, y_T]``, so every step trains at once. At inference the decoder is
+    *free-running*: :meth:`generate` feeds its own predictions back, one token at a time.
+
+    Args:
+        src_vocab_size, tgt_vocab_size: the two vocabularies. d_model, nhead, dim_feedforward, dropout, norm_first:
+            as in :class:`TransformerEncoderLayer`. num_encoder_layers, num_decoder_layers: depth of each stack.
+        max_len: longest source or target. src_pad_id: the source padding token, masked out of every attention
+            (None: no padding). rng, dtype: initialisation and parameter dtype.
+
+    Shapes: src (N, S) ids, tgt_in (N, T) ids → logits (N, T, tgt_vocab_size). ``backward(grad_logits)`` → None
+    (token ids have no gradient) and accumulates every parameter's gradient; the memory's gradient is the sum over
+    all decoder layers, which all read it.
+
+    Examples::
+
+        >>> import numpy as np, nnlib
+        >>> model = nnlib.Seq2SeqTransformer(7, 5, d_model=8, nhead=2, dim_feedforward=16, rng=0)
+        >>> model(np.array([[3, 4, 6]]), np.array([[0, 2]])).shape
+        (1, 2, 5)
+        >>> model.generate(np.array([[3, 4, 6]]), max_len=4, bos=0, eos=1, beam=2).shape[0]
+        1
+    """
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 32, nhead: int = 4,
+                 num_encoder_layers: int = 2, num_decoder_layers: int = 2, dim_feedforward: int = 64,
+                 dropout: float = 0.0, max_len: int = 512, norm_first: bool = True, src_pad_id: int | None = None,
+                 *, rng=None, dtype=np.float32):
+        who = "Seq2SeqTransformer"
+        rng = as_rng(rng, who)
+        check_head_sizes(who, d_model=d_model, nhead=nhead, src_vocab_size=src_vocab_size,
+                         tgt_vocab_size=tgt_vocab_size, num_encoder_layers=num_encoder_layers,
+                         num_decoder_layers=num_decoder_layers, dim_feedforward=dim_feedforward, max_len=max_len)
+        check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
+        self.src_pad_id = None if src_pad_id is None else _check_token(src_pad_id, src_vocab_size, who, "src_pad_id")
+        check_float_dtype(dtype, who)
+        options = {"dim_feedforward": dim_feedforward, "dropout": dropout, "norm_first": norm_first, "rng": rng,
+                   "dtype": dtype}
+        self.src_embedding = Embedding(src_vocab_size, d_model, rng=rng, dtype=dtype)
+        self.tgt_embedding = Embedding(tgt_vocab_size, d_model, rng=rng, dtype=dtype)
+        self.positions = PositionalEncoding(d_model, max_len, dtype=dtype)
+        self.encoder_layers = [TransformerEncoderLayer(d_model, nhead, **options) for _ in range(num_encoder_layers)]
+        self.encoder_norm = LayerNorm(d_model, dtype=dtype)
+        self.decoder_layers = [TransformerDecoderLayer(d_model, nhead, **options) for _ in range(num_decoder_layers)]
+        self.decoder_norm = LayerNorm(d_model, dtype=dtype)
+        self.head = Linear(d_model, tgt_vocab_size, rng=rng, dtype=dtype)
+        self.scale = np.sqrt(d_model).astype(dtype)
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return self.head.out_features
+
+    def source_padding(self, src) -> np.ndarray | None:
+        """(N, S) bool, True at the source's padding tokens; None without ``src_pad_id``."""
+        return None if self.src_pad_id is None else np.asarray(src) == self.src_pad_id
+
+    def encode(self, src) -> np.ndarray:
+        """src (N, S) ids → memory (N, S, d_model)."""
+        x, padding = self.positions(self.src_embedding(src) * self.scale), self.source_padding(src)
+        for layer in self.encoder_layers:
+            x = layer(x, key_padding_mask=padding)
+        return self.encoder_norm(x)
+
+    def decode(self, memory, tgt_in, src_padding=None) -> np.ndarray:
+        """memory (N, S, d_model), tgt_in (N, T) ids → logits (N, T, tgt_vocab_size) of the next tokens."""
+        y = self.positions(self.tgt_embedding(tgt_in) * self.scale)
+        for layer in self.decoder_layers:
+            y = layer(y, memory, memory_key_padding_mask=src_padding)
+        return self.head(self.decoder_norm(y))
+
+    def forward(self, src, tgt_in):
+        """src (N, S), tgt_in (N, T) ids → logits (N, T, tgt_vocab_size): teacher forcing, every step at once."""
+        if np.ndim(src) != 2 or np.ndim(tgt_in) != 2 or len(src) != len(tgt_in):
+            raise InputError(f"{self.short_name()}: src and tgt_in must be id arrays (N, S) and (N, T) with the same "
+                             f"N, got shapes {np.shape(src)} and {np.shape(tgt_in)}")
+        return self.decode(self.encode(src), tgt_in, self.source_padding(src))
+
+    def backward(self, grad_out):
+        """dL/d(logits) (N, T, V) → None; the memory's gradient sums the cross-attention paths of every layer."""
+        grad, grad_memory = self.decoder_norm.backward(self.head.backward(grad_out)), 0
+        for layer in reversed(self.decoder_layers):
+            grad, grad_from_layer = layer.backward(grad)
+            grad_memory = grad_memory + grad_from_layer
+        self.tgt_embedding.backward(self.positions.backward(grad) * self.scale)
+        grad = self.encoder_norm.backward(grad_memory)
+        for layer in reversed(self.encoder_layers):
+            grad = layer.backward(grad)
+        return self.src_embedding.backward(self.positions.backward(grad) * self.scale)
+
+    def generate(self, src, max_len: int, bos: int, eos: int, beam: int = 1) -> np.ndarray:
+        """Free-running decoding: greedy (``beam=1``, :meth:`greedy_decode`) or :meth:`beam_search` of width beam.
+
+        Returns (N, L) ids, L ≤ max_len, without the leading bos; after a sentence's eos come eos only.
+        """
+        beam = check_positive_int(beam, self.short_name(), "beam")
+        if beam == 1:
+            return self.greedy_decode(src, max_len, bos, eos)
+        return self.beam_search(src, max_len, bos, eos, beam)
+
+    def greedy_decode(self, src, max_len: int, bos: int, eos: int) -> np.ndarray:
+        """Start from bos; at each step append the most probable next token; stop when every row has said eos.
+
+        Cache-free: every step re-runs the decoder on the whole prefix (T steps cost O(T²) decoder rows).
+        """
+        max_len, bos, eos = self._check_decoding(max_len, bos, eos)
+        with evaluating(self):
+            memory, padding = self.encode(src), self.source_padding(src)
+            out, done = np.full((len(memory), 1), bos), np.zeros(len(memory), bool)
+            for _ in range(max_len):
+                next_ids = np.where(done, eos, self.decode(memory, out, padding)[:, -1].argmax(axis=-1))
+                out, done = np.concatenate([out, next_ids[:, None]], axis=1), done | (next_ids == eos)
+                if done.all():
+                    break
+        return out[:, 1:]
+
+    def beam_search(self, src, max_len: int, bos: int, eos: int, beam: int) -> np.ndarray:
+        """Keep the ``beam`` most probable prefixes (sum of log-probabilities) per sentence; return the best.
+
+        A finished prefix (it said eos) is extended by eos at no cost, so it competes with the unfinished ones
+        at its final score. ``beam=1`` gives the greedy decoding. Cache-free, like :meth:`greedy_decode`.
+        """
+        max_len, bos, eos = self._check_decoding(max_len, bos, eos)
+        k, vocab = check_positive_int(beam, self.short_name(), "beam"), self.tgt_vocab_size
+        with evaluating(self):
+            memory, padding = self.encode(src), self.source_padding(src)
+            n = len(memory)
+            memory, padding = np.repeat(memory, k, axis=0), None if padding is None else np.repeat(padding, k, axis=0)
+            seqs, done = np.full((n * k, 1), bos), np.zeros(n * k, bool)
+            scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], n)  # one live prefix per sentence at the start
+            for _ in range(max_len):
+                log_p = F.log_softmax(self.decode(memory, seqs, padding)[:, -1].astype(np.float64))
+                log_p[done] = -np.inf
+                log_p[done, eos] = 0.0
+                total = (scores[:, None] + log_p).reshape(n, k * vocab)
+                best = np.argsort(-total, axis=1, kind="stable")[:, :k]           # (n, k) into the k·V candidates
+                parents = (np.arange(n)[:, None] * k + best // vocab).ravel()
+                tokens, scores = (best % vocab).ravel(), np.take_along_axis(total, best, axis=1).ravel()
+                seqs, done = np.concatenate([seqs[parents], tokens[:, None]], axis=1), done[parents] | (tokens == eos)
+                if done.all():
+                    break
+        return seqs.reshape(n, k, -1)[:, 0, 1:]  # candidates are sorted: beam 0 is the best
+
+    def sequence_log_prob(self, src, tgt, bos: int, eos: int) -> np.ndarray:
+        """log P(tgt | src) = Σ_t log p(y_t | y_<t, src), up to and including each row's first eos → (N,) float64.
+
+        tgt (N, T) as :meth:`generate` returns it (no bos). Compares decodings: beam search should score higher.
+        """
+        _, bos, eos = self._check_decoding(1, bos, eos)
+        tgt = np.asarray(tgt)
+        with evaluating(self):
+            logits = self(src, np.concatenate([np.full((len(tgt), 1), bos), tgt[:, :-1]], axis=1))
+        log_p = np.take_along_axis(F.log_softmax(logits.astype(np.float64)), tgt[..., None], axis=-1)[..., 0]
+        after_eos = np.cumsum(tgt == eos, axis=1) - (tgt == eos) > 0
+        return np.where(after_eos, 0.0, log_p).sum(axis=1)
+
+    def _check_decoding(self, max_len, bos, eos) -> tuple[int, int, int]:
+        who = self.short_name()
+        return (check_positive_int(max_len, who, "max_len"), _check_token(bos, self.tgt_vocab_size, who, "bos"),
+                _check_token(eos, self.tgt_vocab_size, who, "eos"))
+
+
+def _check_token(value, vocab_size: int, who, name: str) -> int:
+    """A token id: an int in [0, vocab_size)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < vocab_size:
+        raise InputError(f"{who}: {name} must be a token id, an int in [0, {vocab_size}), got {value!r}")
+    return int(value)

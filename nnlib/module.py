@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -80,6 +81,21 @@ class no_grad:
 
     def __exit__(self, *exc) -> None:
         _recording.grad_enabled = self.previous
+
+
+@contextmanager
+def evaluating(model: Module):
+    """Eval mode and :class:`no_grad` for the block; the model's mode is restored afterwards.
+
+    ``evaluate``, ``predict`` and the decoding loops of :class:`~nnlib.models.Seq2SeqTransformer` run inside it.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
 class detect_anomaly:

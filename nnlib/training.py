@@ -24,7 +24,7 @@ import numpy as np
 
 from ._checks import InputError, as_rng, check_bool, check_positive_int, check_real
 from .data import batches
-from .module import Module, detect_anomaly, no_grad
+from .module import Module, detect_anomaly, evaluating
 from .optim import Optimizer, clip_grad_norm
 from .regularization import Penalty
 
@@ -177,7 +177,7 @@ def evaluate(model: Module, loss: Module, X, y, batch_size: int | None = None) -
     X, y = _check_xy(X, y, "evaluate")
     batch_size = len(X) if batch_size is None else check_positive_int(batch_size, "evaluate", "batch_size")
     meter = _Meter(_is_classification(loss))
-    with _evaluating(model):
+    with evaluating(model):
         for xb, yb in batches(X, y, batch_size, shuffle=False):
             out = model(xb)
             meter.add(loss(out, yb), out, yb)
@@ -202,20 +202,8 @@ def predict(model: Module, X, batch_size: int | None = None) -> np.ndarray:
     if X.ndim == 0 or len(X) == 0:
         raise InputError(f"predict: X must be a non-empty array of samples, got shape {X.shape}")
     batch_size = len(X) if batch_size is None else check_positive_int(batch_size, "predict", "batch_size")
-    with _evaluating(model):
+    with evaluating(model):
         return np.concatenate([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-
-
-@contextmanager
-def _evaluating(model: Module):
-    """Eval mode and no_grad for the block; the model's mode restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        model.train(was_training)
 
 
 class _Meter:

@@ -441,3 +441,28 @@ def plot_against_length(lengths, values: dict, ylabel: str, title: str, labels=(
     ax.set(xlabel="sequence length T", ylabel=ylabel, title=title)
     ax.legend()
     return ax
+
+
+def plot_alignment(weights, source_tokens, target_tokens, ax=None, title: str | None = None):
+    """Heat map of attention weights: which source token each output token read (a translation's *alignment*).
+
+    Args:
+        weights: (T, S) attention weights, rows summing to 1 — e.g. a decoder's cross-attention for one sentence,
+            averaged over its heads.
+        source_tokens: the S source tokens (column labels); target_tokens: the T output tokens (row labels).
+
+    Returns:
+        The matplotlib Axes.
+    """
+    weights = check_array(weights, "plot_alignment", name="weights", ndim=2)
+    if weights.shape != (len(target_tokens), len(source_tokens)):
+        raise InputError(f"plot_alignment: weights must have shape (len(target_tokens), len(source_tokens)) = "
+                         f"({len(target_tokens)}, {len(source_tokens)}), got {weights.shape}")
+    ax = _axes(ax, figsize=(0.55 * len(source_tokens) + 1.8, 0.4 * len(target_tokens) + 1.2))
+    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(source_tokens)), [str(t) for t in source_tokens], rotation=60, ha="right")
+    ax.set_yticks(range(len(target_tokens)), [str(t) for t in target_tokens])
+    ax.set(xlabel="source (encoder)", ylabel="output (decoder)")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,5 +1,7 @@
-"""Attention, LayerNorm, PositionalEncoding, TransformerEncoderLayer, Embedding: gradients, PyTorch twins, masks,
-public caches, reuse, errors."""
+"""Attention, LayerNorm, PositionalEncoding, the transformer encoder and decoder layers, Seq2SeqTransformer,
+Embedding: gradients, PyTorch twins, masks, public caches, reuse, decoding, errors."""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -15,13 +17,16 @@ from nnlib import (
     Module,
     MultiHeadAttention,
     PositionalEncoding,
+    Seq2SeqTransformer,
     Sequential,
     Tanh,
+    TransformerDecoderLayer,
     TransformerEncoderLayer,
     TransformerModel,
     accuracy,
     fit,
     gradcheck,
+    no_grad,
     numerical_gradient,
     relative_error,
 )
@@ -29,6 +34,7 @@ from nnlib import functional as F
 from nnlib.layers.attention import (
     AttentionCache,
     PositionalEncodingCache,
+    TransformerDecoderLayerCache,
     TransformerEncoderLayerCache,
     check_head_sizes,
 )
@@ -277,6 +283,36 @@ def _copy_attention(torch, ours, theirs):
         theirs.out_proj.bias.copy_(torch.tensor(ours.out_proj.bias.data))
 
 
+ATTENTIONS = ("self_attn", "multihead_attn")  # a decoder layer has both, PyTorch's names
+NORMS = ("norm1", "norm2", "norm3")
+
+
+def _copy_transformer_layer(torch, ours, theirs):
+    """An nnlib encoder or decoder layer's weights into PyTorch's twin: attentions, the two Linears (transposed:
+    nnlib's weight is (in, out), PyTorch's (out, in)) and the LayerNorms."""
+    for name in ATTENTIONS:
+        if hasattr(theirs, name):
+            _copy_attention(torch, getattr(ours, name), getattr(theirs, name))
+    with torch.no_grad():
+        for name in ("linear1", "linear2", *(n for n in NORMS if hasattr(theirs, n))):
+            weight = getattr(ours, name).weight.data
+            getattr(theirs, name).weight.copy_(torch.tensor(weight.T if name.startswith("linear") else weight))
+            getattr(theirs, name).bias.copy_(torch.tensor(getattr(ours, name).bias.data))
+
+
+def _assert_transformer_layer_grads(ours, theirs, atol=1e-9):
+    """Every parameter gradient of an encoder or decoder layer equals its PyTorch twin's."""
+    for name in ATTENTIONS:
+        if hasattr(theirs, name):
+            _assert_attention_grads(getattr(ours, name), getattr(theirs, name), atol=atol)
+    for name in ("linear1", "linear2", *(n for n in NORMS if hasattr(theirs, n))):
+        ours_layer, theirs_layer = getattr(ours, name), getattr(theirs, name)
+        weight_grad = ours_layer.weight.grad.T if name.startswith("linear") else ours_layer.weight.grad
+        np.testing.assert_allclose(weight_grad, theirs_layer.weight.grad.numpy(), rtol=1e-6, atol=atol, err_msg=name)
+        np.testing.assert_allclose(ours_layer.bias.grad, theirs_layer.bias.grad.numpy(), rtol=1e-6, atol=atol,
+                                   err_msg=name)
+
+
 def _assert_attention_grads(ours, theirs, atol=1e-10):
     e = ours.embed_dim
     for k, proj in enumerate((ours.q_proj, ours.k_proj, ours.v_proj)):
@@ -354,11 +390,7 @@ def test_encoder_layer_matches_torch(torch, rng, norm_first, causal):
     ours = TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, rng=0, dtype=F64)
     theirs = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
                                               dtype=torch.float64)
-    _copy_attention(torch, ours.self_attn, theirs.self_attn)
-    with torch.no_grad():
-        for name in ("linear1", "linear2"):
-            getattr(theirs, name).weight.copy_(torch.tensor(getattr(ours, name).weight.data.T))
-            getattr(theirs, name).bias.copy_(torch.tensor(getattr(ours, name).bias.data))
+    _copy_transformer_layer(torch, ours, theirs)
     x, padding = rng.standard_normal((3, 5, 8)), _padding(3, 5, rng)
     padding[:, 0] = False
     y = ours(x, key_padding_mask=padding, causal=causal)
@@ -370,11 +402,7 @@ def test_encoder_layer_matches_torch(torch, rng, norm_first, causal):
     y_t.backward(torch.tensor(grad))
     np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(grad_x, x_t.grad.numpy(), rtol=1e-6, atol=1e-9)
-    _assert_attention_grads(ours.self_attn, theirs.self_attn, atol=1e-9)
-    for name in ("linear1", "linear2", "norm1", "norm2"):
-        np.testing.assert_allclose(getattr(ours, name).weight.grad.T if name.startswith("linear") else
-                                   getattr(ours, name).weight.grad, getattr(theirs, name).weight.grad.numpy(),
-                                   rtol=1e-6, atol=1e-9, err_msg=name)
+    _assert_transformer_layer_grads(ours, theirs)
 
 
 def test_float32_attention_matches_torch(torch, rng):
@@ -473,3 +501,255 @@ def test_split_and_merge_heads_are_inverse_and_keep_features_together(rng):
     np.testing.assert_array_equal(F.merge_heads(heads), x)
     with pytest.raises(InputError, match="num_heads must be a positive integer dividing E = 8, got 3"):
         F.split_heads(x, 3)
+
+
+
+# --- the decoder layer and the encoder–decoder model ---------------------------------------------------------------
+
+def _decoder_inputs(rng, n=3, t=4, s=6, e=8):
+    """A target (N, T, E), a memory (N, S, E), and a padding mask of each (never a whole row, never step 0)."""
+    target_padding, memory_padding = _padding(n, t, rng), _padding(n, s, rng)
+    target_padding[:, 0] = False  # causal: the first step sees only itself
+    return rng.standard_normal((n, t, e)), rng.standard_normal((n, s, e)), target_padding, memory_padding
+
+
+class _MaskedDecoder(TransformerDecoderLayer):
+    """A decoder layer with fixed masks, so that gradcheck calls it with the two sequences only."""
+
+    def __init__(self, target_padding, memory_padding, **kwargs):
+        super().__init__(8, 2, 12, dropout=0.0, rng=0, dtype=F64, **kwargs)
+        self.masks = {"tgt_key_padding_mask": target_padding, "memory_key_padding_mask": memory_padding}
+
+    def forward(self, x, memory):
+        return super().forward(x, memory, **self.masks)
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_decoder_layer_gradcheck(rng, norm_first, masked):
+    x, memory, target_padding, memory_padding = _decoder_inputs(rng)
+    layer = (_MaskedDecoder(target_padding, memory_padding, norm_first=norm_first) if masked else
+             TransformerDecoderLayer(8, 2, 12, dropout=0.0, norm_first=norm_first, rng=0, dtype=F64))
+    errors = _assert_gradcheck(layer, x, memory)
+    assert {"input0", "input1", "multihead_attn.k_proj.weight", "norm3.weight"} <= set(errors)
+
+
+@pytest.mark.gradcheck
+def test_decoder_layer_gradcheck_with_fixed_dropout_masks(rng):
+    layer = TransformerDecoderLayer(4, 2, 6, dropout=0.3, rng=0, dtype=F64)
+    x, memory = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
+    for dropout, shape in ((layer.dropout1, (2, 3, 4)), (layer.dropout2, (2, 3, 4)), (layer.dropout, (2, 3, 6)),
+                           (layer.dropout3, (2, 3, 4))):
+        dropout.fix_mask(rng.random(shape) > 0.3)
+    _assert_gradcheck(layer, x, memory)
+
+
+def test_decoder_layer_is_causal_and_reads_the_memory(rng):
+    layer = TransformerDecoderLayer(8, 2, 12, dropout=0.0, rng=0, dtype=F64)
+    x, memory, _, _ = _decoder_inputs(rng)
+    later_changed = x.copy()
+    later_changed[:, 2:] += 1.0
+    with no_grad():
+        y, y_later = layer(x, memory), layer(later_changed, memory)
+        y_other_memory = layer(x, memory + 1.0)
+    np.testing.assert_allclose(y[:, :2], y_later[:, :2], atol=1e-12)  # steps 0, 1 never see steps ≥ 2
+    assert np.abs(y - y_other_memory).min() > 0  # every step reads the memory
+    weights = layer.cross_attn.weights
+    assert weights.shape == (3, 2, 4, 6)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-12)
+
+
+def test_decoder_layer_keeps_its_documented_named_cache(rng):
+    layer = TransformerDecoderLayer(4, 2, 6, dropout=0.0, rng=0, dtype=F64)
+    layer(rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)))
+    assert layer.cache == TransformerDecoderLayerCache((2, 3, 4), (2, 5, 4))
+    assert layer.multihead_attn.cache.self_attention is False and layer.self_attn.cache.self_attention is True
+
+
+def _perturb_norms(module, rng):
+    """Random LayerNorm weights and biases, so that a twin test also checks how the norms are mapped."""
+    for m in module.modules():
+        if isinstance(m, LayerNorm):
+            m.weight.data[:] = 1 + 0.3 * rng.standard_normal(m.weight.shape)
+            m.bias.data[:] = 0.3 * rng.standard_normal(m.bias.shape)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_torch(torch, rng, norm_first):
+    ours = TransformerDecoderLayer(8, 2, 16, dropout=0.0, norm_first=norm_first, rng=0, dtype=F64)
+    _perturb_norms(ours, rng)
+    theirs = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                              dtype=torch.float64)
+    _copy_transformer_layer(torch, ours, theirs)
+    x, memory, target_padding, memory_padding = _decoder_inputs(rng, t=5)
+    y = ours(x, memory, tgt_key_padding_mask=target_padding, memory_key_padding_mask=memory_padding)
+    grad = rng.standard_normal(y.shape)
+    grad_x, grad_memory = ours.backward(grad)
+    x_t, memory_t = (torch.tensor(a, requires_grad=True) for a in (x, memory))
+    y_t = theirs(x_t, memory_t, tgt_mask=torch.tensor(~F.causal_mask(5)), tgt_is_causal=True,
+                 tgt_key_padding_mask=torch.tensor(target_padding),
+                 memory_key_padding_mask=torch.tensor(memory_padding))
+    y_t.backward(torch.tensor(grad))
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(grad_x, x_t.grad.numpy(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(grad_memory, memory_t.grad.numpy(), rtol=1e-6, atol=1e-9)
+    _assert_transformer_layer_grads(ours, theirs)
+
+
+def _seq2seq(norm_first=True, layers=2, pad=0, **kwargs):
+    return Seq2SeqTransformer(7, 6, d_model=4, nhead=2, num_encoder_layers=layers, num_decoder_layers=layers,
+                              dim_feedforward=6, norm_first=norm_first, src_pad_id=pad, rng=0, dtype=F64, **kwargs)
+
+
+SRC = np.array([[3, 4, 5, 0], [6, 2, 0, 0]])      # 0 pads the source: masked out of every attention
+TGT_IN = np.array([[0, 2, 3], [0, 5, 1]])
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_seq2seq_gradcheck(norm_first):
+    errors = _assert_gradcheck(_seq2seq(norm_first), SRC, TGT_IN)
+    assert {"src_embedding.weight", "encoder_layers.0.self_attn.q_proj.weight", "encoder_norm.weight",
+            "decoder_layers.1.multihead_attn.v_proj.weight", "head.bias"} <= set(errors)
+    assert "input0" not in errors  # token ids have no gradient
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")  # PyTorch's own fast-path note
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_seq2seq_matches_torch_transformer(torch, rng, norm_first):
+    ours = _seq2seq(norm_first=norm_first, layers=2)
+    _perturb_norms(ours, rng)
+    theirs = torch.nn.Transformer(4, 2, 2, 2, 6, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                  dtype=torch.float64)
+    for ours_layers, theirs_stack in ((ours.encoder_layers, theirs.encoder), (ours.decoder_layers, theirs.decoder)):
+        for ours_layer, theirs_layer in zip(ours_layers, theirs_stack.layers, strict=True):
+            _copy_transformer_layer(torch, ours_layer, theirs_layer)
+    with torch.no_grad():
+        for ours_norm, theirs_norm in ((ours.encoder_norm, theirs.encoder.norm),
+                                       (ours.decoder_norm, theirs.decoder.norm)):
+            theirs_norm.weight.copy_(torch.tensor(ours_norm.weight.data))
+            theirs_norm.bias.copy_(torch.tensor(ours_norm.bias.data))
+    logits = ours(SRC, TGT_IN)
+    grad = rng.standard_normal(logits.shape)
+    ours.backward(grad)
+    leaves = {name: torch.tensor(p.data, requires_grad=True) for name, p in ours.named_parameters()
+              if name.split(".")[0] in ("src_embedding", "tgt_embedding", "head")}
+    positions = torch.tensor(F.sinusoidal_positions(4, 4))
+
+    def embed(name, ids):
+        return leaves[f"{name}.weight"][torch.tensor(ids)] * 2.0 + positions[:ids.shape[1]]  # √d_model = 2
+
+    out = theirs(embed("src_embedding", SRC), embed("tgt_embedding", TGT_IN),
+                 tgt_mask=torch.tensor(~F.causal_mask(3)), tgt_is_causal=True,
+                 src_key_padding_mask=torch.tensor(SRC == 0), memory_key_padding_mask=torch.tensor(SRC == 0))
+    logits_t = out @ leaves["head.weight"] + leaves["head.bias"]
+    logits_t.backward(torch.tensor(grad))
+    np.testing.assert_allclose(logits, logits_t.detach().numpy(), rtol=1e-6, atol=1e-10)
+    for name, leaf in leaves.items():
+        np.testing.assert_allclose(dict(ours.named_parameters())[name].grad, leaf.grad.numpy(), rtol=1e-6, atol=1e-9,
+                                   err_msg=name)
+    for ours_layers, theirs_stack in ((ours.encoder_layers, theirs.encoder), (ours.decoder_layers, theirs.decoder)):
+        for ours_layer, theirs_layer in zip(ours_layers, theirs_stack.layers, strict=True):
+            _assert_transformer_layer_grads(ours_layer, theirs_layer)
+
+
+def test_beam_of_width_one_is_greedy_decoding(rng):
+    model = Seq2SeqTransformer(9, 8, d_model=8, nhead=2, dim_feedforward=16, rng=3)
+    src = rng.integers(0, 9, (40, 5))
+    greedy = model.greedy_decode(src, max_len=6, bos=0, eos=1)
+    np.testing.assert_array_equal(model.beam_search(src, max_len=6, bos=0, eos=1, beam=1), greedy)
+    np.testing.assert_array_equal(model.generate(src, max_len=6, bos=0, eos=1), greedy)
+
+
+def test_greedy_decoding_appends_the_argmax_and_pads_after_eos(rng):
+    model = Seq2SeqTransformer(9, 5, d_model=8, nhead=2, dim_feedforward=16, rng=1)
+    model.head.bias.data[1] = 1.0  # eos likely enough that some sentences end early and some do not
+    src = rng.integers(0, 9, (30, 4))
+    out = model.greedy_decode(src, max_len=5, bos=0, eos=1)
+    tgt_in = np.concatenate([np.zeros((30, 1), int), out[:, :-1]], axis=1)
+    with no_grad():
+        argmax = model(src, tgt_in).argmax(axis=-1)  # teacher forcing on its own output: the same tokens
+    finished = np.cumsum(out == 1, axis=1) - (out == 1) > 0
+    np.testing.assert_array_equal(out[~finished], argmax[~finished])
+    assert np.all(out[finished] == 1) and finished.any() and not finished[:, -1].all() and out.shape[1] <= 5
+
+
+def _best_by_brute_force(model, src, length, bos, eos):
+    """The most probable target of each sentence among every sequence of ``length`` tokens (eos pads after eos)."""
+    candidates = np.array(list(itertools.product(range(model.tgt_vocab_size), repeat=length)))
+    after_eos = np.cumsum(candidates == eos, axis=1) - (candidates == eos) > 0
+    candidates = candidates[~np.any(after_eos & (candidates != eos), axis=1)]  # canonical: eos only after eos
+    scores = np.stack([model.sequence_log_prob(np.repeat(s[None], len(candidates), 0), candidates, bos, eos)
+                       for s in src])
+    return candidates[scores.argmax(axis=1)], scores.max(axis=1)
+
+
+def test_a_beam_as_wide_as_every_prefix_finds_the_most_probable_sequence(rng):
+    model = Seq2SeqTransformer(6, 4, d_model=8, nhead=2, dim_feedforward=16, rng=2)
+    src = rng.integers(0, 6, (4, 3))
+    best, best_score = _best_by_brute_force(model, src, 3, bos=0, eos=1)
+    found = model.beam_search(src, max_len=3, bos=0, eos=1, beam=4 ** 2)
+    found = np.pad(found, ((0, 0), (0, 3 - found.shape[1])), constant_values=1)
+    np.testing.assert_allclose(model.sequence_log_prob(src, found, 0, 1), best_score, rtol=1e-9)
+    np.testing.assert_array_equal(found, best)
+
+
+def test_beam_search_scores_at_least_greedy_on_a_seeded_model(rng):
+    """Not a theorem (a beam may prune greedy's prefix), but true for this model and these sources; the mean gain
+    must be strictly positive, or the beam would be doing nothing."""
+    model = Seq2SeqTransformer(9, 6, d_model=8, nhead=2, dim_feedforward=16, rng=5)
+    src = rng.integers(0, 9, (50, 5))
+    greedy, beam = (model.generate(src, max_len=6, bos=0, eos=1, beam=k) for k in (1, 4))
+    greedy_score, beam_score = (model.sequence_log_prob(src, out, 0, 1) for out in (greedy, beam))
+    assert np.all(beam_score >= greedy_score - 1e-9) and np.mean(beam_score - greedy_score) > 0
+
+
+def test_decoding_restores_the_training_mode_and_caches_nothing(rng):
+    model = Seq2SeqTransformer(5, 5, d_model=4, nhead=2, dim_feedforward=8, dropout=0.5, rng=0)
+    src = rng.integers(0, 5, (3, 4))
+    first = model.generate(src, max_len=4, bos=0, eos=1, beam=2)
+    np.testing.assert_array_equal(model.generate(src, max_len=4, bos=0, eos=1, beam=2), first)  # no dropout
+    assert model.training and all(m.training for m in model.modules())
+    assert not any(m.__dict__.get("_caches") for m in model.modules())
+
+
+def test_seq2seq_learns_to_reverse_with_teacher_forcing():
+    digits = np.random.default_rng(0).integers(2, 10, (3000, 4))
+    targets = np.concatenate([digits[:, ::-1], np.ones((3000, 1), int)], axis=1)  # reversed, then eos = 1
+    tgt_in = np.concatenate([np.zeros((3000, 1), int), targets[:, :-1]], axis=1)  # bos = 0, shifted right
+    model = Seq2SeqTransformer(10, 10, d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
+                               dim_feedforward=64, rng=0)
+    loss, optimizer = CrossEntropyLoss(), Adam(model.parameters(), lr=2e-3)
+    for _ in range(8):
+        for i in range(0, 3000, 32):
+            optimizer.zero_grad()
+            loss(model(digits[i:i + 32], tgt_in[i:i + 32]), targets[i:i + 32])
+            model.backward(loss.backward())
+            optimizer.step()
+    test = np.random.default_rng(1).integers(2, 10, (200, 4))
+    out = model.generate(test, max_len=5, bos=0, eos=1)
+    assert np.mean(np.all(out[:, :4] == test[:, ::-1], axis=1)) > 0.95  # chance: 8⁻⁴
+
+
+@pytest.mark.parametrize(("call", "pattern"), [
+    (lambda: TransformerDecoderLayer(6, 4), r"nhead \(4\) must divide d_model \(6\)"),
+    (lambda: TransformerDecoderLayer(4, 2, dropout=1.0), r"dropout must be a probability in \[0, 1\)"),
+    (lambda: TransformerDecoderLayer(4, 2, dtype=F64)(np.ones((2, 3, 4)), np.ones((3, 5, 4))),
+     r"^TransformerDecoderLayer.*memory must have shape \(2, T, 4\) with T ≥ 1, got \(3, 5, 4\)"),
+    (lambda: TransformerDecoderLayer(4, 2, dtype=F64)(np.ones((2, 3, 4)), np.ones((2, 5, 3))),
+     r"memory must have shape \(2, T, 4\)"),
+    (lambda: _seq2seq()(SRC, TGT_IN[:1]), r"^Seq2SeqTransformer: src and tgt_in must be id arrays .* same N"),
+    (lambda: _seq2seq(pad=7), r"src_pad_id must be a token id, an int in \[0, 7\), got 7"),
+    (lambda: _seq2seq().generate(SRC, 4, bos=6, eos=1), r"bos must be a token id, an int in \[0, 6\), got 6"),
+    (lambda: _seq2seq().generate(SRC, 4, bos=0, eos=1, beam=0), "beam must be a positive integer, got 0"),
+    (lambda: _seq2seq().generate(SRC, 0, bos=0, eos=1), "max_len must be a positive integer, got 0"),
+], ids=["heads", "dropout", "memory-batch", "memory-features", "batches", "pad", "bos", "beam", "max_len"])
+def test_decoder_and_seq2seq_bad_input_is_named(call, pattern):
+    with pytest.raises(InputError, match=pattern):
+        call()
+
+
+def test_decoder_repr():
+    assert repr(TransformerDecoderLayer(8, 2, 16)) == ("TransformerDecoderLayer(d_model=8, nhead=2, "
+                                                       "dim_feedforward=16, dropout=0.1, norm_first=False)")

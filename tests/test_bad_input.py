@@ -5,8 +5,8 @@ before forward — whose message STARTS with the culprit's name and states what 
 ``CASES`` is one table of (id, category, call, error, regex), generated per layer and per category by the loops below;
 every regex is anchored on the culprit's class name at the start of the message and contains the expectation.
 ``N_CASES`` is the number of cases tried. Composites that are not layers (Sequential, SequenceModel,
-TransformerModel) name the sub-layer that received the bad value, as Sequential always has; every layer, including
-MultiHeadAttention and TransformerEncoderLayer, names itself.
+TransformerModel, Seq2SeqTransformer) name the sub-layer that received the bad value, as Sequential always has; every
+layer, including MultiHeadAttention and the transformer encoder and decoder layers, names itself.
 
 The policy under test: layers with parameters take exactly their parameters' dtype (no silent float32/float64 cast),
 finite values and no empty axis; parameter-free layers take float32 or float64 of any shape (empty batches and
@@ -53,6 +53,7 @@ from nnlib import (
     PositionalEncoding,
     ReLU,
     RMSprop,
+    Seq2SeqTransformer,
     SequenceModel,
     Sequential,
     Sigmoid,
@@ -60,6 +61,7 @@ from nnlib import (
     Softplus,
     SquaredError,
     Tanh,
+    TransformerDecoderLayer,
     TransformerEncoderLayer,
     TransformerModel,
     accuracy,
@@ -321,6 +323,43 @@ def encoder_layer():
 for id_, mask in [("mask-transposed", PAD.T), ("mask-float", PAD.astype(F64))]:  # the attention sub-layer checks it
     add("forward-sequences", f"TransformerEncoderLayer-{id_}", forward(encoder_layer, KV, key_padding_mask=mask),
         InputError, "MultiHeadAttention", r"key_padding_mask must be a boolean array of shape \(2, 5\)")
+
+
+def decoder_layer():
+    return TransformerDecoderLayer(4, 2, 8, dropout=0.0, rng=0, dtype=F64)
+
+
+TGT = good((2, 3, 4))
+DECODER_CASES = [  # (id, args, kwargs, error, expectation): the target x, then the memory
+    ("target-features", (good((2, 3, 5)), KV), {}, InputError, r"input must have shape \(N, T, 4\) with T ≥ 1"),
+    ("target-2d", (TGT[0], KV), {}, InputError, r"input must have shape \(N, T, 4\)"),
+    ("target-empty-time", (np.ones((2, 0, 4)), KV), {}, InputError, r"input must have shape \(N, T, 4\) with T ≥ 1"),
+    ("target-float32", (TGT.astype(F32), KV), {}, DTypeError, "input has dtype float32 but the layer's parameters"),
+    ("memory-missing", (TGT, None), {}, DTypeError, "memory must be a floating-point array, got None"),
+    ("memory-batch", (TGT, good((3, 5, 4))), {}, InputError, r"memory must have shape \(2, T, 4\) with T ≥ 1, got"),
+    ("memory-features", (TGT, good((2, 5, 3))), {}, InputError, r"memory must have shape \(2, T, 4\)"),
+    ("memory-2d", (TGT, KV[0]), {}, InputError, r"memory must have shape \(2, T, 4\)"),
+    ("memory-empty-time", (TGT, np.ones((2, 0, 4))), {}, InputError, r"memory must have shape \(2, T, 4\) with T ≥ 1"),
+    ("memory-nan", (TGT, with_value(KV, np.nan)), {}, InputError, "memory contains 1 NaN"),
+    ("memory-float32", (TGT, KV.astype(F32)), {}, DTypeError, "memory has dtype float32 but the layer's parameters"),
+    ("memory-int", (TGT, KV.astype(int)), {}, DTypeError, "memory must be a floating-point array, got dtype int64"),
+]
+for id_, args, kwargs, error, expected in DECODER_CASES:
+    add("forward-sequences", f"TransformerDecoderLayer-{id_}", forward(decoder_layer, *args, **kwargs), error,
+        "TransformerDecoderLayer", expected)
+for id_, kwargs in [("memory-mask-transposed", {"memory_key_padding_mask": PAD.T}),
+                    ("target-mask-float", {"tgt_key_padding_mask": np.zeros((2, 3))})]:  # the attention checks it
+    add("forward-sequences", f"TransformerDecoderLayer-{id_}", forward(decoder_layer, TGT, KV, **kwargs), InputError,
+        "MultiHeadAttention", r"key_padding_mask must be a boolean array of shape \(2, [35]\)")
+add("backward-early", "TransformerDecoderLayer", backward_first(decoder_layer, TGT), RuntimeError,
+    "TransformerDecoderLayer", "backward called before forward")
+for id_, grad, error, expected in [
+    ("memory-shaped", np.ones((2, 5, 4)), InputError, rf"{GRAD} must have shape \(2, 3, 4\), got \(2, 5, 4\)"),
+    ("float32", np.ones((2, 3, 4), F32), DTypeError, f"{GRAD} has dtype float32 but the layer's parameters"),
+    ("None", None, DTypeError, f"{GRAD} must be a floating-point array, got None"),
+]:
+    add("backward-shape" if error is InputError else "backward-dtype", f"TransformerDecoderLayer-{id_}",
+        backward_after(decoder_layer, (TGT, KV), grad), error, "TransformerDecoderLayer", expected)
 add("forward-sequences", "PositionalEncoding-longer-than-max_len",
     forward(lambda: PositionalEncoding(4, 3), KV.astype(F32)), InputError, "PositionalEncoding",
     r"input must have shape \(N, T, 4\) with T ≤ 3, got \(2, 5, 4\)")
@@ -444,6 +483,13 @@ CONSTRUCTORS = {  # name -> (class, valid keyword arguments, the size arguments)
     "PositionalEncoding": (PositionalEncoding, {"d_model": 4}, ["d_model", "max_len"]),
     "TransformerEncoderLayer": (TransformerEncoderLayer, {"d_model": 4, "nhead": 2, "dim_feedforward": 8},
                                 ["d_model", "nhead", "dim_feedforward"]),
+    "TransformerDecoderLayer": (TransformerDecoderLayer, {"d_model": 4, "nhead": 2, "dim_feedforward": 8},
+                                ["d_model", "nhead", "dim_feedforward"]),
+    "Seq2SeqTransformer": (Seq2SeqTransformer, {"src_vocab_size": 5, "tgt_vocab_size": 3, "d_model": 4, "nhead": 2,
+                                                "num_encoder_layers": 1, "num_decoder_layers": 1,
+                                                "dim_feedforward": 8},
+                           ["src_vocab_size", "tgt_vocab_size", "d_model", "nhead", "num_encoder_layers",
+                            "num_decoder_layers", "dim_feedforward", "max_len"]),
     "TransformerModel": (TransformerModel, {"vocab_size": 5, "n_outputs": 3, "d_model": 4, "nhead": 2,
                                             "num_layers": 1, "dim_feedforward": 8},
                          ["vocab_size", "n_outputs", "d_model", "nhead", "num_layers", "dim_feedforward", "max_len"]),
@@ -453,9 +499,10 @@ CONSTRUCTORS = {  # name -> (class, valid keyword arguments, the size arguments)
     "Softmax": (Softmax, {}, []),
 }
 WITH_DTYPE = ["Linear", "Maxout", "Conv2d", "RNN", "LSTM", "GRU", "Embedding", "LayerNorm", "BatchNorm1d",
-              "BatchNorm2d", "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "TransformerModel"]
+              "BatchNorm2d", "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer",
+              "TransformerDecoderLayer", "TransformerModel", "Seq2SeqTransformer"]
 WITH_RNG = ["Linear", "Maxout", "Conv2d", "RNN", "LSTM", "GRU", "Embedding", "Dropout", "MultiHeadAttention",
-            "TransformerEncoderLayer", "TransformerModel"]
+            "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerModel", "Seq2SeqTransformer"]
 BAD_SIZES = [0, -1, -7, 2.5, 3.0, "3", True, None]
 BAD_KERNELS = [0, -1, 2.5, "3", True, None, (3, 0), (3, 3, 3), (2.0, 2), []]
 BAD_PADDINGS = [-1, 2.5, "1", True, None, (1, -1), (1, 1, 1)]
@@ -510,10 +557,11 @@ for name in WITH_DTYPE:
     add_argument_cases(name, "dtype", BAD_DTYPES, DTypeError, "must be float32 or float64")
 for name in WITH_RNG:
     add_argument_cases(name, "rng", BAD_RNGS, TypeError, r"expected None, an int seed or a numpy\.random\.Generator")
-for name, argument in [("Dropout", "p"), ("TransformerEncoderLayer", "dropout"), ("TransformerModel", "dropout")]:
+for name, argument in [("Dropout", "p"), ("TransformerEncoderLayer", "dropout"), ("TransformerDecoderLayer", "dropout"),
+                       ("TransformerModel", "dropout"), ("Seq2SeqTransformer", "dropout")]:
     add_argument_cases(name, argument, BAD_PROBABILITIES, InputError, r"must be a probability in \[0, 1\)")
 for name, argument in [("LayerNorm", "eps"), ("TransformerEncoderLayer", "layer_norm_eps"), ("BatchNorm1d", "eps"),
-                       ("BatchNorm2d", "eps")]:
+                       ("BatchNorm2d", "eps"), ("TransformerDecoderLayer", "layer_norm_eps")]:
     add_argument_cases(name, argument, BAD_POSITIVE, InputError, "must be a number > 0")
 for name in ("BatchNorm1d", "BatchNorm2d"):
     add_argument_cases(name, "momentum", [-0.1, 1.5, np.nan, np.inf, "0.1", True, None], InputError,
@@ -565,7 +613,7 @@ for name, kernel, padding in [("MaxPool2d", 2, 2), ("AvgPool2d", 3, 2), ("MaxPoo
 for e, h in [(6, 4), (4, 3), (5, 2)]:
     add("constructor", f"MultiHeadAttention-{h}-heads-for-{e}", build("MultiHeadAttention", embed_dim=e, num_heads=h),
         InputError, "MultiHeadAttention", rf"num_heads \({h}\) must divide embed_dim \({e}\)")
-    for name in ("TransformerEncoderLayer", "TransformerModel"):
+    for name in ("TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerModel", "Seq2SeqTransformer"):
         add("constructor", f"{name}-{h}-heads-for-{e}", build(name, d_model=e, nhead=h), InputError, name,
             rf"nhead \({h}\) must divide d_model \({e}\)")
 for cls in (MSELoss, CrossEntropyLoss, BCEWithLogitsLoss):
@@ -725,6 +773,47 @@ MODEL_CASES = [  # (id, call, culprit, error, expectation)
 ]
 for id_, call, culprit, error, expected in MODEL_CASES:
     add("models", id_, call, error, culprit, expected)
+
+
+def seq2seq():
+    return Seq2SeqTransformer(7, 6, d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=8,
+                              max_len=6, rng=0, dtype=F64)
+
+
+TGT_IN = np.array([[0, 2, 3], [0, 5, 1]])
+for id_, ids, culprit, error, expected in TOKEN_CASES:  # None is not (N, S): the model itself refuses it, below
+    if ids is not None:
+        add("models", f"Seq2SeqTransformer-src-{id_}", forward(seq2seq, ids, TGT_IN[:len(ids)]), error, culprit,
+            expected)
+for id_, call, culprit, error, expected in [
+    ("tgt_in-id-equal-to-vocab", forward(seq2seq, TOKENS, TGT_IN + 1), "Embedding", InputError,
+     r"token ids must be in \[0, 6\), got values in \[1, 6\]"),
+    ("tgt_in-float", forward(seq2seq, TOKENS, TGT_IN.astype(F64)), "Embedding", DTypeError,
+     "input must hold integer token ids, got dtype float64"),
+    ("batches", forward(seq2seq, TOKENS, TGT_IN[:1]), "Seq2SeqTransformer", InputError,
+     r"src and tgt_in must be id arrays \(N, S\) and \(N, T\) with the same N, got shapes \(2, 5\) and \(1, 3\)"),
+    ("src-None", forward(seq2seq, None, TGT_IN), "Seq2SeqTransformer", InputError,
+     r"src and tgt_in must be id arrays .* got shapes \(\) and \(2, 3\)"),
+    ("1d-src", forward(seq2seq, TOKENS[0], TGT_IN), "Seq2SeqTransformer", InputError,
+     r"src and tgt_in must be id arrays .* got shapes \(5,\) and \(2, 3\)"),
+    ("src-longer-than-max_len", forward(seq2seq, np.ones((2, 7), int), TGT_IN), "PositionalEncoding", InputError,
+     r"input must have shape \(N, T, 4\) with T ≤ 6, got \(2, 7, 4\)"),
+    ("backward-early", backward_first(seq2seq, np.ones((2, 3, 6))), "Seq2SeqTransformer", RuntimeError,
+     "backward called before forward"),
+    ("grad-shape", backward_after(seq2seq, (TOKENS, TGT_IN), np.ones((2, 5, 6))), "Linear", InputError,
+     rf"{GRAD} must have shape \(2, 3, 6\), got \(2, 5, 6\)"),
+    ("generate-bos", lambda: seq2seq().generate(TOKENS, 4, bos=6, eos=1), "Seq2SeqTransformer", InputError,
+     r"bos must be a token id, an int in \[0, 6\), got 6"),
+    ("generate-eos-float", lambda: seq2seq().generate(TOKENS, 4, bos=0, eos=1.0), "Seq2SeqTransformer", InputError,
+     r"eos must be a token id, an int in \[0, 6\), got 1\.0"),
+    ("generate-beam", lambda: seq2seq().generate(TOKENS, 4, bos=0, eos=1, beam=0), "Seq2SeqTransformer", InputError,
+     "beam must be a positive integer, got 0"),
+    ("generate-max_len", lambda: seq2seq().generate(TOKENS, 2.5, bos=0, eos=1), "Seq2SeqTransformer", InputError,
+     "max_len must be a positive integer, got 2.5"),
+    ("src_pad_id", lambda: Seq2SeqTransformer(7, 6, src_pad_id=-1), "Seq2SeqTransformer", InputError,
+     r"src_pad_id must be a token id, an int in \[0, 7\), got -1"),
+]:
+    add("models", f"Seq2SeqTransformer-{id_}", call, error, culprit, expected)
 for id_, kwargs, expected in [
     ("recurrent-Linear", {"recurrent": Linear(3, 4)}, "recurrent must be an nnlib RNN, LSTM or GRU, got Linear"),
     ("recurrent-class", {"recurrent": LSTM}, "recurrent must be an nnlib RNN, LSTM or GRU, got type"),

@@ -55,6 +55,7 @@ from nnlib import (
     MultiHeadAttention,
     PositionalEncoding,
     ReLU,
+    Seq2SeqTransformer,
     SequenceModel,
     Sequential,
     Sigmoid,
@@ -62,6 +63,7 @@ from nnlib import (
     Softplus,
     SquaredError,
     Tanh,
+    TransformerDecoderLayer,
     TransformerEncoderLayer,
     TransformerModel,
     gradcheck,
@@ -401,6 +403,19 @@ def _encoder_layer(draw, dtype, mode):
     return Case(built, (x,), Spec(x.shape, dtype), Spec(x.shape, dtype), _attention_kwargs(draw, n, t))
 
 
+@st.composite
+def _decoder_layer(draw, dtype, mode):
+    (e, heads), n, t, s = _heads(draw), draw(BATCH), draw(STEPS), draw(STEPS)
+    p, evaluating = _dropout_p(draw, mode)
+    built = in_eval_mode(make(TransformerDecoderLayer, e, heads, draw(SIZES), p, norm_first=draw(st.booleans()),
+                              rng=draw(SEEDS), dtype=dtype), evaluating)
+    x, memory = _floats(draw, dtype, (n, t, e), mode), _floats(draw, dtype, (n, s, e), mode)
+    target = _attention_kwargs(draw, n, t)
+    kwargs = {"causal": target["causal"], "tgt_key_padding_mask": target.get("key_padding_mask"),
+              "memory_key_padding_mask": _attention_kwargs(draw, n, s).get("key_padding_mask")}
+    return Case(built, (x, memory), Spec(x.shape, dtype), (Spec(x.shape, dtype), Spec(memory.shape, dtype)), kwargs)
+
+
 ACTIVATIONS = [Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus]
 
 
@@ -465,6 +480,20 @@ def _transformer_model(draw, dtype, mode):
     return Case(built, (ids,), Spec((n, t, n_out), dtype), None)
 
 
+@st.composite
+def _seq2seq(draw, dtype, mode):
+    (e, heads), n, s, t = _heads(draw), draw(BATCH), draw(STEPS), draw(STEPS)
+    src_vocab, tgt_vocab = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    p, evaluating = _dropout_p(draw, mode)
+    layers = 1 if mode.gradcheck else draw(st.integers(1, 2))
+    built = in_eval_mode(make(Seq2SeqTransformer, src_vocab, tgt_vocab, d_model=e, nhead=heads,
+                              num_encoder_layers=layers, num_decoder_layers=layers, dim_feedforward=draw(SIZES),
+                              dropout=p, max_len=max(s, t) + draw(st.integers(0, 3)), norm_first=draw(st.booleans()),
+                              rng=draw(SEEDS), dtype=dtype), evaluating)
+    src, tgt_in = _token_ids(draw, src_vocab, (n, s)), _token_ids(draw, tgt_vocab, (n, t))
+    return Case(built, (src, tgt_in), Spec((n, t, tgt_vocab), dtype), None)
+
+
 def _options(**strategies):
     """A layer built from drawn keyword arguments, e.g. ``LeakyReLU(negative_slope=0.37)``."""
     def build_layer(cls):
@@ -496,10 +525,12 @@ LAYERS = {
     "MultiHeadAttention": _attention,
     "PositionalEncoding": _positional_encoding,
     "TransformerEncoderLayer": _encoder_layer,
+    "TransformerDecoderLayer": _decoder_layer,
     "Sequential(MLP)": _mlp,
     "Sequential(CNN)": _cnn,
     "SequenceModel": _sequence_model,
     "TransformerModel": _transformer_model,
+    "Seq2SeqTransformer": _seq2seq,
 }
 
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from nnlib import InputError, Linear, Value, viz  # noqa: E402
 from nnlib.layers.conv import Conv2d  # noqa: E402
-from nnlib.viz import draw_graph, draw_neuron, plot_decision_boundary, plot_function  # noqa: E402
+from nnlib.viz import draw_graph, draw_neuron, plot_alignment, plot_decision_boundary, plot_function  # noqa: E402
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 Y = np.array([0, 1, 1, 1])
@@ -240,3 +240,13 @@ def test_plot_against_length_draws_one_line_per_label():
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [1, 4])
     with pytest.raises(InputError, match=r"no entry for T = \[32\]"):
         viz.plot_against_length([16, 32], {16: (1, 2)}, "bytes", "memory")
+
+
+def test_plot_alignment_labels_both_sentences_and_shows_the_weights():
+    weights = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    ax = plot_alignment(weights, ["the", "third", "of"], ["0", "3"], title="03")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["the", "third", "of"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "3"] and ax.get_title() == "03"
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+    with pytest.raises(InputError, match=r"plot_alignment: weights must have shape .* = \(2, 2\), got \(2, 3\)"):
+        plot_alignment(weights, ["a", "b"], ["0", "3"])

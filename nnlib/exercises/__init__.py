@@ -85,3 +85,10 @@ from .lesson10 import (
     check_scaled_scores,
     check_split_heads,
 )
+from .lesson11 import (
+    check_beam_search,
+    check_cross_attention_block,
+    check_cross_attention_weights,
+    check_greedy_decode,
+    check_shift_right,
+)

@@ -1,7 +1,7 @@
 """Layers: each a Module with a documented forward and backward."""
 
 from .activation import ELU, LeakyReLU, Maxout, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from .attention import MultiHeadAttention, PositionalEncoding, TransformerEncoderLayer
+from .attention import MultiHeadAttention, PositionalEncoding, TransformerDecoderLayer, TransformerEncoderLayer
 from .conv import Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
@@ -14,4 +14,4 @@ __all__ = ["Linear", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "
            "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
            "RNN", "LSTM", "GRU", "Embedding",
            "LayerNorm", "BatchNorm1d", "BatchNorm2d",
-           "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer"]
+           "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "TransformerDecoderLayer"]

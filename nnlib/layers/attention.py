@@ -1,4 +1,4 @@
-r"""Multi-head attention, sinusoidal positional encoding, and the transformer encoder layer.
+r"""Multi-head attention, sinusoidal positional encoding, and the transformer encoder and decoder layers.
 
 Multi-head attention projects queries, keys and values with learned matrices, splits the E features into h heads
 of E/h, runs :func:`~nnlib.functional.scaled_dot_product_attention` in every head at once, and mixes the heads'
@@ -35,8 +35,9 @@ from .dropout import Dropout
 from .linear import Linear
 from .normalization import LayerNorm
 
-__all__ = ["MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "AttentionCache",
-           "PositionalEncodingCache", "TransformerEncoderLayerCache", "check_head_sizes"]
+__all__ = ["MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "TransformerDecoderLayer",
+           "AttentionCache", "PositionalEncodingCache", "TransformerEncoderLayerCache", "TransformerDecoderLayerCache",
+           "check_head_sizes"]
 
 
 def check_head_sizes(who: str, d_model, nhead, names=("d_model", "nhead"), **sizes) -> tuple[int, int]:
@@ -230,7 +231,25 @@ class TransformerEncoderLayerCache(NamedTuple):
     shape: tuple  #: the output's shape (N, T, d_model), to check the incoming gradient
 
 
-class TransformerEncoderLayer(Module):
+class _FeedForward:
+    """The position-wise feed-forward block ``linear2(dropout(relu(linear1(x))))`` of both transformer layers."""
+
+    def _check_options(self, who: str, d_model, nhead, dim_feedforward, dropout, layer_norm_eps, dtype) -> float:
+        """Check the constructor's arguments; return the dropout probability."""
+        p = check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
+        check_head_sizes(who, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward)
+        check_real(layer_norm_eps, who, "layer_norm_eps", lambda v: v > 0, "a number > 0")
+        check_float_dtype(dtype, who)
+        return p
+
+    def _feed_forward(self, x):
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+
+    def _feed_forward_backward(self, grad):
+        return self.linear1.backward(self.activation.backward(self.dropout.backward(self.linear2.backward(grad))))
+
+
+class TransformerEncoderLayer(_FeedForward, Module):
     """PyTorch's ``nn.TransformerEncoderLayer(batch_first=True)``: self-attention and a feed-forward block, each
     with a residual connection, dropout and layer normalization (after the residual sum, or before the block with
     ``norm_first=True``). ReLU activation; no dropout inside the attention weights.
@@ -245,12 +264,9 @@ class TransformerEncoderLayer(Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  norm_first: bool = False, layer_norm_eps: float = 1e-5, *, rng=None, dtype=np.float32):
-        who = "TransformerEncoderLayer"
-        rng = as_rng(rng, who)
-        p = check_real(dropout, who, "dropout", lambda v: 0 <= v < 1, "a probability in [0, 1)")
-        check_head_sizes(who, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward)
-        check_real(layer_norm_eps, who, "layer_norm_eps", lambda v: v > 0, "a number > 0")
-        check_float_dtype(dtype, who)
+        rng = as_rng(rng, "TransformerEncoderLayer")
+        p = self._check_options("TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout, layer_norm_eps,
+                                dtype)
         self.norm_first = bool(norm_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
@@ -265,12 +281,6 @@ class TransformerEncoderLayer(Module):
         return (f"TransformerEncoderLayer(d_model={self.linear1.in_features}, nhead={self.self_attn.num_heads}, "
                 f"dim_feedforward={self.linear1.out_features}, dropout={self.dropout.p}, "
                 f"norm_first={self.norm_first})")
-
-    def _feed_forward(self, x):
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))
-
-    def _feed_forward_backward(self, grad):
-        return self.linear1.backward(self.activation.backward(self.dropout.backward(self.linear2.backward(grad))))
 
     def _attention_block(self, x, key_padding_mask, causal):
         return self.dropout1(self.self_attn(x, key_padding_mask=key_padding_mask, causal=causal))
@@ -296,3 +306,123 @@ class TransformerEncoderLayer(Module):
         grad = grad + self._feed_forward_backward(self.dropout2.backward(grad))
         grad = self.norm1.backward(grad)
         return grad + self.self_attn.backward(self.dropout1.backward(grad))
+
+
+class TransformerDecoderLayerCache(NamedTuple):
+    """What :class:`TransformerDecoderLayer` itself keeps for backward (its sub-layers keep their own caches)."""
+
+    shape: tuple         #: the output's shape (N, T, d_model), to check the incoming gradient
+    memory_shape: tuple  #: the encoder output's shape (N, S, d_model), the shape of dL/dmemory
+
+
+class TransformerDecoderLayer(_FeedForward, Module):
+    r"""PyTorch's ``nn.TransformerDecoderLayer(batch_first=True)``: masked self-attention over the target, cross-
+    attention from the target to the encoder's output (the *memory*), and a feed-forward block, each with a residual
+    connection, dropout and layer normalization (after the residual sum, or before the block with ``norm_first``).
+
+    Post-norm (the original transformer)::
+
+        x = norm1(x + dropout1(self_attn(x, causal)))
+        x = norm2(x + dropout2(cross_attn(x, memory, memory)))
+        x = norm3(x + dropout3(ff(x)))
+
+    Pre-norm (``norm_first=True``)::
+
+        x = x + dropout1(self_attn(norm1(x), causal))
+        x = x + dropout2(cross_attn(norm2(x), memory, memory))
+        x = x + dropout3(ff(norm3(x)))
+
+    with ``ff(x) = linear2(dropout(relu(linear1(x))))``. In the cross-attention the queries come from the target
+    and the keys and values from the memory, so row i of its weights says which source positions step i reads:
+
+    .. math::
+        \text{cross}(X, M) = \operatorname{softmax}\Big(\frac{(X W_q)(M W_k)^\top}{\sqrt{d_k}}\Big)(M W_v)\, W_o,
+        \qquad \frac{\partial L}{\partial M} = \frac{\partial L}{\partial K}W_k^\top
+        + \frac{\partial L}{\partial V}W_v^\top
+
+    (the memory feeds both keys and values, so its gradient is the sum of both paths; it is summed again over
+    every decoder layer that reads the same memory).
+
+    ``forward(x, memory, tgt_key_padding_mask=None, memory_key_padding_mask=None, causal=True)``:
+        x (N, T, d_model), the target so far; memory (N, S, d_model). ``causal=True`` (the default, unlike
+        PyTorch, whose ``tgt_is_causal`` is only a hint beside ``tgt_mask``) lets step i attend to steps j ≤ i
+        only. Masks as in :class:`MultiHeadAttention` (True = padding). Returns (N, T, d_model).
+    ``backward(grad_out)`` → ``(dL/dx, dL/dmemory)``. Cache: :class:`TransformerDecoderLayerCache`.
+
+    Examples::
+
+        >>> import numpy as np, nnlib
+        >>> layer = nnlib.TransformerDecoderLayer(8, 2, 16, dropout=0.0, rng=0)
+        >>> x, memory = np.ones((3, 4, 8), np.float32), np.ones((3, 6, 8), np.float32)
+        >>> layer(x, memory).shape
+        (3, 4, 8)
+        >>> [g.shape for g in layer.backward(np.ones((3, 4, 8), np.float32))]
+        [(3, 4, 8), (3, 6, 8)]
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5, *, rng=None, dtype=np.float32):
+        rng = as_rng(rng, "TransformerDecoderLayer")
+        p = self._check_options("TransformerDecoderLayer", d_model, nhead, dim_feedforward, dropout, layer_norm_eps,
+                                dtype)
+        self.norm_first = bool(norm_first)
+        self.self_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)
+        self.multihead_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)  # PyTorch's name
+        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
+        self.activation = ReLU()
+        self.dropout = Dropout(p, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+        self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, layer_norm_eps, dtype=dtype) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (Dropout(p, rng=rng) for _ in range(3))
+
+    def __repr__(self) -> str:
+        return (f"TransformerDecoderLayer(d_model={self.linear1.in_features}, nhead={self.self_attn.num_heads}, "
+                f"dim_feedforward={self.linear1.out_features}, dropout={self.dropout.p}, "
+                f"norm_first={self.norm_first})")
+
+    @property
+    def cross_attn(self) -> MultiHeadAttention:
+        """The cross-attention sub-layer (PyTorch calls it ``multihead_attn``); ``cross_attn.weights`` is
+        (N, h, T, S): how much each target step reads from each source position."""
+        return self.multihead_attn
+
+    def _self_block(self, x, padding, causal):
+        return self.dropout1(self.self_attn(x, key_padding_mask=padding, causal=causal))
+
+    def _cross_block(self, x, memory, padding):
+        return self.dropout2(self.multihead_attn(x, memory, memory, key_padding_mask=padding))
+
+    def _cross_backward(self, grad):
+        """dL/d(cross block) → (dL/d(its query), dL/dmemory): the memory is both the keys and the values."""
+        grad_query, grad_key, grad_value = self.multihead_attn.backward(self.dropout2.backward(grad))
+        return grad_query, grad_key + grad_value
+
+    def forward(self, x, memory, tgt_key_padding_mask=None, memory_key_padding_mask=None, causal: bool = True):
+        """x (N, T, d_model), memory (N, S, d_model) → (N, T, d_model): the equations of the class doc."""
+        d_model, dtype = self.self_attn.embed_dim, self.self_attn.dtype
+        x = _check_sequence(x, self, "input", d_model, dtype)
+        memory = _check_sequence(memory, self, "memory", d_model, dtype, len(x))
+        if self.norm_first:
+            x = x + self._self_block(self.norm1(x), tgt_key_padding_mask, causal)
+            x = x + self._cross_block(self.norm2(x), memory, memory_key_padding_mask)
+            y = x + self.dropout3(self._feed_forward(self.norm3(x)))
+        else:
+            x = self.norm1(x + self._self_block(x, tgt_key_padding_mask, causal))
+            x = self.norm2(x + self._cross_block(x, memory, memory_key_padding_mask))
+            y = self.norm3(x + self.dropout3(self._feed_forward(x)))
+        self.cache = TransformerDecoderLayerCache(y.shape, memory.shape)
+        return y
+
+    def backward(self, grad_out):
+        """dL/d(output) (N, T, d_model) → (dL/dx, dL/dmemory); each residual sum passes the gradient both ways."""
+        grad_out = check_grad(grad_out, self.cache.shape, self, dtype=self.self_attn.dtype)
+        if self.norm_first:
+            grad = grad_out + self.norm3.backward(self._feed_forward_backward(self.dropout3.backward(grad_out)))
+            grad_query, grad_memory = self._cross_backward(grad)
+            grad = grad + self.norm2.backward(grad_query)
+            return grad + self.norm1.backward(self.self_attn.backward(self.dropout1.backward(grad))), grad_memory
+        grad = self.norm3.backward(grad_out)
+        grad = self.norm2.backward(grad + self._feed_forward_backward(self.dropout3.backward(grad)))
+        grad_query, grad_memory = self._cross_backward(grad)
+        grad = self.norm1.backward(grad + grad_query)
+        return grad + self.self_attn.backward(self.dropout1.backward(grad)), grad_memory
