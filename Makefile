@@ -180,7 +180,7 @@ HUB_DIR  ?= build/hub
 HUB_PORT ?= 8000
 HUB_PASSWORD ?=
 LESSON   ?= 03_backpropagation_by_hand
-HUB_TEST_TIMEOUT ?= 290
+HUB_TEST_TIMEOUT ?= 420
 
 # The hub, nbgrader and the course in one venv: the learners' servers run from it (jupyterhub-singleuser).
 $(HUB_VENV)/.hub-installed: pyproject.toml

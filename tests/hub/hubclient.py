@@ -8,6 +8,7 @@ protocol (what JupyterLab speaks). Every wait has a time limit.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -44,7 +45,7 @@ class Learner:
         self.token = ""
         self.kernel_id = ""
         self.socket: websocket.WebSocket | None = None
-        self.session = Session(username=name, key=b"")  # the server signs messages itself
+        self.session = Session(username=name, key=secrets.token_bytes(16))  # the server signs what it forwards
 
     # --- the hub --------------------------------------------------------------------------------------------------
     def log_in(self) -> None:

@@ -4,7 +4,8 @@
 # copy the pieces marked "also on a real hub".
 #
 # Settings from the environment (make hub sets them; the load test sets its own):
-#   NNLIB_HUB_DIR       state: jupyterhub.sqlite, cookie secret, homes/<learner>/, exchange/, course/ (default build/hub)
+#   NNLIB_HUB_DIR       state: jupyterhub.sqlite, cookie secret, homes/<learner>/, exchange/, course/
+#                       (default build/hub)
 #   NNLIB_HUB_PORT      the public port, on 127.0.0.1 (default 8000); the hub's and the proxy's own ports are free
 #                       ports chosen at start
 #   NNLIB_HUB_PASSWORD  the learners' shared password (at least 8 characters; make hub makes one up and prints it)

@@ -128,7 +128,7 @@ def read_manifest(folder: Path) -> dict[str, str]:
 
 
 def sync(upstream: Path, folder: Path, now: datetime.datetime | None = None) -> SyncPlan:
-    """Bring ``folder`` (a learner's lessons) up to date with ``upstream`` by the module's rules; the plan carried out."""
+    """Bring ``folder`` (a learner's lessons) up to date with ``upstream`` by the module's rules; the plan done."""
     if not upstream.is_dir():
         raise FileNotFoundError(f"sync_lessons: the upstream lessons folder {upstream} does not exist: run "
                                 "`make notebooks` (or pass --upstream)")
