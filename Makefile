@@ -13,7 +13,7 @@
 #   make nbgrader     the course as an nbgrader course folder in build/nbgrader/ (see the README's "Grading")
 #   make test-grading nbgrader itself generates, autogrades and exports two lessons (GRADING_VENV=.venv-grading)
 #   make test-install the README's quick start from a clean clone, and the built wheel in a fresh venv
-#   make hub          JupyterHub for a class on 127.0.0.1:$(HUB_PORT) (see the README's "A class on one JupyterHub");
+#   make hub          JupyterHub for a class on 127.0.0.1:8000 (HUB_PORT=...; the README's "A class on one JupyterHub");
 #                     make hub-release / hub-grade LESSON=03_backpropagation_by_hand: nbgrader's exchange on that hub
 #   make test-hub     10 learners run lesson 03 at once on that hub, a kernel killed, 3 submissions autograded
 
@@ -180,7 +180,7 @@ HUB_DIR  ?= build/hub
 HUB_PORT ?= 8000
 HUB_PASSWORD ?=
 LESSON   ?= 03_backpropagation_by_hand
-HUB_TEST_TIMEOUT ?= 420
+HUB_TEST_TIMEOUT ?= 540
 
 # The hub, nbgrader and the course in one venv: the learners' servers run from it (jupyterhub-singleuser).
 $(HUB_VENV)/.hub-installed: pyproject.toml

@@ -100,9 +100,14 @@ class Learner:
         self.connect()
 
     def restart_kernel(self) -> None:
-        """The learner presses Restart: the same kernel id, a fresh process, reconnected."""
+        """The learner presses Restart: the same kernel id, a fresh process, reconnected. While the server is still
+        restarting a dead kernel on its own, a restart is refused (500): the learner presses again a second later."""
         self.close()
-        self.server("POST", f"api/kernels/{self.kernel_id}/restart")
+        deadline = time.monotonic() + CELL_TIMEOUT
+        while not self.web.post(f"{self.url}/user/{self.name}/api/kernels/{self.kernel_id}/restart",
+                                timeout=HTTP_TIMEOUT).ok:
+            assert time.monotonic() < deadline, f"{self.name}: the kernel could not be restarted in {CELL_TIMEOUT} s"
+            time.sleep(1)
         self.connect()
 
     def connect(self) -> None:

@@ -26,10 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
-import requests
-from hubclient import HTTP_TIMEOUT, KernelDied, Learner, code_cells
+
+pytest.importorskip("jupyterhub", reason="the hub's venv is not this one: make test-hub installs it (.venv-hub)")
+import psutil  # noqa: E402
+import requests  # noqa: E402
+from hubclient import HTTP_TIMEOUT, KernelDied, Learner, code_cells  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "hub"))

@@ -71,7 +71,7 @@ LEARNER_CONFIG = STATE / "learner-config"
 RUNTIME = Path(tempfile.gettempdir()) / f"nnlib-hub-{os.getuid()}"
 RUNTIME.mkdir(mode=0o700, exist_ok=True)
 c.Spawner.environment = {
-    "JUPYTER_RUNTIME_DIR": str(RUNTIME / "{username}"),  # jupyterhub fills in {username}
+    "JUPYTER_RUNTIME_DIR": lambda spawner: str(RUNTIME / spawner.user.name),  # jupyterhub calls it per learner
     "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     "JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG),  # the learners' nbgrader configuration, written below
     "OPENBLAS_NUM_THREADS": "1",  # one BLAS thread per kernel: a class shares the cores
