@@ -13,6 +13,9 @@
 #   make nbgrader     the course as an nbgrader course folder in build/nbgrader/ (see the README's "Grading")
 #   make test-grading nbgrader itself generates, autogrades and exports two lessons (GRADING_VENV=.venv-grading)
 #   make test-install the README's quick start from a clean clone, and the built wheel in a fresh venv
+#   make hub          JupyterHub for a class on 127.0.0.1:8000 (HUB_PORT=...; the README's "A class on one JupyterHub");
+#                     make hub-release / hub-grade LESSON=03_backpropagation_by_hand: nbgrader's exchange on that hub
+#   make test-hub     10 learners run lesson 03 at once on that hub, a kernel killed, 3 submissions autograded
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -30,7 +33,7 @@ SOLUTIONS := $(wildcard solutions/[0-9][0-9]_*.py)
 	venv-floors clean
 
 help:
-	@sed -n '2,15p' Makefile
+	@sed -n '2,18p' Makefile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,7 +67,7 @@ lint: venv-test
 
 unit: venv-test
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=tests/browser --ignore=tests/grading \
-		--ignore=tests/install tests
+		--ignore=tests/install --ignore=tests/hub tests
 
 # The tests of nnlib's numerics again on the reference layers (nnlib.use_fast_kernels(False)); the conv, recurrent and
 # optimizer tests run both roads already (their kernel_path fixture). NNLIB_FAST_KERNELS=0 works with any pytest run.
@@ -168,3 +171,47 @@ test-grading: $(GRADING_VENV)/.grading-installed
 
 test-install: venv-test
 	$(PY) -m pytest -p no:cacheprovider tests/install
+
+# --- a class on one JupyterHub (README: "A class on one JupyterHub") --------------------------------------------------
+.PHONY: hub hub-release hub-grade test-hub venv-hub hub-proxy
+HUB_VENV ?= .venv-hub
+HUB_PY   := $(HUB_VENV)/bin/python
+HUB_DIR  ?= build/hub
+HUB_PORT ?= 8000
+HUB_PASSWORD ?=
+LESSON   ?= 03_backpropagation_by_hand
+HUB_TEST_TIMEOUT ?= 540
+
+# The hub, nbgrader and the course in one venv: the learners' servers run from it (jupyterhub-singleuser).
+$(HUB_VENV)/.hub-installed: pyproject.toml
+	test -x $(HUB_PY) || $(PYTHON) -m venv $(HUB_VENV)
+	$(HUB_PY) -m pip install --quiet -e ".[course,test,grading,hub]"
+	@touch $@
+
+# JupyterHub's proxy from npm, at the version of tools/hub/package-lock.json, into $(HUB_DIR)/proxy (never global).
+%/proxy/.installed: tools/hub/package.json tools/hub/package-lock.json
+	mkdir -p $*/proxy && cp $^ $*/proxy/
+	cd $*/proxy && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+venv-hub: $(HUB_VENV)/.hub-installed
+hub-proxy: $(HUB_DIR)/proxy/.installed
+
+# Learners log in with any name and the shared password (HUB_PASSWORD, or one made up and printed here).
+hub: venv-hub hub-proxy
+	@password="$${HUB_PASSWORD:-$$($(HUB_PY) -c 'import secrets; print(secrets.token_urlsafe(9))')}"; \
+	echo "JupyterHub on http://127.0.0.1:$(HUB_PORT): any name, password $$password (state in $(HUB_DIR))"; \
+	NNLIB_HUB_DIR="$(CURDIR)/$(HUB_DIR)" NNLIB_HUB_PORT=$(HUB_PORT) NNLIB_HUB_PASSWORD="$$password" \
+		$(HUB_VENV)/bin/jupyterhub -f tools/hub/jupyterhub_config.py
+
+hub-release: venv-hub
+	NNLIB_HUB_DIR="$(CURDIR)/$(HUB_DIR)" $(HUB_PY) tools/hub/instructor.py release $(LESSON)
+
+hub-grade: venv-hub
+	NNLIB_HUB_DIR="$(CURDIR)/$(HUB_DIR)" $(HUB_PY) tools/hub/instructor.py grade $(LESSON)
+
+# Bounded: past HUB_TEST_TIMEOUT s pytest gets SIGTERM and stops the hub (tests/hub/conftest.py), 60 s later SIGKILL.
+# The proxy is always build/hub/proxy's; the test's hub keeps its state in build/hub-test/ (report.md there).
+test-hub: venv-hub build/hub/proxy/.installed
+	timeout --kill-after=60 $(HUB_TEST_TIMEOUT) $(HUB_PY) -m pytest -p no:cacheprovider -rA tests/hub; \
+	status=$$?; cat build/hub-test/report.md 2>/dev/null; exit $$status

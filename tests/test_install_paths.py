@@ -35,20 +35,36 @@ def floors(requirements: list[str]) -> dict[str, str]:
     return out
 
 
-def test_environment_yml_lists_what_pyproject_installs_with_the_same_floors():
+def pyproject_floors(*extras: str) -> dict[str, str]:
+    """{conda name: floor} of what pyproject installs with ``extras``."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    extras = project["optional-dependencies"]
-    pyproject = floors(project["dependencies"] + extras["course"] + extras["test"])
-    expected = {CONDA_NAMES.get(name, name): floor for name, floor in pyproject.items()}
-    environment = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    requirements = project["dependencies"] + [r for extra in extras for r in project["optional-dependencies"][extra]]
+    return {CONDA_NAMES.get(name, name): floor for name, floor in floors(requirements).items()}
+
+
+def hub_image_floors() -> dict[str, str]:
+    """The course image of a hub: the course with nbgrader, and the hub's server at the hub's version."""
+    expected = pyproject_floors("course", "test", "grading")
+    expected["jupyterhub-singleuser"] = pyproject_floors("hub")["jupyterhub"]
+    return expected
+
+
+# conda runs pip from the environment file's folder: each file installs the repository it sits in.
+@pytest.mark.parametrize(("path", "expected", "course"), [
+    ("environment.yml", lambda: pyproject_floors("course", "test"), "."),
+    ("tools/hub/environment.yml", hub_image_floors, "../.."),
+])
+def test_environment_yml_lists_what_pyproject_installs_with_the_same_floors(path, expected, course):
+    expected = expected()
+    environment = yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
     conda = [item for item in environment["dependencies"]
              if isinstance(item, str) and re.split(r"[=<>!\s]", item)[0] not in NOT_PACKAGES]
     listed = floors(conda)
-    assert listed == expected, (f"environment.yml and pyproject.toml differ: only in environment.yml "
+    assert listed == expected, (f"{path} and pyproject.toml differ: only in {path} "
                                 f"{sorted(set(listed.items()) - set(expected.items()))}, only in pyproject.toml "
                                 f"{sorted(set(expected.items()) - set(listed.items()))}")
     pip = [item["pip"] for item in environment["dependencies"] if isinstance(item, dict)]
-    assert pip == [["--editable ."]], "environment.yml must install the course itself with pip: --editable ."
+    assert pip == [[f"--editable {course}"]], f"{path} must install the course itself with pip: --editable {course}"
 
 
 def test_the_powershell_quick_start_is_the_posix_one_with_windows_paths():
