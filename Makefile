@@ -105,8 +105,10 @@ $(VENV)/.browser-installed: pyproject.toml $(VENV)/.test-installed
 	@touch $@
 
 # Screenshots of every lesson go to build/browser/.
+# Two workers (BROWSER_WORKERS), each with its own JupyterLab and chromium: the lessons run two at a time.
+BROWSER_WORKERS ?= 2
 test-browser: $(VENV)/.browser-installed
-	$(PY) -m pytest -p no:cacheprovider tests/browser
+	$(PY) -m pytest -p no:cacheprovider -n $(BROWSER_WORKERS) --dist loadgroup tests/browser
 
 # The kernel inherits this environment: a fixed hash seed (set order), inline figures whatever MPLBACKEND says,
 # one BLAS thread (as tools/execute_notebooks.py: small matrices gain nothing from more, a busy machine loses much),
@@ -117,8 +119,13 @@ NBVAL := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline O
 	$(PY) -m pytest -p no:cacheprovider --nbval-current-env --nbval-cell-timeout=300 -n $(PYTEST_WORKERS) --dist loadfile
 
 NBVAL_SANITIZE ?= tests/nbval_sanitize.cfg
+# LESSONS_IN_BROWSER=1 (CI) leaves the lessons to make test-browser, which runs each one top to bottom in JupyterLab
+# and fails on any error output, as --nbval-lax does here.
+LESSONS_IN_BROWSER ?=
 nbval: nbval-solutions
+ifneq ($(LESSONS_IN_BROWSER),1)
 	$(NBVAL) --nbval-lax lessons/*.ipynb
+endif
 
 # The solutions run in grading mode: a check that fails there would cost a correct submission its points.
 nbval-solutions: venv-test
@@ -169,8 +176,9 @@ $(GRADING_VENV)/.grading-installed: pyproject.toml
 test-grading: $(GRADING_VENV)/.grading-installed
 	PATH="$(CURDIR)/$(GRADING_VENV)/bin:$$PATH" $(GRADING_PY) -m pytest -p no:cacheprovider -rA tests/grading
 
+# The two installs (the quick start's venv, the wheel's venv) run side by side: mostly downloads and unpacking.
 test-install: venv-test
-	$(PY) -m pytest -p no:cacheprovider tests/install
+	$(PY) -m pytest -p no:cacheprovider -n 2 tests/install
 
 # --- a class on one JupyterHub (README: "A class on one JupyterHub") --------------------------------------------------
 .PHONY: hub hub-release hub-grade test-hub venv-hub hub-proxy

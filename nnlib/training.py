@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np

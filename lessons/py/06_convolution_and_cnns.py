@@ -885,7 +885,8 @@ mlp = Sequential(Flatten(), Linear(64, 128, rng=0), ReLU(), Linear(128, 10, rng=
 fit(mlp, cross_entropy, Adam(mlp.parameters(), lr=3e-3), X_train, y_train, epochs=20, batch_size=32, rng=0)
 mlp_accuracy = evaluate(mlp, cross_entropy, X_test, y_test)["accuracy"]
 for name, model, acc in [("CNN", cnn, test_accuracy), ("MLP 64-128-10", mlp, mlp_accuracy)]:
-    print(f"{name:14s}: {model.num_parameters():5,} parameters, test accuracy {acc:.3f}")
+    # two digits: the MLP's third (0.964 or 0.967) depends on the CPU that OpenBLAS's float32 kernels run on
+    print(f"{name:14s}: {model.num_parameters():5,} parameters, test accuracy {acc:.2f}")
 assert cnn.num_parameters() < mlp.num_parameters()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+# Both sites and their npm cache are built once, in one worker (make test-browser runs two).
+pytestmark = pytest.mark.xdist_group("site")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import build_html  # noqa: E402
