@@ -33,15 +33,15 @@ RIGHT = [(check_shift_right, shift_right, "11.1"), (check_cross_attention_weight
 @pytest.mark.parametrize(("check", "fn", "exercise"), RIGHT, ids=[r[2] for r in RIGHT])
 def test_right_answer_passes_and_stub_waits(check, fn, exercise, capsys):
     out = run(check, fn, capsys)
-    assert out.startswith(f"✅ Exercise {exercise}:") and out.count("\n") == 1, out
+    assert out.startswith(f"✅ correct — Exercise {exercise}:") and out.count("\n") == 1, out
     out = run(check, stub_of(fn), capsys)
-    assert out.startswith(f"⏳ Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
+    assert out.startswith(f"⏳ to do — Exercise {exercise}:") and "not implemented" in out and out.count("\n") == 1, out
 
 
 def test_a_block_with_only_forward_solved_waits_for_backward(capsys):
     half = type("Half", (CrossAttentionBlock,), {"backward": todo})
     out = run(check_cross_attention_block, half, capsys)
-    assert out.startswith("⏳ Exercise 11.3:") and "backward" in out, out
+    assert out.startswith("⏳ to do — Exercise 11.3:") and "backward" in out, out
 
 
 # --- 11.1 ----------------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_a_block_whose_backward_skips_a_parameter_gradient_is_caught(capsys):
 
 def test_a_block_that_is_not_a_module_is_reported(capsys):
     out = run(check_cross_attention_block, lambda *args: object(), capsys)
-    assert out.startswith("❌ Exercise 11.3:") and "not an nnlib Module" in out
+    assert out.startswith("❌ not yet — Exercise 11.3:") and "not an nnlib Module" in out
 
 
 # --- 11.4 and 11.5 ---------------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def value_error(*args, **kwargs):
 @pytest.mark.parametrize("wrong", [value_error, 42, nnlib.Linear])
 def test_a_raising_or_wrong_kind_of_answer_is_a_failure_not_a_crash(check, exercise, wrong, capsys):
     out = run(check, wrong, capsys)
-    assert out.startswith(f"❌ Exercise {exercise}:") and out.count("\n") == 2, out
+    assert out.startswith(f"❌ not yet — Exercise {exercise}:") and out.count("\n") == 2, out
 
 
 def test_grading_mode_raises_on_a_wrong_answer(monkeypatch):
