@@ -30,8 +30,9 @@ SOLUTIONS = ROOT / "solutions"
 TAG = "numbers-checked"
 # Lessons whose prose was made exact (issue 21): each must keep at least one checked cell.
 CHECKED_LESSONS = ["01_neuron_and_perceptron", "02_activation_functions", "03_backpropagation_by_hand",
-                   "04_gradient_descent_and_optimization", "08_lstm_and_gru", "09_transfer_learning",
-                   "10_attention_and_transformers"]
+                   "04_gradient_descent_and_optimization", "05_regularization_and_dropout", "07_rnns_and_bptt",
+                   "08_lstm_and_gru", "09_transfer_learning", "10_attention_and_transformers",
+                   "11_sequence_to_sequence"]
 
 PROSE_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d|,\d{3})")
 SECTION_REFERENCE = re.compile(r"(?:\b[Ss]ections?|§)\s*\d+(?:\.\d+)*")

@@ -874,7 +874,7 @@ assert stopped.stopped_epoch < 300 / 5 and val_losses["early stopping, patience 
 assert val_losses["early stopping, patience 10"] < min(val_losses["no regularization"],
                                                       val_losses["dropout, p = 0.5"]) / 2
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # Early stopping runs a small fraction of the 300 epochs and ends with a validation loss close to L2's, far below
 # the unregularized and the dropout runs (the loss is what it watches), at a validation accuracy in the same range
 # as the regularized runs. It is the cheapest regularizer — it *saves* computation — and it combines with the others.
@@ -958,7 +958,7 @@ print(f"eval mode, one example x = 8: y = {stream(one)[0, 0]:.3f} = (8 − r_μ)
 assert abs(stream.running_mean[0] - 5) < 0.3 and abs(stream.running_var[0] - 9) < 1.5
 assert np.isclose(stream(one)[0, 0], (8 - stream.running_mean[0]) / np.sqrt(stream.running_var[0] + stream.eps))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # **Measured on a deep network.** Eight sigmoid layers of 64 units on the digits (section 4's split), plain SGD
 # ($\eta = 0.1$), 10 epochs — once as it is, once with a `BatchNorm1d` between every `Linear` and its sigmoid. The
 # same initial weights; the validation accuracy comes from `evaluate`, in eval mode, with the running estimates:
@@ -987,7 +987,7 @@ for name, h in deep_histories.items():
 plain_deep, normed_deep = deep_histories.values()
 assert plain_deep["val_accuracy"][-1] < 0.3 < 0.85 < normed_deep["val_accuracy"][-1]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # Without normalization the deep sigmoid network does not learn in 10 epochs: its loss stays near $\ln 10 \approx
 # 2.3$, chance level, because the gradient that reaches the lower layers is multiplied by $\sigma' \le \tfrac14$
 # once per layer (lesson 02). With batch normalization the same network, the same optimizer and the same budget

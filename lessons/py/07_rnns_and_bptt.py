@@ -802,7 +802,7 @@ assert gate_ratios["RNN (tanh)"] < min(gate_ratios["GRU"], gate_ratios["LSTM"])
 # start already gains about six orders of magnitude. Lesson 08 derives the LSTM and GRU and trains them on long memory
 # tasks.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # ### 5.4 Initialization: the same product, through depth
 #
 # Unrolled, an RNN is a deep network (section 2), and a plain deep network has the same product of Jacobians —

@@ -414,7 +414,7 @@ def greedy_decode(model, src, max_len, bos, eos):
 # %% slideshow={"slide_type": "fragment"}
 check_greedy_decode(greedy_decode)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["numbers-checked"]
 # The trained model on the 500 held-out sentences, decoded free-running (nnlib's `generate`, greedy by default).
 # A sentence counts only if **every** character is right — **exact match**:
 
