@@ -363,7 +363,7 @@ assert abs(saturation[64, "√d_k"][1] - saturation[1024, "√d_k"][1]) < 0.1   
 # **temperature**: $\operatorname{softmax}(s / \tau)$ is sharper for $\tau < 1$ and flatter for $\tau > 1$. Explore
 # one query against ten keys:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output"] jupyter={"source_hidden": true}
 def show_attention_weights(d_k=64, temperature=1.0, scaled=True):
     """Bar plot of one random query's weights over 10 random keys (unit-variance components)."""
     draw = np.random.default_rng(d_k)
@@ -733,7 +733,7 @@ PE_TABLE = F.sinusoidal_positions(64, 32)                          # (positions,
 OMEGA = 1 / 10000 ** (np.arange(0, 32, 2) / 32)                  # ω_i, one per pair
 
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output"] jupyter={"source_hidden": true}
 def show_positional_encoding(position=10, dimension=4):
     """The table PE (dimension × position), one dimension over all positions, and one position's vector."""
     fig, (table, column, row) = plt.subplots(1, 3, figsize=(13, 3.3), layout="constrained")
@@ -953,7 +953,7 @@ assert transformer_positions[8].mean() >= 0.95
 # %% tags=["nbval-ignore-output", "timing"]
 print(f"training time: {seconds:.1f} s")
 
-# %%
+# %% jupyter={"source_hidden": true}
 ax = history.plot()
 ax.set_title("training the reversal transformer (T = 8)")
 plt.show()
@@ -988,7 +988,7 @@ assert np.array_equal(mirror, 7 - np.arange(8))
 # them. Nobody designed this pattern: the model found it, using only the sinusoidal positions to tell the places
 # apart. Look at other test sequences:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output"] jupyter={"source_hidden": true}
 def show_trained_attention(sample=0):
     """The four heads of the T = 8 reversal transformer on test sequence number ``sample``."""
     show_heads(transformer, test_digits[sample])

@@ -259,3 +259,24 @@ def test_no_private_name_crosses_a_module_boundary(path):
     """nnlib's modules and the tests use each other's public names only (a private helper stays in its module)."""
     found = _private_uses(path, anything=False)
     assert not found, f"{path}: private names of other modules {found}"
+
+
+# Cells that only draw a figure or show a widget: their code is hidden (``jupyter.source_hidden``, honoured by
+# JupyterLab and the slideshow), so slides show the figure. Each entry: a lesson and a line that starts such a cell.
+FIGURE_ONLY_CELLS = [
+    ("03", "draw_222_network(PARAMS)"), ("03", "draw_graph(E_graph)"), ("07", "draw_unrolled_rnn(T=4)"),
+    ("06", '_ = kernel_editor(image[0, 0], KERNELS, start="Sobel x")'), ("06", "edges = edge_magnitude[None, None]"),
+    ("06", "filters = cnn[0].weight.data[:, 0]"), ("10", "def show_attention_weights("),
+    ("10", "def show_positional_encoding("), ("10", "ax = history.plot()"), ("10", "def show_trained_attention("),
+]
+
+
+@pytest.mark.parametrize(("lesson", "first_line"), FIGURE_ONLY_CELLS)
+@pytest.mark.parametrize("folder", ["solutions", "lessons"])
+def test_a_cell_that_only_draws_hides_its_code(folder, lesson, first_line):
+    path = next((ROOT / folder).glob(f"{lesson}_*.ipynb"))
+    cells = [cell for cell in nbformat.read(path, as_version=4).cells
+             if cell.cell_type == "code" and cell.source.lstrip().startswith(first_line)]
+    assert len(cells) == 1, f"{path.name}: {len(cells)} code cells start with {first_line!r}, expected one"
+    assert cells[0].metadata.get("jupyter", {}).get("source_hidden") is True, \
+        f"{path.name}: the cell starting {first_line!r} only draws; give it jupyter={{\"source_hidden\": true}}"

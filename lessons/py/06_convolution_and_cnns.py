@@ -384,7 +384,7 @@ print("Conv2d == conv2d_naive on a 24×24 patch of the photo: True")
 # `-1 -1 -1; -1 8 -1; -1 -1 -1`, a diagonal edge `2 1 0; 1 0 -1; 0 -1 -2`, or a kernel that shifts the image.
 # You can also call `show_feature_map(image[0, 0], "1 2 1; 0 0 0; -1 -2 -1")` (from `nnlib.viz`) directly.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output"] jupyter={"source_hidden": true}
 _ = kernel_editor(image[0, 0], KERNELS, start="Sobel x")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -417,7 +417,7 @@ assert np.array_equal(max_pool(fmap)[0, 0], [[4, 2], [0, 6]])
 # less or undo it. Max pooling keeps strong thin responses such as edges; average pooling dilutes them. On the
 # edge magnitude of the photo:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output"] jupyter={"source_hidden": true}
 edges = edge_magnitude[None, None]                                     # (1, 1, 300, 256)
 
 
@@ -837,7 +837,7 @@ print(f"training time: {seconds:.1f} s")
 # positive side against a negative one, like the Sobel kernels of section 4: edge detectors that nobody designed.
 # (On 8×8 images of 3×3 kernels they stay rougher than the filters of networks trained on photographs.)
 
-# %%
+# %% jupyter={"source_hidden": true}
 filters = cnn[0].weight.data[:, 0]                                        # (16, 3, 3)
 limit = np.abs(filters).max()
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.2), layout="constrained")
