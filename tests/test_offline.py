@@ -73,8 +73,11 @@ def test_execute_notebooks_starts_kernels_with_the_guard():
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_make_nbval_runs_every_notebook_with_the_guard():
-    plan = subprocess.run(["make", "-n", "--no-print-directory", "nbval"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60).stdout
+@pytest.mark.parametrize(("lessons_in_browser", "folders"), [("", ["solutions", "lessons"]), ("1", ["solutions"])])
+def test_make_nbval_runs_every_notebook_with_the_guard(lessons_in_browser, folders):
+    """Both folders, or (CI: LESSONS_IN_BROWSER=1, set explicitly here since make passes it down) the solutions."""
+    plan = subprocess.run(["make", "-n", "--no-print-directory", "nbval", f"LESSONS_IN_BROWSER={lessons_in_browser}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
     runs = [line for line in plan.splitlines() if "--nbval" in line]
-    assert len(runs) == 2 and all(f'PYTHONPATH="{OFFLINE}' in line for line in runs), runs
+    assert [line.split()[-1].split("/")[0] for line in runs] == folders, runs
+    assert all(f'PYTHONPATH="{OFFLINE}' in line for line in runs), runs
