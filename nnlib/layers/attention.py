@@ -232,7 +232,8 @@ class TransformerEncoderLayerCache(NamedTuple):
 
 
 class _FeedForward:
-    """The position-wise feed-forward block ``linear2(dropout(relu(linear1(x))))`` of both transformer layers."""
+    """What both transformer layers share: the position-wise feed-forward block
+    ``linear2(dropout(relu(linear1(x))))``, the checks of their options, their repr."""
 
     def _check_options(self, who: str, d_model, nhead, dim_feedforward, dropout, layer_norm_eps, dtype) -> float:
         """Check the constructor's arguments; return the dropout probability."""
@@ -241,6 +242,18 @@ class _FeedForward:
         check_real(layer_norm_eps, who, "layer_norm_eps", lambda v: v > 0, "a number > 0")
         check_float_dtype(dtype, who)
         return p
+
+    def _init_feed_forward(self, d_model: int, dim_feedforward: int, p: float, rng, dtype) -> None:
+        """The block's layers linear1, activation, dropout, linear2, created (and drawn from ``rng``) in this order."""
+        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
+        self.activation = ReLU()
+        self.dropout = Dropout(p, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(d_model={self.linear1.in_features}, nhead={self.self_attn.num_heads}, "
+                f"dim_feedforward={self.linear1.out_features}, dropout={self.dropout.p}, "
+                f"norm_first={self.norm_first})")
 
     def _feed_forward(self, x):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
@@ -269,18 +282,10 @@ class TransformerEncoderLayer(_FeedForward, Module):
                                 dtype)
         self.norm_first = bool(norm_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
-        self.activation = ReLU()
-        self.dropout = Dropout(p, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+        self._init_feed_forward(d_model, dim_feedforward, p, rng, dtype)
         self.norm1 = LayerNorm(d_model, layer_norm_eps, dtype=dtype)
         self.norm2 = LayerNorm(d_model, layer_norm_eps, dtype=dtype)
         self.dropout1, self.dropout2 = Dropout(p, rng=rng), Dropout(p, rng=rng)
-
-    def __repr__(self) -> str:
-        return (f"TransformerEncoderLayer(d_model={self.linear1.in_features}, nhead={self.self_attn.num_heads}, "
-                f"dim_feedforward={self.linear1.out_features}, dropout={self.dropout.p}, "
-                f"norm_first={self.norm_first})")
 
     def _attention_block(self, x, key_padding_mask, causal):
         return self.dropout1(self.self_attn(x, key_padding_mask=key_padding_mask, causal=causal))
@@ -368,17 +373,9 @@ class TransformerDecoderLayer(_FeedForward, Module):
         self.norm_first = bool(norm_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)
         self.multihead_attn = MultiHeadAttention(d_model, nhead, rng=rng, dtype=dtype)  # PyTorch's name
-        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
-        self.activation = ReLU()
-        self.dropout = Dropout(p, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+        self._init_feed_forward(d_model, dim_feedforward, p, rng, dtype)
         self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, layer_norm_eps, dtype=dtype) for _ in range(3))
         self.dropout1, self.dropout2, self.dropout3 = (Dropout(p, rng=rng) for _ in range(3))
-
-    def __repr__(self) -> str:
-        return (f"TransformerDecoderLayer(d_model={self.linear1.in_features}, nhead={self.self_attn.num_heads}, "
-                f"dim_feedforward={self.linear1.out_features}, dropout={self.dropout.p}, "
-                f"norm_first={self.norm_first})")
 
     @property
     def cross_attn(self) -> MultiHeadAttention:

@@ -29,6 +29,16 @@ def _open(chromium, base, token, path, workspace, viewport=(1400, 900)):
     return page
 
 
+def _save_and_wait(page, written: Path, mtime_before: float, failure: str) -> None:
+    """Ctrl+S in the notebook, then wait (bounded, 30 s) until ``written`` has a new mtime."""
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while written.stat().st_mtime == mtime_before:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)
+
+
 def _stays_dirty(page) -> bool:
     """True when a tab still has JupyterLab's dirty mark CLEAN_TIMEOUT_S after the kernel went idle (without
     language_info stored, JupyterLab's copy of the kernel's info keeps it dirty)."""
@@ -65,12 +75,7 @@ def test_the_file_browser_lists_each_lesson_once_and_saving_writes_its_pair(chro
         names = page.locator(".jp-DirListing-item .jp-DirListing-itemText").all_inner_texts()
         expected = [ml.PAIRED_FOLDER, "jupytext.toml", "rise.css", *(f"{name}.ipynb" for name in LESSONS)]
         assert sorted(names) == sorted(expected), names
-        page.locator(".jp-Notebook").first.click()
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 30
-        while pair.stat().st_mtime == before:
-            assert time.monotonic() < deadline, f"saving {lesson}.ipynb did not write lessons/py/{lesson}.py"
-            time.sleep(0.2)
+        _save_and_wait(page, pair, before, f"saving {lesson}.ipynb did not write lessons/py/{lesson}.py")
         assert not (root / "lessons" / f"{lesson}.py").exists()
     finally:
         page.screenshot(path=str(artifacts / "file-browser.png"))
@@ -91,12 +96,7 @@ def test_saving_a_lesson_opened_as_a_slideshow_is_no_learners_edit(chromium, lab
         page.wait_for_selector(".jp-RISEViewer, iframe", timeout=60_000)
         time.sleep(3)
         page.screenshot(path=str(artifacts / f"slideshow-opened-{lesson}.png"))
-        page.locator(".jp-Notebook").first.click()
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 30
-        while path.stat().st_mtime == before:
-            assert time.monotonic() < deadline, f"JupyterLab did not save {lesson}.ipynb"
-            time.sleep(0.2)
+        _save_and_wait(page, path, before, f"JupyterLab did not save {lesson}.ipynb")
         time.sleep(1)
     finally:
         page.close()
