@@ -9,22 +9,13 @@ Screenshots go to build/browser/ (NNLIB_BROWSER_ARTIFACTS overrides).
 import json
 from pathlib import Path
 
+from lab_page import run_all_cells, wait_kernel_idle
+
 from nnlib import viz
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON_03 = next(path.stem for path in (ROOT / "lessons").glob("03_*.ipynb"))
-RUN_ALL_TIMEOUT_MS = 240_000
 MIN_LABEL_PX = 10
-
-
-def _run_all(page) -> None:
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    page.locator(".jp-Notebook").first.click()
-    page.keyboard.press("Escape")
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=30_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=RUN_ALL_TIMEOUT_MS)
 
 
 def test_the_graph_steppers_labels_are_at_least_10_px_tall(chromium, lab, artifacts):
@@ -33,7 +24,8 @@ def test_the_graph_steppers_labels_are_at_least_10_px_tall(chromium, lab, artifa
     try:
         page.goto(f"{base}/lab/workspaces/stepper/tree/lessons/{LESSON_03}.ipynb?reset&token={token}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        _run_all(page)
+        wait_kernel_idle(page)
+        run_all_cells(page)
         cell = page.locator(".jp-CodeCell").filter(has_text="step_through_graph(E_graph)")
         image = cell.locator(".widget-interact img").first
         image.wait_for(timeout=60_000)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_page import wait_kernel_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -25,7 +26,7 @@ def _open(chromium, base, token, path, workspace, viewport=(1400, 900)):
     page = chromium.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    wait_kernel_idle(page)
     return page
 
 

@@ -11,25 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_page import run_all_cells, wait_kernel_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted(path.stem for path in (ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
-RUN_ALL_TIMEOUT_MS = 240_000
 WIDGET_TIMEOUT_S = 60
-
-
-def _wait_idle(page, timeout_ms: int) -> None:
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
-
-
-def _run_all_and_save(page) -> None:
-    page.locator(".jp-Notebook").first.click()
-    page.keyboard.press("Escape")
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=30_000)
-    _wait_idle(page, RUN_ALL_TIMEOUT_MS)
-    page.keyboard.press("Control+s")
 
 
 def _saved_outputs(path: Path, previous_mtime: float) -> list[dict]:
@@ -72,8 +58,9 @@ def test_lesson_runs_clean_in_jupyterlab_and_its_slider_updates_the_output(chrom
     try:
         page.goto(f"{base}/lab/workspaces/w{lesson[:2]}/tree/lessons/{lesson}.ipynb?reset&token={token}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        _wait_idle(page, 60_000)
-        _run_all_and_save(page)
+        wait_kernel_idle(page)
+        run_all_cells(page)
+        page.keyboard.press("Control+s")
         cells = _saved_outputs(path, mtime)
         not_run = [cell["source"][:60] for cell in cells if cell["execution_count"] is None]
         errors = [(out["ename"], out["evalue"]) for cell in cells for out in cell["outputs"]

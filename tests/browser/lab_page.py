@@ -1,0 +1,37 @@
+"""Running a whole notebook in JupyterLab from playwright: the step the browser tests share."""
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+RUN_ALL_TIMEOUT_MS = 240_000
+START_TIMEOUT_MS = 30_000
+
+_PROMPTS = "[...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
+_STARTED = f"() => {_PROMPTS}.some(text => /^\\[(\\*|\\d+)\\]:$/.test(text))"
+_FINISHED = (f"() => !{_PROMPTS}.includes('[*]:') && "
+             "document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\") !== null")
+
+
+def wait_kernel_idle(page, timeout_ms: int = 60_000) -> None:
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
+
+
+def run_all_cells(page, timeout_ms: int = RUN_ALL_TIMEOUT_MS) -> None:
+    """Run ▸ Run All Cells, then wait (bounded) until no cell is queued or running and the kernel is idle.
+
+    Progress is read from the cells' prompts ([*]: queued or running, [12]: done), not from the kernel indicator's
+    busy state, which a loaded machine can show too late to be seen. A Run All after which no cell has started
+    within 30 s is chosen once more: on a loaded machine the menu click can land before the notebook takes it.
+    """
+    for attempt in range(2):
+        page.locator(".jp-Notebook").first.click()
+        page.keyboard.press("Escape")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(_STARTED, timeout=START_TIMEOUT_MS)
+            break
+        except PlaywrightTimeout:
+            if attempt:
+                raise AssertionError(f"Run All Cells started no cell within {2 * START_TIMEOUT_MS // 1000} s") from None
+            page.keyboard.press("Escape")  # close the menu if it is still open
+    page.wait_for_function(_FINISHED, timeout=timeout_ms, polling=250)
