@@ -38,3 +38,29 @@ def test_smoke_run_prints_a_ratio_for_every_case_and_thread_count(torch, tmp_pat
     assert accuracies["NumPy floor"] == accuracies["nnlib"]  # the floor computes nnlib's run, without the overhead
     assert re.search(r"^\| MultiHeadAttention\(64, 4\), batch 8, forward \+ backward \| T = 16 \| [\d.]+ \| [\d.]+ \|",
                      run.stdout, re.M)
+
+
+def _training_cases():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import training_cases
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return training_cases
+
+
+def test_the_mlp_target_needs_both_the_time_and_the_accuracy():
+    verdict = _training_cases()._mlp_verdict
+    assert verdict(0.55, 0.966, 0.964).endswith("✅")
+    assert verdict(0.65, 0.966, 0.964).endswith("❌")  # too slow
+    assert verdict(0.55, 0.958, 0.964).endswith("❌")  # fast, but 0.006 less accurate
+    assert verdict(0.55, 0.971, 0.964).endswith("❌")  # a different result, even if better
+
+
+def test_only_attentions_doubling_to_t_512_is_held_to_its_target():
+    growth = _training_cases()._growth_cell
+    assert growth("MultiHeadAttention(64, 4)", 512, 4.2, 2) == "4.20 (target ≤ 4.3 ✅)"
+    assert growth("MultiHeadAttention(64, 4)", 512, 4.4, 2) == "4.40 (target ≤ 4.3 ❌)"
+    assert growth("MultiHeadAttention(64, 4)", 256, 4.4, 2) == "4.40"
+    assert growth("LSTM(64, 64)", 512, 2.0, 2) == "2.00"
+    assert growth("MLP", 64, 16.0, 4) == "4.00"  # batch ×4 = two doublings
