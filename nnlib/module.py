@@ -688,6 +688,12 @@ def _lowest_to_backpropagate(layers: list[Module]) -> int:
     return len(layers)
 
 
+def can_release_backward(module: Module) -> bool:
+    """Whether :func:`release_backward` can stand in for ``module``'s backward now: inside a model's backward, for a
+    leaf layer or a Sequential of them."""
+    return _recording.backward_tape is not None and _releasable(module)
+
+
 def release_backward(module: Module) -> None:
     """Release what ``module``'s backward would, without computing anything: the cache its forward stored (in every
     layer of a Sequential). Used for layers below the lowest trainable one when nobody needs dL/dx.
@@ -695,7 +701,7 @@ def release_backward(module: Module) -> None:
     Only inside a model's backward, for a leaf layer or a Sequential of them (``input_gradient=False`` chooses such).
     """
     tape = _recording.backward_tape
-    if tape is None or not _releasable(module):
+    if not can_release_backward(module):
         raise RuntimeError(f"{module.short_name()}: release_backward stands in for the backward of a leaf layer or a "
                            "Sequential of them, inside a model's backward; run its backward instead")
     _release_tree(module, tape)
