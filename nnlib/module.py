@@ -634,8 +634,9 @@ class Sequential(Module):
             grad_out = layer.backward(grad_out)
         if bottom < len(layers):
             backward_without_input_gradient(layers[bottom], grad_out)
+        tape = _recording.backward_tape
         for layer in reversed(layers[:bottom]):
-            release_backward(layer)
+            _release_tree(layer, tape)  # what release_backward(layer) does, its checks already made
         return None
 
     def append(self, layer: Module) -> Sequential:
@@ -661,17 +662,31 @@ class Sequential(Module):
         return iter(self.layers)
 
 
-def _trains(module: Module) -> bool:
-    """Whether some parameter of ``module`` has ``requires_grad``."""
-    return any(param.requires_grad for _, param in module._named_parameters_with_duplicates(""))
+def _is_plain_sequential(module: Module) -> bool:
+    return type(module).forward is Sequential.forward and type(module).backward is Sequential.backward
 
 
 def _releasable(module: Module) -> bool:
     """Whether :func:`release_backward` can stand in for ``module``'s backward: a leaf layer, or a plain Sequential
     of such (another composite may call its sub-modules any number of times)."""
-    if type(module).forward is Sequential.forward and type(module).backward is Sequential.backward:
+    if _is_plain_sequential(module):
         return all(_releasable(layer) for layer in module.layers)
     return next(module.named_children(), None) is None
+
+
+def _skippable(module: Module) -> bool:
+    """Whether ``module``'s backward can be left out when nobody needs its dL/dx: it trains no parameter and is
+    :func:`_releasable`. (One pass over the attributes: this runs for every frozen layer at every training step.)"""
+    if _is_plain_sequential(module):
+        return all(_skippable(layer) for layer in module.layers)
+    for value in vars(module).values():
+        if isinstance(value, Parameter):
+            if value.requires_grad:
+                return False
+        elif isinstance(value, Module) or (isinstance(value, (list, tuple))
+                                           and any(isinstance(item, Module) for item in value)):
+            return False  # a composite: only its own backward knows what its forward stored
+    return True
 
 
 def _lowest_to_backpropagate(layers: list[Module]) -> int:
@@ -683,7 +698,7 @@ def _lowest_to_backpropagate(layers: list[Module]) -> int:
     if _recording.backward_tape is None:
         return 0
     for i, layer in enumerate(layers):
-        if _trains(layer) or not _releasable(layer):
+        if not _skippable(layer):
             return i
     return len(layers)
 
