@@ -6,7 +6,8 @@
 
 Groups: dense, conv, recurrent, attention (one layer's forward + backward against its torch twin, on nnlib's fast
 kernels and on its reference code), training (whole
-runs against scikit-learn and torch, with accuracies) and scaling (nnlib against batch size and sequence length).
+runs against scikit-learn and torch, with accuracies), scaling (nnlib against batch size and sequence length) and
+transfer (lesson 09's frozen-extractor training step against the head alone on precomputed features).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 
 from harness import machine_description, markdown_table, measure
 from layer_cases import BARE_MATMULS, CASES, TARGETS
-from training_cases import scaling_table, training_table
+from training_cases import scaling_table, training_table, transfer_table
 
-WHOLE_RUNS = {"training": training_table, "scaling": scaling_table}
+WHOLE_RUNS = {"training": training_table, "scaling": scaling_table, "transfer": transfer_table}
 GROUPS = sorted(CASES) + sorted(WHOLE_RUNS)
 
 RESULTS = Path(__file__).with_name("RESULTS.md")

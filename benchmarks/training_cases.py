@@ -6,6 +6,8 @@
 * A small CNN on the digits: seconds per epoch and test accuracy after 10 epochs, nnlib against PyTorch.
 * Scaling of nnlib alone: time per sample against batch size, and time against sequence length for an LSTM
   (linear in T) and self-attention (its T² term shows once T outgrows the feature size).
+* Transfer (lesson 09): a training step of the pretrained CNN with its extractor frozen, against a step of the head
+  alone on precomputed features, with and without the backward stopping at the head.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from harness import pinned_threads, seconds_per_call
 
 import nnlib
 from nnlib.data import load_digits, train_test_split
+from nnlib.module import backward_without_input_gradient
+from nnlib.pretrained import N_FEATURES, digits_cnn
 
 
 def _median_time(run: Callable[[int], float], repeats: int) -> tuple[float, float]:
@@ -244,4 +248,79 @@ def scaling_table(threads: int, smoke: bool = False) -> str:
                 growth = "" if previous is None else _growth_cell(name, t, seconds / previous[1], t / previous[0])
                 rows.append(f"| {name}, batch 8, forward + backward | T = {t} | {seconds * 1e3:.3f} | {growth} |")
                 previous = (t, seconds)
+    return "\n".join(rows)
+
+
+def _train_step(model, xb, yb, full_backward: bool) -> Callable[[], object]:
+    """One step of ``fit``'s loop without its guard: zero_grad, forward, cross-entropy, backward, Adam (lr 3·10⁻³).
+
+    ``full_backward`` passes dL/dx down through every layer (``model.backward``, what ``fit`` did before it told the
+    model that nobody needs the input gradient)."""
+    loss, optimizer = nnlib.CrossEntropyLoss(), nnlib.Adam(model.parameters(), lr=3e-3)
+
+    def step():
+        model.zero_grad()
+        loss(model(xb), yb)
+        if full_backward:
+            model.backward(loss.backward())
+        else:
+            backward_without_input_gradient(model, loss.backward())
+        optimizer.step()
+    return step
+
+
+def _interleaved_medians(sides: dict[str, Callable[[], object]], repeats: int, calls: int) -> dict[str, float]:
+    """Median seconds per call of each side, the sides timed in turn within every repeat (each leads in turn)."""
+    names, times = list(sides), {name: [] for name in sides}
+    for name in names:  # warm-up
+        sides[name]()
+    for repeat in range(repeats):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            times[name].append(seconds_per_call(sides[name], calls))
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
+
+
+FROZEN_STEP = "frozen CNN, backward stops at the head (fit)"
+FROZEN_TARGET = 1.5  # issue 25: frozen-extractor training step ≤ 1.5 × head-only step on precomputed features
+
+
+def transfer_table(threads: int, smoke: bool = False) -> str:
+    """Markdown: lesson 09's frozen-extractor training step against the head-only step on precomputed features.
+
+    Lesson 09's shapes: ``digits_cnn`` (two conv–ReLU–pool blocks on 1×12×12 images → 288 features) with a new head
+    ``Linear(288, 5)``, the extractor frozen, batches of 16, Adam. The extractor's forward alone is the floor of the
+    frozen step: the work that precomputing the features saves.
+    """
+    repeats, calls = (1, 1) if smoke else (15, 20)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.random((16, 1, 12, 12), dtype=np.float32), rng.integers(0, 5, 16)
+    model = digits_cnn(5, rng=0)
+    model[:-1].requires_grad_(False)
+    extractor, head = model[:-1], nnlib.Linear(N_FEATURES, 5, rng=0)
+
+    def extract():
+        with nnlib.no_grad():
+            return extractor(xb)
+
+    features = extract()
+    head_only = "head alone on precomputed features"
+    floor_name = "the extractor's forward alone, under no_grad (the floor of the frozen step)"
+    sides = {head_only: _train_step(head, features, yb, full_backward=False),
+             FROZEN_STEP: _train_step(model, xb, yb, full_backward=False),
+             "frozen CNN, full backward (dL/dx through the extractor)": _train_step(model, xb, yb, full_backward=True),
+             floor_name: extract}
+    with pinned_threads(threads):
+        seconds = _interleaved_medians(sides, repeats, calls)
+    rows = ["| training step, batch 16, lesson 09's CNN | time (ms) | ratio to head alone | target |",
+            "|---|---:|---:|---|"]
+    for name, value in seconds.items():
+        ratio = value / seconds[head_only]
+        target = (f"≤ {FROZEN_TARGET} {'✅' if ratio <= FROZEN_TARGET else '❌'}"
+                  if name == FROZEN_STEP and threads == 1 and not smoke else "")
+        rows.append(f"| {name} | {value * 1e3:.3f} | {ratio:.2f} | {target} |")
+    floor = seconds[floor_name] / seconds[head_only]
+    if floor > FROZEN_TARGET:
+        rows.append(f"\nThe frozen step cannot reach {FROZEN_TARGET}× the head's: the extractor's forward alone, which "
+                    f"every step of the frozen model must run, costs {floor:.2f}× a head step (the work that "
+                    "precomputing the features saves).")
     return "\n".join(rows)

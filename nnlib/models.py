@@ -19,7 +19,7 @@ from .layers import (
 )
 from .layers.attention import check_head_sizes
 from .layers.recurrent import RecurrentLayer
-from .module import Module, evaluating
+from .module import Module, backward_without_input_gradient, can_release_backward, evaluating, release_backward
 
 __all__ = ["SequenceModel", "TransformerModel", "Seq2SeqTransformer"]
 
@@ -53,15 +53,42 @@ class SequenceModel(Module):
         outputs, self.state = self.recurrent(inputs, state)
         return self.head(self._last_hidden(self.state) if self.last_step else outputs)
 
-    def backward(self, grad_out):
-        """grad_out: dL/d(outputs) → dL/dx (N, T, I), or None for token ids (the embedding has no input gradient)."""
-        grad_hidden = self.head.backward(grad_out)
+    can_skip_input_gradient = True
+
+    def backward(self, grad_out, input_gradient: bool = True):
+        """grad_out: dL/d(outputs) → dL/dx (N, T, I), or None for token ids (the embedding has no input gradient).
+
+        ``input_gradient=False`` (dL/dx not needed, as in ``fit``): a frozen embedding, and a frozen recurrent layer
+        with nothing trainable below it, run no backward (their caches are released as it would); returns None.
+        """
+        if not input_gradient:
+            return self._backward_parameters_only(grad_out)
+        grad_inputs = self._recurrent_backward(self.head.backward(grad_out))
+        return grad_inputs if self.embedding is None else self.embedding.backward(grad_inputs)
+
+    def _recurrent_backward(self, grad_hidden):
+        """dL/d(recurrent outputs), or of the last hidden state with ``last_step`` → dL/d(recurrent inputs)."""
         if self.last_step:
             grad_last = (grad_hidden, None) if isinstance(self.recurrent, LSTM) else grad_hidden
-            grad_inputs, _ = self.recurrent.backward(None, grad_last)
+            return self.recurrent.backward(None, grad_last)[0]
+        return self.recurrent.backward(grad_hidden)[0]
+
+    def _backward_parameters_only(self, grad_out) -> None:
+        embedding = self.embedding
+        frozen_embedding = embedding is not None and embedding.num_parameters(trainable_only=True) == 0
+        if frozen_embedding and not can_release_backward(embedding):
+            frozen_embedding = False
+        nothing_below = embedding is None or frozen_embedding  # nothing below the recurrent layer needs a gradient
+        if (nothing_below and self.recurrent.num_parameters(trainable_only=True) == 0
+                and can_release_backward(self.recurrent)):
+            backward_without_input_gradient(self.head, grad_out)
+            release_backward(self.recurrent)
         else:
-            grad_inputs, _ = self.recurrent.backward(grad_hidden)
-        return grad_inputs if self.embedding is None else self.embedding.backward(grad_inputs)
+            grad_inputs = self._recurrent_backward(self.head.backward(grad_out))
+            if embedding is not None and not frozen_embedding:
+                embedding.backward(grad_inputs)
+        if frozen_embedding:
+            release_backward(embedding)
 
     @staticmethod
     def _last_hidden(state) -> np.ndarray:

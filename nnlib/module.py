@@ -10,6 +10,20 @@ The contract, shared with every layer in :mod:`nnlib.layers`:
   ``Embedding.backward`` returns None; cross-attention returns a triple.
 * ``zero_grad()`` resets the accumulated gradients, ``train()`` / ``eval()`` switch modes.
 
+Skipping dL/dx nobody needs, an explicit opt-in. A layer whose class sets ``can_skip_input_gradient = True`` also takes
+``backward(grad_out, input_gradient=False)``: it then accumulates its parameters' gradients exactly as before and
+returns None instead of dL/dx (``Linear`` skips ``grad_out @ Wᵀ``). Only such layers may be asked; any other layer
+(a learner's plain ``backward(self, grad_out)``) is always called as before, and asking it raises an InputError.
+The opt-in belongs to the class that defines ``backward``: a subclass that overrides ``backward`` (of ``Linear``, say)
+has not opted in unless it sets the attribute again.
+``Sequential`` and the models opt in: told ``input_gradient=False`` they run backward only for the layers at and
+above the lowest one with a ``requires_grad`` parameter, ask that one to skip its dL/dx when it can, and return None.
+The layers below compute nothing, but their caches are released exactly as their backward would have (a leaf layer
+or a ``Sequential`` of them; any other module below still runs its backward, so nothing stale is left). The default,
+``input_gradient=True``, is the full backward: ``model.backward(g)`` on a frozen model returns the true dL/dx (a
+saliency map). :func:`backward_without_input_gradient` is how ``fit`` calls a model: with the option when the model
+opted in, else plainly.
+
 Caches are stacks, so reuse is exact. Every call pushes its cache and every backward pops the latest one, so one
 instance used twice in a forward (a shared ``ReLU()``, a weight-shared ``Linear``, the same sub-``Sequential``
 twice) gets one backward per use, in reverse order, and its gradients add up, as in PyTorch.
@@ -185,6 +199,29 @@ class _WaitingForward(NamedTuple):
     holders: list  #: the modules that stored a cache during it (one entry per cache)
 
 
+def _check_input_gradient_option(module: Module, value) -> None:
+    """``backward(..., input_gradient=value)`` is only for layers that opted in, and takes True or False."""
+    if not type(module).can_skip_input_gradient:
+        raise InputError(f"{module.short_name()}.backward: input_gradient is only for layers whose class sets "
+                         "`can_skip_input_gradient = True`; this one always returns dL/dx, so call backward(grad_out) "
+                         "without it (or use nnlib.module.backward_without_input_gradient, which asks only layers "
+                         "that can)")
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{module.short_name()}.backward: input_gradient must be True or False, got {value!r}")
+
+
+def backward_without_input_gradient(model: Module, grad_out) -> None:
+    """``model.backward(grad_out)`` for the parameters' gradients only (what ``fit`` calls): dL/dx is not needed.
+
+    A model that opted in (``can_skip_input_gradient``, e.g. ``Sequential``) is told so and skips the layers below
+    its lowest trainable one; any other model runs its plain backward, whose dL/dx is dropped.
+    """
+    if type(model).can_skip_input_gradient:
+        model.backward(grad_out, input_gradient=False)
+    else:
+        model.backward(grad_out)
+
+
 def _tracked_backward(backward):
     """Wrap a layer's ``backward``: pick which forward it belongs to, and pop that forward's cache after it."""
 
@@ -193,6 +230,8 @@ def _tracked_backward(backward):
         recording = _recording
         if type(self).backward is not tracked:  # a subclass's backward calling super().backward()
             return backward(self, *args, **kwargs)
+        if kwargs and "input_gradient" in kwargs:
+            _check_input_gradient_option(self, kwargs["input_gradient"])
         tape, waiting = recording.backward_tape, None
         if tape is None:  # called by the user, not by a model's backward
             waiting = self._waiting_for(args[0] if args else None)
@@ -270,6 +309,8 @@ class Module:
     """Base class of every layer and model. Subclasses implement ``forward`` and ``backward``."""
 
     training: bool = True
+    #: True when ``backward`` also takes ``input_gradient=False`` (then skips dL/dx and returns None): see the contract
+    can_skip_input_gradient: bool = False
     buffer_names: tuple[str, ...] = ()  #: array attributes that are state but not trained (BatchNorm's running stats)
     # Bookkeeping of the contract above, as class defaults so that a subclass need not call Module.__init__:
     _caches: list | None = None      # [(tape, cache)], a stack: what each forward stored for its backward
@@ -280,6 +321,8 @@ class Module:
         super().__init_subclass__(**kwargs)
         if "backward" in cls.__dict__:
             cls.backward = _tracked_backward(cls.__dict__["backward"])
+            if "can_skip_input_gradient" not in cls.__dict__:  # the opt-in belongs to the backward that declared it
+                cls.can_skip_input_gradient = False
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -572,10 +615,29 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def backward(self, grad_out):
-        for layer in reversed(self.layers):
+    can_skip_input_gradient = True
+
+    def backward(self, grad_out, input_gradient: bool = True):
+        """grad_out → dL/dx through every layer in reverse; accumulates every trainable parameter's gradient.
+
+        ``input_gradient=False`` (the caller does not need dL/dx, as in ``fit``): backward runs only for the layers at
+        and above the lowest one with a trainable parameter, which skips its own dL/dx if it can; the layers below
+        compute nothing (their caches are released as their backward would), and None is returned.
+        """
+        layers = self.layers
+        if input_gradient:
+            for layer in reversed(layers):
+                grad_out = layer.backward(grad_out)
+            return grad_out
+        bottom = _lowest_to_backpropagate(layers)
+        for layer in reversed(layers[bottom + 1:]):
             grad_out = layer.backward(grad_out)
-        return grad_out
+        if bottom < len(layers):
+            backward_without_input_gradient(layers[bottom], grad_out)
+        tape = _recording.backward_tape
+        for layer in reversed(layers[:bottom]):
+            _release_tree(layer, tape)  # what release_backward(layer) does, its checks already made
+        return None
 
     def append(self, layer: Module) -> Sequential:
         if not isinstance(layer, Module):
@@ -598,3 +660,70 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self.layers)
+
+
+def _is_plain_sequential(module: Module) -> bool:
+    return type(module).forward is Sequential.forward and type(module).backward is Sequential.backward
+
+
+def _releasable(module: Module) -> bool:
+    """Whether :func:`release_backward` can stand in for ``module``'s backward: a leaf layer, or a plain Sequential
+    of such (another composite may call its sub-modules any number of times)."""
+    if _is_plain_sequential(module):
+        return all(_releasable(layer) for layer in module.layers)
+    return next(module.named_children(), None) is None
+
+
+def _skippable(module: Module) -> bool:
+    """Whether ``module``'s backward can be left out when nobody needs its dL/dx: it trains no parameter and is
+    :func:`_releasable`. (One pass over the attributes: this runs for every frozen layer at every training step.)"""
+    if _is_plain_sequential(module):
+        return all(_skippable(layer) for layer in module.layers)
+    for value in vars(module).values():
+        if isinstance(value, Parameter):
+            if value.requires_grad:
+                return False
+        elif isinstance(value, Module) or (isinstance(value, (list, tuple))
+                                           and any(isinstance(item, Module) for item in value)):
+            return False  # a composite: only its own backward knows what its forward stored
+    return True
+
+
+def _lowest_to_backpropagate(layers: list[Module]) -> int:
+    """The index of the lowest layer whose backward must run when nobody needs dL/dx (len(layers) if none must).
+
+    That is the lowest layer with a trainable parameter, or lower, the lowest whose caches only its own backward can
+    release. Outside a tracked backward (layers called one by one, each waiting for its own backward), every layer.
+    """
+    if _recording.backward_tape is None:
+        return 0
+    for i, layer in enumerate(layers):
+        if not _skippable(layer):
+            return i
+    return len(layers)
+
+
+def can_release_backward(module: Module) -> bool:
+    """Whether :func:`release_backward` can stand in for ``module``'s backward now: inside a model's backward, for a
+    leaf layer or a Sequential of them."""
+    return _recording.backward_tape is not None and _releasable(module)
+
+
+def release_backward(module: Module) -> None:
+    """Release what ``module``'s backward would, without computing anything: the cache its forward stored (in every
+    layer of a Sequential). Used for layers below the lowest trainable one when nobody needs dL/dx.
+
+    Only inside a model's backward, for a leaf layer or a Sequential of them (``input_gradient=False`` chooses such).
+    """
+    tape = _recording.backward_tape
+    if not can_release_backward(module):
+        raise RuntimeError(f"{module.short_name()}: release_backward stands in for the backward of a leaf layer or a "
+                           "Sequential of them, inside a model's backward; run its backward instead")
+    _release_tree(module, tape)
+
+
+def _release_tree(module: Module, tape: int) -> None:
+    if isinstance(module, Sequential):
+        for layer in reversed(module.layers):
+            _release_tree(layer, tape)
+    _pop_cache(module._caches, tape)  # what the tracked backward pops after running

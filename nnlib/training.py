@@ -8,6 +8,9 @@ One step of :func:`fit` is the notes' recipe, in order::
     model.backward(loss.backward())        # backpropagation: dE/dw for every weight; check: all finite
     optimizer.step()                       # w⁺ = w − η ∂E/∂w
 
+The backward is told that dE/d(X_batch) is not needed (``input_gradient=False`` for models that opt in, see
+:mod:`nnlib.module`): a frozen feature extractor below the trainable layers then runs no backward at all.
+
 A non-finite loss or gradient (or an overflow anywhere in the step) stops training with a
 :class:`TrainingDivergedError` before the bad update is applied, so the model keeps its last finite weights.
 """
@@ -23,7 +26,7 @@ import numpy as np
 
 from ._checks import InputError, as_rng, check_bool, check_positive_int, check_real
 from .data import batches
-from .module import Module, detect_anomaly, evaluating
+from .module import Module, backward_without_input_gradient, detect_anomaly, evaluating
 from .optim import Optimizer, clip_grad_norm
 from .regularization import Penalty
 
@@ -446,7 +449,7 @@ def _train_epoch(model, loss, X, y, batch_size, rng, shuffle, guard, penalty=Non
                 guard.loss = float(loss(out, yb))
                 guard.check_loss(redo)
                 guard.phase = "the backward pass"
-                model.backward(loss.backward())
+                backward_without_input_gradient(model, loss.backward())  # dL/dx of the batch: unused
                 if penalty is not None:
                     penalty.backward(model)
         except FloatingPointError as err:
@@ -530,7 +533,7 @@ def _forward_backward(model: Module, loss: Module, xb, yb) -> None:
     model.clear_caches()
     try:
         loss(model(xb), yb)
-        model.backward(loss.backward())
+        backward_without_input_gradient(model, loss.backward())
     finally:
         model.clear_caches()
         for p, grad in zip(model.parameters(), grads, strict=True):

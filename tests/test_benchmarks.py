@@ -38,6 +38,9 @@ def test_smoke_run_prints_a_ratio_for_every_case_and_thread_count(torch, tmp_pat
     assert accuracies["NumPy floor"] == accuracies["nnlib"]  # the floor computes nnlib's run, without the overhead
     assert re.search(r"^\| MultiHeadAttention\(64, 4\), batch 8, forward \+ backward \| T = 16 \| [\d.]+ \| [\d.]+ \|",
                      run.stdout, re.M)
+    step_row = r"^\| ((?:head alone|frozen CNN|the extractor)[^|]*) \| [\d.]+ \| ([\d.]+) \|"
+    transfer = dict(re.findall(step_row, run.stdout, re.M))  # lesson 09's frozen step, as a ratio to the head alone
+    assert len(transfer) == 4 and transfer["head alone on precomputed features"] == "1.00"
 
 
 def _training_cases():

@@ -495,11 +495,12 @@ print("head trained on precomputed features = head of the frozen model (to 1e-6)
 assert difference < 1e-6
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The same result, for much less work. Each of `fit`'s steps on the frozen model runs both convolutions forward
-# and backward (nnlib's `Sequential` still passes $\delta$ down through the frozen layers, computing gradients with
-# respect to their inputs that nobody uses; PyTorch's autograd does not even record layers below which nothing
-# needs a gradient). On precomputed features, the extractor runs **once**, and each step is a
-# $(16, 288) \times (288, 5)$ matrix product. Timed on this machine:
+# The same result, for much less work. Each of `fit`'s steps on the frozen model still runs both convolutions
+# **forward**: the batch's features must be computed. Its backward stops at the head: `fit` tells the model that
+# nobody needs $\partial E / \partial x$ of the images (`input_gradient=False`), so the `Sequential` runs backward only
+# from its lowest layer with a trainable parameter upwards (as PyTorch's autograd records nothing below the layers that
+# need a gradient), and the head skips $\delta W^\top$. On precomputed features, the extractor runs **once**, and each
+# step is a $(16, 288) \times (288, 5)$ matrix product. Timed on this machine:
 
 # %% tags=["nbval-ignore-output", "timing"]
 start = time.perf_counter()

@@ -34,6 +34,9 @@ class Linear(Module):
         \frac{\partial L}{\partial b} = \sum_n \delta_n,\qquad
         \frac{\partial L}{\partial x} = \delta W^\top
 
+    ``backward(grad_out, input_gradient=False)`` skips :math:`\delta W^\top` and returns None (a model's lowest
+    trainable layer, when nobody needs dL/dx: see :mod:`nnlib.module`).
+
     Initialisation is PyTorch's default, every weight and bias uniform in ±1/√in_features, unless ``init`` names a
     scheme of :mod:`nnlib.init` (``"xavier_uniform"``, ``"kaiming_normal"``, ...) or is a function
     ``(weight, *, rng) -> values``: the weight then takes its values and the bias starts at zero.
@@ -67,12 +70,14 @@ class Linear(Module):
             y += self.bias.data
         return y
 
-    def backward(self, grad_out):
+    can_skip_input_gradient = True
+
+    def backward(self, grad_out, input_gradient=True):
         x = self.cache.x
         grad_out = check_grad(grad_out, x.shape[:-1] + (self.out_features,), self, dtype=self.weight.dtype)
         if self.weight.requires_grad:
             self.weight.grad += x.reshape(-1, self.in_features).T @ grad_out.reshape(-1, self.out_features)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += grad_out.reshape(-1, self.out_features).sum(axis=0)
-        return grad_out @ self.weight.data.T
+        return grad_out @ self.weight.data.T if input_gradient else None
 
