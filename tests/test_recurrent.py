@@ -80,24 +80,27 @@ def _forward_backward(layer, x, state, grad_output, grad_last):
             "dL/d initial state": grad_state, **{name: p.grad for name, p in layer.named_parameters()}}
 
 
-def _random_case(layer, rng, with_state):
-    n, t, i, _ = ODD
+def _random_case(layer, rng, with_state, shape=ODD):
+    n, t, i, _ = shape
     x = rng.standard_normal((n, t, i))
     state = _initial_state(layer, n, rng) if with_state else None
     last = _initial_state(layer, n, rng)
     return x, state, rng.standard_normal((n, t, layer.hidden_size)), _random_like(last, rng) if with_state else None
 
 
+@pytest.mark.parametrize("shape", [ODD, (1, 1, 1, 1), (4, 2, 9, 33)], ids=["odd", "ones", "wide"])
 @pytest.mark.parametrize("with_state", [True, False], ids=["state-and-grad_h_n", "no-state"])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("name", LAYERS)
-def test_fast_kernels_equal_the_reference_forward_and_backward(rng, name, bias, with_state):
-    """Both roads, float64, odd shapes: the same outputs, cache, dL/dx, dL/d(initial state) and parameter grads."""
-    case = _random_case(LAYERS[name](ODD[2], ODD[3], bias=bias), rng, with_state)
+def test_fast_kernels_equal_the_reference_forward_and_backward(rng, name, bias, with_state, shape):
+    """Both roads, float64, odd shapes (and N = T = I = H = 1): the same outputs, cache, dL/dx, dL/d(initial state)
+    and parameter grads."""
+    _, _, inputs, hidden = shape
+    case = _random_case(LAYERS[name](inputs, hidden, bias=bias), rng, with_state, shape)
     results = {}
     for fast in (True, False):
         with use_fast_kernels(fast):
-            results[fast] = _forward_backward(LAYERS[name](ODD[2], ODD[3], bias=bias), *case)
+            results[fast] = _forward_backward(LAYERS[name](inputs, hidden, bias=bias), *case)
     assert results[True].keys() == results[False].keys()
     for what, fast_value in results[True].items():
         for ours, reference in zip(tree_leaves(fast_value), tree_leaves(results[False][what]), strict=True):

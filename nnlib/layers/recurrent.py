@@ -184,9 +184,12 @@ class RecurrentLayer(Module):
         for param, inputs, delta in ((self.weight_ih, x_tm, d_ih_rows), (self.weight_hh, h_prev, d_hh_rows)):
             if param.requires_grad:
                 param.grad += inputs.reshape(rows, -1).T @ delta
-        for param, delta in ((self.bias_ih, d_ih_rows), (self.bias_hh, d_hh_rows)):
-            if param is not None and param.requires_grad:
-                param.grad += delta.sum(axis=0)
+        if self.bias_ih is not None and (self.bias_ih.requires_grad or self.bias_hh.requires_grad):
+            sum_ih = d_ih_rows.sum(axis=0)
+            sum_hh = sum_ih if d_hh is d_ih else d_hh_rows.sum(axis=0)  # RNN, LSTM: one δ, one sum
+            for param, delta_sum in ((self.bias_ih, sum_ih), (self.bias_hh, sum_hh)):
+                if param.requires_grad:
+                    param.grad += delta_sum
         return (d_ih @ self.weight_ih.data.T).transpose(1, 0, 2)
 
 
