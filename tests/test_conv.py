@@ -8,6 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from nnlib import DTypeError, InputError, Sequential, gradcheck, use_fast_kernels
 from nnlib.functional import col2im, conv2d_naive, conv_output_size, im2col, sliding_windows
@@ -85,7 +86,7 @@ def test_conv_output_size_refuses_impossible_settings(args, pattern):
         conv_output_size(*args)
 
 
-# --- the fast kernels of the stride-1 "same" convolution -----------------------------------------------------
+# --- the fast kernels of the convolution: stride-1 "same" -----------------------------------------------------
 
 # Its fast im2col: odd kernels, square or not, on images smaller than the kernel too
 SAME_KERNELS = [(1, 1), (3, 3), (5, 5), (3, 5), (5, 1), (1, 3), (7, 3)]
@@ -125,9 +126,9 @@ def test_cache_sized_batches_cover_the_batch_in_order(monkeypatch, cache_bytes, 
 @pytest.mark.parametrize(("args", "same"), [((3, 1, 1), True), ((5, 1, 2), True), (((3, 5), 1, (1, 2)), True),
                                             ((1, 1, 0), True), ((3, 2, 1), False), ((3, 1, 0), False),
                                             ((2, 1, 1), False), (((3, 5), 1, (1, 1)), False)])
-def test_the_fast_road_applies_to_stride_1_same_convolutions_only(args, same):
-    kernel, stride, padding = args
-    assert conv_kernels.applies(Conv2d(2, 3, kernel, stride=stride, padding=padding)) == same
+def test_the_same_unfolding_is_for_stride_1_same_convolutions_only(args, same):
+    layer = Conv2d(2, 3, *args)
+    assert conv_kernels.is_same(layer.kernel_size, layer.stride, layer.padding) == same
 
 
 @pytest.mark.parametrize(("channels", "unfolds"), [((16, 32), True), ((4, 16), True), ((3, 12), True),
@@ -163,7 +164,7 @@ def test_fast_same_conv_equals_the_reference(rng, monkeypatch, setting, batches,
     upstream = rng.standard_normal((3, setting[1], 7, 9))
     fast, fast_cache = _conv_on_one_road(True, setting, x, upstream, frozen)
     reference, reference_cache = _conv_on_one_road(False, setting, x, upstream, frozen)
-    assert isinstance(fast_cache, conv_kernels.SameConvCache) and isinstance(reference_cache, Conv2dCache)
+    assert isinstance(fast_cache, conv_kernels.ConvCache) and isinstance(reference_cache, Conv2dCache)
     assert (fast_cache.cols is None) == conv_kernels.unfolds_delta(*setting[:2])
     for name, a, b in zip(["y", "dL/dx", "dL/dweight", "dL/dbias"], fast, reference, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
@@ -191,6 +192,84 @@ def test_fast_conv_bias_and_weight_gradients_are_the_sums_they_stand_for(rng):
     flat = delta.reshape(3, 4, 30)
     expected = sum(flat[n] @ cols[n].T for n in range(3))
     np.testing.assert_allclose(conv_kernels.weight_gradient(flat, cols), expected, rtol=1e-12)
+
+
+# --- the fast kernels of the convolution: any stride and padding, and over several threads -------------------
+
+# (C, C_out, kernel, stride, padding): stride 2 and 3, padding 0/1/2, even and odd kernels, non-square, C = 1, and
+# the same convolutions of both backwards (16→32 unfolds δ, 1→16 folds columns back)
+STRIDED = [(c, o, k, s, p) for (c, o), k, s, p in itertools.product([(1, 4), (3, 8)], [2, 3, (3, 2), (1, 4)], [2, 3],
+                                                                     [0, 1, 2])]
+STRIDED += [(16, 32, 3, 1, 1), (1, 16, 3, 1, 1), (2, 3, 3, 1, 0), (2, 3, 4, 1, 2), (2, 5, (2, 5), (1, 3), (0, 2))]
+STRIDED_IMAGES = [(3, 9, 8), (1, 7, 10), (2, 5, 5)]  # N, H, W: batch 1, odd, non-square
+
+
+def _both_roads(layer, x, upstream):
+    """y, dL/dx and the gradients of ``layer`` on the fast road, then on the reference: two lists."""
+    roads = []
+    for fast in (True, False):
+        layer.zero_grad()
+        with use_fast_kernels(fast):
+            y = layer(x)
+            grad_x = layer.backward(upstream)
+        roads.append([y, grad_x] + [p.grad.copy() for p in layer.parameters()])
+    return roads
+
+
+@pytest.mark.parametrize("image", STRIDED_IMAGES, ids=_ids(STRIDED_IMAGES))
+@pytest.mark.parametrize("setting", STRIDED, ids=_ids(STRIDED))
+def test_unfold_strided_equals_im2col(rng, setting, image):
+    c, _, kernel, stride, padding = setting
+    layer = Conv2d(c, 1, kernel, stride=stride, padding=padding)
+    x = rng.standard_normal((image[0], c, *image[1:]))
+    windows = conv_kernels.strided_windows(x, layer.kernel_size, layer.stride, layer.padding)
+    cols = conv_kernels.unfold_strided(windows)
+    expected = im2col(x, kernel, stride, padding)
+    np.testing.assert_array_equal(cols, expected)
+    into = np.empty_like(expected[1:])
+    assert conv_kernels.unfold_strided(windows[1:], into).base is into  # written straight into ``out``
+    np.testing.assert_array_equal(into, expected[1:])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("image", STRIDED_IMAGES, ids=_ids(STRIDED_IMAGES))
+@pytest.mark.parametrize("setting", STRIDED, ids=_ids(STRIDED))
+def test_fast_conv_equals_the_reference_at_1_and_2_threads(rng, monkeypatch, setting, image, threads):
+    """Every stride and padding takes the fast road, in batches of one image shared among the threads."""
+    monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 1)
+    c, o, kernel, stride, padding = setting
+    layer = Conv2d(c, o, kernel, stride=stride, padding=padding, rng=0, dtype=F64)
+    x = rng.standard_normal((image[0], setting[0], *image[1:]))
+    upstream = rng.standard_normal(layer(x).shape)
+    with threadpool_limits(threads):
+        fast, reference = _both_roads(layer, x, upstream)
+        layer(x)
+    assert isinstance(layer.cache, conv_kernels.ConvCache)
+    for name, a, b in zip(["y", "dL/dx", "dL/dweight", "dL/dbias"], fast, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("frozen", [None, "weight"])
+@pytest.mark.parametrize("setting", [(16, 32, 3, 1, 1), (1, 16, 3, 1, 1), (3, 8, 3, 2, 1), (3, 8, (2, 3), 3, 0)],
+                         ids=["unfold-delta", "col2im", "stride-2", "stride-3"])
+def test_float32_fast_conv_at_2_threads_is_bit_identical_to_1_thread_and_close_to_the_reference(rng, monkeypatch,
+                                                                                                 setting, frozen):
+    """The weight gradient's per-batch partial sums are added in a fixed order: the thread count changes nothing."""
+    monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 1)
+    c, o, kernel, stride, padding = setting
+    layer = Conv2d(c, o, kernel, stride=stride, padding=padding, rng=0)
+    if frozen:
+        getattr(layer, frozen).requires_grad = False
+    x = rng.standard_normal((7, setting[0], 11, 9)).astype(np.float32)
+    upstream = rng.standard_normal(layer(x).shape).astype(np.float32)
+    results = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            results[threads] = _both_roads(layer, x, upstream)
+    (fast, reference), (fast_2_threads, _) = results[1], results[2]
+    for a, b, expected in zip(fast, fast_2_threads, reference, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, expected, rtol=1e-4, atol=1e-5)
 
 
 # --- the fast kernels of pooling ------------------------------------------------------------------------------
