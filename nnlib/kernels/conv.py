@@ -36,12 +36,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..functional import col2im, conv_output_size
+from ..functional import conv_output_size
 from .parallel import run_split
 
 __all__ = ["CACHE_BYTES", "ConvCache", "is_same", "unfolds_delta", "same_windows", "unfold_same", "strided_windows",
            "unfold_strided", "cache_sized_batches", "bias_gradient", "weight_gradient", "conv_forward",
-           "conv_backward", "backward_folding_columns", "backward_unfolding_delta"]
+           "conv_backward", "phase_grid", "fold_into_phases", "backward_folding_columns", "backward_unfolding_delta"]
 
 # Unfolded batches about this large are still in the (L2) cache when the matmuls read them. Measured on Conv2d 16→32
 # over 64 images of 14×14: unfolding all of them at once makes forward + backward 1.5× slower; batches of 0.5–2 MB
@@ -199,27 +199,73 @@ def conv_backward(delta: np.ndarray, cache: ConvCache, weight, bias) -> np.ndarr
     return backward_folding_columns(delta, cache, weight)
 
 
+def phase_grid(x_shape: tuple, kernel_size: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int]) -> tuple[int, int]:
+    """(rows, width) of one phase of the padded input in :func:`fold_into_phases`: enough for every pixel and for
+    every window run, which reads H'·width elements from row p // SH, column q // SW."""
+    (kh, kw), (sh, sw), (ph, pw), (h, w) = kernel_size, stride, padding, x_shape[2:]
+    out_h, out_w = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    width = max(out_w + (kw - 1) // sw, -(-(w + 2 * pw) // sw))
+    rows = max(out_h + (kh - 1) // sh + 1, -(-(h + 2 * ph) // sh))  # + 1: the last run may end in the next row
+    return rows, width
+
+
+def fold_into_phases(grad_cols: np.ndarray, x_shape: tuple, kernel_size: tuple[int, int], stride: tuple[int, int],
+                     padding: tuple[int, int]) -> np.ndarray:
+    """col2im for any stride, in long runs: grad_cols (n, C·KH·KW, H'·width) → dL/dx (n, C, H, W).
+
+    The padded input is split into its SH·SW phases, phase (a, b) holding the pixels (r·SH + a, v·SW + b) as a
+    (rows, width) image (:func:`phase_grid`). Kernel offset (p, q) of output pixel (i, j) reads pixel
+    (i·SH + p, j·SW + q) = element (i + p // SH)·width + (j + q // SW) of flat phase (p mod SH, q mod SW), so an
+    offset's columns, laid out H' rows of ``width`` (the output's last width − W' columns ignored, and zero here),
+    are added onto one slice of H'·width elements: n·C runs per offset, where col2im adds n·C·H' runs of W'. On
+    Conv2d 16→32 with stride 2 (28×28, batch 64, float32, 1 thread) the fold took TODO ms against col2im's TODO.
+    The phases are then copied back onto the unpadded input, SH·SW strided copies.
+    """
+    (kh, kw), (sh, sw), (ph, pw), (n, c, h, w) = kernel_size, stride, padding, x_shape
+    rows, width = phase_grid(x_shape, kernel_size, stride, padding)
+    columns = grad_cols.reshape(n, c, kh, kw, -1)
+    phases = np.zeros((n, c, sh, sw, rows * width), dtype=grad_cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            start = (p // sh) * width + q // sw
+            phases[:, :, p % sh, q % sw, start:start + columns.shape[-1]] += columns[:, :, p, q]
+    phases = phases.reshape(n, c, sh, sw, rows, width)
+    grad_x = np.empty(x_shape, dtype=grad_cols.dtype)
+    for a in range(sh):
+        for b in range(sw):
+            top, left = (a - ph) % sh, (b - pw) % sw  # the first unpadded pixel in phase (a, b)
+            r, v = (top + ph) // sh, (left + pw) // sw
+            grad_x[:, :, top::sh, left::sw] = phases[:, :, a, b, r:r + len(range(top, h, sh)),
+                                                     v:v + len(range(left, w, sw))]
+    return grad_x
+
+
 def backward_folding_columns(delta: np.ndarray, cache: ConvCache, weight) -> np.ndarray:
     """δ (N, C_out, H', W') → dL/dx (N, C, H, W) = col2im(Wᵀ δ_n); accumulates dL/dw = Σ_n δ_n cols_nᵀ into the
     Parameter ``weight``, a cache-sized batch of images at a time, split over the cores.
 
     Each batch stores its images' products cols_n δ_nᵀ, summed afterwards as :func:`weight_gradient` does: the same
-    numbers at any thread count. Folding back a batch at a time keeps its padded dL/dx in the cache: on Conv2d
-    16→32 with stride 2 (28×28, batch 64, 1 thread) the backward's col2im took TODO.
+    numbers at any thread count. Wᵀ δ_n is taken with δ widened by zero columns to :func:`phase_grid`'s width, which
+    :func:`fold_into_phases` folds back in long runs.
     """
     x, cols = cache.x, cache.cols
     n, c, h, w = x.shape
     c_out, _, kh, kw = weight.shape
-    delta = delta.reshape(n, c_out, -1)
+    out_h, out_w = delta.shape[2:]
+    width = phase_grid(x.shape, (kh, kw), cache.stride, cache.padding)[1]
     transposed = weight.data.reshape(c_out, -1).T  # Wᵀ (C·KH·KW, C_out)
     products = np.empty((n, cols.shape[1], c_out), dtype=x.dtype) if weight.requires_grad else None
     grad_x = np.empty(x.shape, dtype=x.dtype)
 
     def one_batch(batch: slice) -> None:
+        images = delta[batch]
         if products is not None:
-            np.matmul(cols[batch], delta[batch].transpose(0, 2, 1), out=products[batch])
-        images = len(range(n)[batch])
-        grad_x[batch] = col2im(transposed @ delta[batch], (images, c, h, w), (kh, kw), cache.stride, cache.padding)
+            np.matmul(cols[batch], images.reshape(len(images), c_out, -1).transpose(0, 2, 1), out=products[batch])
+        widened = np.zeros((len(images), c_out, out_h, width), dtype=x.dtype)
+        widened[..., :out_w] = images
+        grad_cols = transposed @ widened.reshape(len(images), c_out, -1)
+        grad_x[batch] = fold_into_phases(grad_cols, (len(images), c, h, w), (kh, kw), cache.stride, cache.padding)
 
     run_split(one_batch, cache_sized_batches(cols))
     if products is not None:
