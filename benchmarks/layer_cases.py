@@ -70,7 +70,8 @@ BARE_MATMULS = "Linear's 3 bare matmuls"
 
 
 def conv_cases(smoke: bool = False) -> list[Case]:
-    """Conv2d 1→16 on 28×28 and 16→32 on 14×14 (3×3, padding 1), MaxPool2d 2×2 on 16×28×28; batch 64."""
+    """Conv2d 1→16 on 28×28 and 16→32 on 14×14 (3×3, padding 1), MaxPool2d 2×2 on 16×28×28, and
+    :func:`strided_conv_cases`; batch 64."""
     import torch
 
     batch = 2 if smoke else 64
@@ -85,7 +86,21 @@ def conv_cases(smoke: bool = False) -> list[Case]:
     x = rng.standard_normal((batch, 16, 28, 28)).astype(np.float32)
     cases.append(_layer_case("MaxPool2d 2×2", nnlib.MaxPool2d(2), torch.nn.MaxPool2d(2), x,
                              f"batch {batch}, 16×28×28"))
-    return cases
+    return cases + strided_conv_cases(smoke)
+
+
+def strided_conv_cases(smoke: bool = False) -> list[Case]:
+    """Conv2d 16→32 with stride 2 on 28×28 → 14×14 (3×3, padding 1), batch 64."""
+    import torch
+
+    batch = 2 if smoke else 64
+    x = np.random.default_rng(0).standard_normal((batch, 16, 28, 28)).astype(np.float32)
+    layer = nnlib.Conv2d(16, 32, 3, stride=2, padding=1, rng=0)
+    twin = torch.nn.Conv2d(16, 32, 3, stride=2, padding=1)
+    return [_layer_case(STRIDED_CONV, layer, twin, x, f"batch {batch}, 3×3, padding 1, 28×28 → 14×14")]
+
+
+STRIDED_CONV = "Conv2d 16→32 with stride 2"
 
 
 def recurrent_cases(smoke: bool = False) -> list[Case]:
@@ -125,3 +140,4 @@ TARGETS = {
         "RNN": 0.6, "GRU": 0.6, "LSTM": 1.2, "MultiHeadAttention": 1.0},
     2: {"Linear": 1.0, "Conv2d 16→32 on 14×14": 1.2, "LSTM": 1.0, "MultiHeadAttention": 1.2},
 }
+TARGETS[1][STRIDED_CONV], TARGETS[2][STRIDED_CONV] = 1.2, 1.3  # issue 25

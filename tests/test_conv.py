@@ -8,13 +8,15 @@ import itertools
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from nnlib import DTypeError, InputError, Sequential, gradcheck, use_fast_kernels
 from nnlib.functional import col2im, conv2d_naive, conv_output_size, im2col, sliding_windows
 from nnlib.kernels import conv as conv_kernels
 from nnlib.kernels import pooling as pool_kernels
+from nnlib.kernels.parallel import worker_count
 from nnlib.layers import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Tanh
-from nnlib.layers.conv import Conv2dCache
+from nnlib.layers.conv import Conv2dCache, output_hw
 
 F64 = np.float64
 
@@ -85,7 +87,7 @@ def test_conv_output_size_refuses_impossible_settings(args, pattern):
         conv_output_size(*args)
 
 
-# --- the fast kernels of the stride-1 "same" convolution -----------------------------------------------------
+# --- the fast kernels of the convolution: stride-1 "same" -----------------------------------------------------
 
 # Its fast im2col: odd kernels, square or not, on images smaller than the kernel too
 SAME_KERNELS = [(1, 1), (3, 3), (5, 5), (3, 5), (5, 1), (1, 3), (7, 3)]
@@ -125,9 +127,9 @@ def test_cache_sized_batches_cover_the_batch_in_order(monkeypatch, cache_bytes, 
 @pytest.mark.parametrize(("args", "same"), [((3, 1, 1), True), ((5, 1, 2), True), (((3, 5), 1, (1, 2)), True),
                                             ((1, 1, 0), True), ((3, 2, 1), False), ((3, 1, 0), False),
                                             ((2, 1, 1), False), (((3, 5), 1, (1, 1)), False)])
-def test_the_fast_road_applies_to_stride_1_same_convolutions_only(args, same):
-    kernel, stride, padding = args
-    assert conv_kernels.applies(Conv2d(2, 3, kernel, stride=stride, padding=padding)) == same
+def test_the_same_unfolding_is_for_stride_1_same_convolutions_only(args, same):
+    layer = Conv2d(2, 3, *args)
+    assert conv_kernels.is_same(layer.kernel_size, layer.stride, layer.padding) == same
 
 
 @pytest.mark.parametrize(("channels", "unfolds"), [((16, 32), True), ((4, 16), True), ((3, 12), True),
@@ -163,7 +165,7 @@ def test_fast_same_conv_equals_the_reference(rng, monkeypatch, setting, batches,
     upstream = rng.standard_normal((3, setting[1], 7, 9))
     fast, fast_cache = _conv_on_one_road(True, setting, x, upstream, frozen)
     reference, reference_cache = _conv_on_one_road(False, setting, x, upstream, frozen)
-    assert isinstance(fast_cache, conv_kernels.SameConvCache) and isinstance(reference_cache, Conv2dCache)
+    assert isinstance(fast_cache, conv_kernels.ConvCache) and isinstance(reference_cache, Conv2dCache)
     assert (fast_cache.cols is None) == conv_kernels.unfolds_delta(*setting[:2])
     for name, a, b in zip(["y", "dL/dx", "dL/dweight", "dL/dbias"], fast, reference, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
@@ -193,18 +195,121 @@ def test_fast_conv_bias_and_weight_gradients_are_the_sums_they_stand_for(rng):
     np.testing.assert_allclose(conv_kernels.weight_gradient(flat, cols), expected, rtol=1e-12)
 
 
+# --- the fast kernels of the convolution: any stride and padding, and over several threads -------------------
+
+# (C, C_out, kernel, stride, padding): stride 2 and 3, padding 0/1/2, even and odd kernels, non-square, C = 1, and
+# the same convolutions of both backwards (16→32 unfolds δ, 1→16 folds columns back)
+STRIDED = [(c, o, k, s, p) for (c, o), k, s, p in itertools.product([(1, 4), (3, 8)], [2, 3, (3, 2), (1, 4)], [2, 3],
+                                                                     [0, 1, 2])]
+STRIDED += [(16, 32, 3, 1, 1), (1, 16, 3, 1, 1), (2, 3, 3, 1, 0), (2, 3, 4, 1, 2), (2, 5, (2, 5), (1, 3), (0, 2))]
+STRIDED_IMAGES = [(3, 9, 8), (1, 7, 10), (2, 5, 5)]  # N, H, W: batch 1, odd, non-square
+
+
+def _both_roads(layer, x, upstream):
+    """y, dL/dx and the gradients of ``layer`` on the fast road, then on the reference: two lists."""
+    roads = []
+    for fast in (True, False):
+        layer.zero_grad()
+        with use_fast_kernels(fast):
+            y = layer(x)
+            grad_x = layer.backward(upstream)
+        roads.append([y, grad_x] + [p.grad.copy() for p in layer.parameters()])
+    return roads
+
+
+@pytest.mark.parametrize("image", STRIDED_IMAGES, ids=_ids(STRIDED_IMAGES))
+@pytest.mark.parametrize("setting", STRIDED, ids=_ids(STRIDED))
+def test_unfold_strided_equals_im2col(rng, setting, image):
+    c, _, kernel, stride, padding = setting
+    layer = Conv2d(c, 1, kernel, stride=stride, padding=padding)
+    x = rng.standard_normal((image[0], c, *image[1:]))
+    windows = conv_kernels.strided_windows(x, layer.kernel_size, layer.stride, layer.padding)
+    cols = conv_kernels.unfold_strided(windows)
+    expected = im2col(x, kernel, stride, padding)
+    np.testing.assert_array_equal(cols, expected)
+    into = np.empty_like(expected[1:])
+    assert conv_kernels.unfold_strided(windows[1:], into).base is into  # written straight into ``out``
+    np.testing.assert_array_equal(into, expected[1:])
+
+
+@pytest.mark.parametrize("image", STRIDED_IMAGES, ids=_ids(STRIDED_IMAGES))
+@pytest.mark.parametrize("setting", STRIDED, ids=_ids(STRIDED))
+def test_fold_into_phases_equals_col2im(rng, setting, image):
+    """The columns widened by zeros to the phases' width fold back as col2im folds the columns themselves."""
+    c, _, kernel, stride, padding = setting
+    layer = Conv2d(c, 1, kernel, stride=stride, padding=padding)
+    x_shape = (image[0], c, *image[1:])
+    out_h, out_w = output_hw(layer, x_shape)
+    rows, width = conv_kernels.phase_grid(x_shape, layer.kernel_size, layer.stride, layer.padding)
+    assert width >= out_w and rows > out_h
+    cols = rng.standard_normal((image[0], c * np.prod(layer.kernel_size), out_h, out_w))
+    widened = np.zeros((*cols.shape[:3], width))
+    widened[..., :out_w] = cols
+    got = conv_kernels.fold_into_phases(widened.reshape(*cols.shape[:2], -1), x_shape, layer.kernel_size,
+                                        layer.stride, layer.padding)
+    expected = col2im(cols.reshape(*cols.shape[:2], -1), x_shape, kernel, stride, padding)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("image", STRIDED_IMAGES, ids=_ids(STRIDED_IMAGES))
+@pytest.mark.parametrize("setting", STRIDED, ids=_ids(STRIDED))
+def test_fast_conv_equals_the_reference_at_1_and_2_threads(rng, monkeypatch, setting, image, threads):
+    """Every stride and padding takes the fast road, in batches of one image shared among the threads."""
+    monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 1)
+    c, o, kernel, stride, padding = setting
+    layer = Conv2d(c, o, kernel, stride=stride, padding=padding, rng=0, dtype=F64)
+    x = rng.standard_normal((image[0], setting[0], *image[1:]))
+    upstream = rng.standard_normal(layer(x).shape)
+    with threadpool_limits(threads):
+        fast, reference = _both_roads(layer, x, upstream)
+        layer(x)
+    assert isinstance(layer.cache, conv_kernels.ConvCache)
+    for name, a, b in zip(["y", "dL/dx", "dL/dweight", "dL/dbias"], fast, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("frozen", [None, "weight"])
+@pytest.mark.parametrize("setting", [(16, 32, 3, 1, 1), (1, 16, 3, 1, 1), (3, 8, 3, 2, 1), (3, 8, (2, 3), 3, 0)],
+                         ids=["unfold-delta", "col2im", "stride-2", "stride-3"])
+def test_float32_fast_conv_at_2_threads_is_bit_identical_to_1_thread_and_close_to_the_reference(rng, monkeypatch,
+                                                                                                 setting, frozen):
+    """The weight gradient's per-batch partial sums are added in a fixed order: the thread count changes nothing."""
+    monkeypatch.setattr(conv_kernels, "CACHE_BYTES", 1)
+    c, o, kernel, stride, padding = setting
+    layer = Conv2d(c, o, kernel, stride=stride, padding=padding, rng=0)
+    if frozen:
+        getattr(layer, frozen).requires_grad = False
+    x = rng.standard_normal((7, setting[0], 11, 9)).astype(np.float32)
+    upstream = rng.standard_normal(layer(x).shape).astype(np.float32)
+    results = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            if worker_count() != threads:
+                pytest.skip("this machine has one core")
+            results[threads] = _both_roads(layer, x, upstream)
+    (fast, reference), (fast_2_threads, _) = results[1], results[2]
+    for a, b, expected in zip(fast, fast_2_threads, reference, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, expected, rtol=1e-4, atol=1e-5)
+
+
 # --- the fast kernels of pooling ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("setting", POOL_SETTINGS, ids=_ids(POOL_SETTINGS))
 @pytest.mark.parametrize("name", POOLS)
-def test_fast_pooling_equals_the_reference(rng, name, setting):
-    """Integer inputs in 0..2 tie in almost every window: both roads pick the same (first) maximum."""
-    x = rng.integers(0, 3, (2, 3, 7, 10)).astype(F64)
+@pytest.mark.parametrize(("threads", "batches"), [(1, "one"), (1, "one image each"), (2, "one image each")])
+def test_fast_pooling_equals_the_reference(rng, monkeypatch, name, setting, threads, batches):
+    """Integer inputs in 0..2 tie in almost every window: both roads pick the same (first) maximum, and the same
+    numbers whether the images are taken together or one at a time, on one thread or two."""
+    if batches != "one":
+        monkeypatch.setattr(pool_kernels, "CACHE_BYTES", 1)
+    x = rng.integers(0, 3, (5, 3, 7, 10)).astype(F64)
     upstream = None
     results = {}
     for fast in (True, False):
         layer = POOLS[name](*setting)
-        with use_fast_kernels(fast):
+        with use_fast_kernels(fast), threadpool_limits(threads):
             y = layer(x)
             upstream = rng.standard_normal(y.shape) if upstream is None else upstream
             argmax = layer.cache.argmax if name == "MaxPool2d" else None
@@ -220,7 +325,7 @@ def test_scatter_to_windows_is_col2im_of_the_stacked_offsets(rng, kernel, stride
     out_w = conv_output_size(8, kernel[1], stride[1], padding[1])
     shares = rng.standard_normal((2, 3, kernel[0] * kernel[1], out_h, out_w))
     expected = col2im(shares.reshape(2, -1, out_h * out_w), x_shape, kernel, stride, padding)
-    got = pool_kernels.scatter_to_windows(lambda k: shares[:, :, k], x_shape, kernel, stride, padding, F64)
+    got = pool_kernels.scatter_to_windows(lambda k, rows: shares[rows, :, k], x_shape, kernel, stride, padding, F64)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 

@@ -18,8 +18,8 @@ reshaped to (N, C_out, H'·W'):
 lands on the pixel it multiplied. :func:`nnlib.functional.conv2d_naive` is the same forward written as four nested
 loops.
 
-The common stride-1 "same" convolution (odd kernel, padding (K − 1) / 2) has a faster road, tested equal to this
-one: :mod:`nnlib.kernels.conv`, taken while :func:`nnlib.fast_kernels_enabled` is true.
+A faster road, tested equal to this one and split over the cores, is :mod:`nnlib.kernels.conv`, taken while
+:func:`nnlib.fast_kernels_enabled` is true.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def output_hw(layer: Module, x_shape: tuple) -> tuple[int, int]:
 
 class Conv2dCache(NamedTuple):
     """What :class:`Conv2d`'s reference forward keeps for backward (the fast road keeps a
-    :class:`nnlib.kernels.conv.SameConvCache` instead)."""
+    :class:`nnlib.kernels.conv.ConvCache` instead)."""
 
     cols: np.ndarray  #: im2col(x) (N, C·KH·KW, H'·W'): every receptive field of the input as a column
     x_shape: tuple  #: (N, C, H, W), the input's shape, where col2im folds dL/d(cols) back
@@ -109,9 +109,9 @@ class Conv2d(Module):
         """x (N, C, H, W) → y (N, C_out, H', W'): ``weight (C_out, C·KH·KW) @ im2col(x) (N, C·KH·KW, H'·W') + b``."""
         x = check_images(x, self, self.in_channels, self.weight.dtype)
         out_h, out_w = output_hw(self, x.shape)
-        if fast_kernels_enabled() and conv_kernels.applies(self):
+        if fast_kernels_enabled():
             bias = None if self.bias is None else self.bias.data
-            y, self.cache = conv_kernels.same_conv_forward(x, self.weight.data, bias)
+            y, self.cache = conv_kernels.conv_forward(x, self.weight.data, bias, self.stride, self.padding)
             return y
         cols = im2col(x, self.kernel_size, self.stride, self.padding)  # (N, C·KH·KW, H'·W')
         y = self.weight.data.reshape(self.out_channels, -1) @ cols  # W cols_n, (N, C_out, H'·W')
@@ -126,12 +126,12 @@ class Conv2d(Module):
         Follows the road its forward took (the cache tells), so switching the fast kernels in between is safe.
         """
         cache = self.cache
-        fast = isinstance(cache, conv_kernels.SameConvCache)
+        fast = isinstance(cache, conv_kernels.ConvCache)
         x_shape = cache.x.shape if fast else cache.x_shape
         out_shape = (x_shape[0], self.out_channels, *output_hw(self, x_shape))
         delta = check_grad(grad_out, out_shape, self, dtype=self.weight.dtype)
         if fast:
-            return conv_kernels.same_conv_backward(delta, cache, self.weight, self.bias)
+            return conv_kernels.conv_backward(delta, cache, self.weight, self.bias)
         delta = delta.reshape(*out_shape[:2], -1)  # δ_n: (C_out, H'·W') for each n
         if self.weight.requires_grad:  # Σ_n δ_n cols_nᵀ
             self.weight.grad += (delta @ cache.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.weight.shape)

@@ -77,14 +77,16 @@ class _Pool2d(Module):
         return [(p * kw + q, p, q) for p in range(kh) for q in range(kw)]
 
     def _fold_back(self, grad_of_offset, x_shape: tuple, dtype) -> np.ndarray:
-        """dL/dx (N, C, H, W) from ``grad_of_offset(k)`` (N, C, H', W'): what offset k of every window receives.
+        """dL/dx (N, C, H, W) from ``grad_of_offset(k, rows)`` (n, C, H', W'): what offset k of every window of the
+        images ``rows`` receives (all of them, ``slice(None)``, here; the fast road takes a batch at a time).
 
         Stacked as columns (N, C·KH·KW, H'·W'), they are folded back onto the input by col2im, as in Conv2d.
         """
         if fast_kernels_enabled():
             return pool_kernels.scatter_to_windows(grad_of_offset, x_shape, self.kernel_size, self.stride,
                                                    self.padding, dtype)
-        cols = np.stack([grad_of_offset(k) for k, _, _ in self._offsets()], axis=2)  # (N, C, KH·KW, H', W')
+        every = slice(None)  # every image
+        cols = np.stack([grad_of_offset(k, every) for k, _, _ in self._offsets()], axis=2)  # (N, C, KH·KW, H', W')
         n, c, offsets, out_h, out_w = cols.shape
         return col2im(cols.reshape(n, c * offsets, out_h * out_w), x_shape, self.kernel_size, self.stride, self.padding)
 
@@ -117,7 +119,7 @@ class MaxPool2d(_Pool2d):
         """grad_out (N, C, H', W') → dL/dx (N, C, H, W): each δ goes to its window's maximum only."""
         argmax, x_shape, dtype = self.cache
         delta = check_grad(grad_out, argmax.shape, self, output_dtype=dtype)
-        return self._fold_back(lambda k: (argmax == k) * delta, x_shape, dtype)
+        return self._fold_back(lambda k, rows: (argmax[rows] == k) * delta[rows], x_shape, dtype)
 
 
 class AvgPool2d(_Pool2d):
@@ -138,7 +140,7 @@ class AvgPool2d(_Pool2d):
         x_shape, dtype = self.cache
         out_shape = (*x_shape[:2], *output_hw(self, x_shape))
         share = check_grad(grad_out, out_shape, self, output_dtype=dtype) / len(self._offsets())
-        return self._fold_back(lambda k: share, x_shape, dtype)
+        return self._fold_back(lambda k, rows: share[rows], x_shape, dtype)
 
 
 class Flatten(Module):
