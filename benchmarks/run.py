@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from harness import machine_description, markdown_table, measure
-from layer_cases import BARE_MATMULS, CASES, TARGETS
+from layer_cases import BARE_MATMULS, CASES, TARGETS, TARGETS_TWO_THREADS
 from training_cases import scaling_table, training_table
 
 WHOLE_RUNS = {"training": training_table, "scaling": scaling_table}
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if cases:
             results = [measure(case, threads, repeats=repeats, warmup=warmup,
                                target_seconds=0.0 if args.smoke else 0.02) for case in cases]
-            table = markdown_table(results, TARGETS if threads == 1 and not args.smoke else None)
+            table = markdown_table(results, None if args.smoke else {1: TARGETS, 2: TARGETS_TWO_THREADS}.get(threads))
             sections.append(f"## Layers, {title}\n\nMedian time of one forward + backward pass (float32); a ratio "
                             "below 1 means nnlib is faster. nnlib runs on its fast kernels (the default); the "
                             "reference columns time the same layer on the readable code the lessons teach "
