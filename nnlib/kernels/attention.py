@@ -80,9 +80,10 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray,
     q_flat, k_flat, v_flat = _flat(q), _flat(k), _flat(v)
     weights = np.empty((n * h, t_q, t_k), dtype=q.dtype)
     out = np.empty((n * h, t_q, v.shape[-1]), dtype=q.dtype)
-    blocked = None if allowed is None else ~np.broadcast_to(allowed, (n, h, t_q, t_k)).reshape(n * h, t_q, t_k)
+    blocked = None if allowed is None else ~allowed[:, 0]         # (N or 1, T_q or 1, T_k): not copied h times
+    sample_of_pair = np.arange(n * h) // h if blocked is not None and len(blocked) > 1 else np.zeros(n * h, int)
+    every_row = blocked is not None and blocked.shape[1] == 1    # a padding mask: the same keys for every query
     tiles = tiling(n * h, t_q, t_k, q.dtype.itemsize)
-
     ones = np.ones(t_k, dtype=q.dtype)
 
     def run_pairs(pairs: slice) -> None:
@@ -92,7 +93,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray,
             np.matmul(q_flat[pairs, rows], keys_t, out=a)
             a *= scale                                                            # S = Q Kᵀ / √d_k
             if blocked is not None:
-                np.copyto(a, -np.inf, where=blocked[pairs, rows])
+                np.copyto(a, -np.inf, where=blocked[sample_of_pair[pairs], slice(None) if every_row else rows])
             a -= a.max(axis=-1, keepdims=True)
             np.exp(a, out=a)
             a /= (a @ ones)[..., None]                                            # A = softmax(S)
