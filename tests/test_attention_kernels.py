@@ -62,7 +62,7 @@ def _one_road(fast, shape, query, key, value, options, upstream):
 @pytest.mark.parametrize("tile", ["default", "one row"])
 @pytest.mark.parametrize("shape", SHAPES, ids=_ids(SHAPES))
 def test_fast_attention_equals_the_reference(rng, monkeypatch, shape, tile, threads):
-    if tile == "one row":  # every query row its own block, every pair its own group
+    if tile == "one row":  # every query row its own block, every (sample, head) pair its own group
         monkeypatch.setattr(attention_kernels, "TILE_BYTES", 1)
     query, key, value, options = _inputs(rng, shape)
     upstream = rng.standard_normal(query.shape)
@@ -117,19 +117,21 @@ def test_padding_and_causal_that_leave_a_query_nothing_is_refused_on_both_roads(
                                                    causal=True)
 
 
-@pytest.mark.parametrize(("pairs", "t_q", "t_k", "tile_bytes", "workers"),
-                         [(128, 64, 64, 128 * 1024, 1), (32, 512, 512, 128 * 1024, 2), (3, 7, 5, 1, 2),
-                          (1, 1, 1, 128 * 1024, 2), (8, 300, 40, 4096, 1)])
-def test_tiles_cover_every_pair_and_row_once_and_fit_the_budget(monkeypatch, pairs, t_q, t_k, tile_bytes, workers):
+@pytest.mark.parametrize(("n", "h", "t_q", "t_k", "tile_bytes", "workers"),
+                         [(32, 4, 64, 64, 128 * 1024, 1), (8, 4, 512, 512, 128 * 1024, 2), (3, 1, 7, 5, 1, 2),
+                          (1, 1, 1, 1, 128 * 1024, 2), (2, 4, 300, 40, 4096, 1), (1, 8, 16, 16, 2048, 2),
+                          (5, 3, 8, 8, 128 * 1024, 2)])
+def test_tiles_cover_every_pair_and_row_once_and_fit_the_budget(monkeypatch, n, h, t_q, t_k, tile_bytes, workers):
     monkeypatch.setattr(attention_kernels, "TILE_BYTES", tile_bytes)
     monkeypatch.setattr(attention_kernels, "worker_count", lambda: workers)
-    tiling = attention_kernels.tiling(pairs, t_q, t_k, itemsize=8)
-    assert [i for group in tiling.pairs for i in range(pairs)[group]] == list(range(pairs))
+    tiling = attention_kernels.tiling(n, h, t_q, t_k, itemsize=8)
+    pairs = [(i, j) for samples, heads in tiling.groups for i in range(n)[samples] for j in range(h)[heads]]
+    assert sorted(pairs) == [(i, j) for i in range(n) for j in range(h)] and len(set(pairs)) == len(pairs)
     assert [i for block in tiling.rows for i in range(t_q)[block]] == list(range(t_q))
-    assert len(tiling.pairs) >= min(pairs, workers), "every worker gets pairs"
+    assert len(tiling.groups) >= min(n, workers), "every worker gets pairs"
     longest_block = max(block.stop - block.start for block in tiling.rows)
     assert longest_block == 1 or longest_block * t_k * 8 <= tile_bytes
-    largest_group = max(group.stop - group.start for group in tiling.pairs)
+    largest_group = max(len(range(n)[samples]) * len(range(h)[heads]) for samples, heads in tiling.groups)
     assert largest_group == 1 or largest_group * t_q * t_k * 8 <= tile_bytes
 
 
