@@ -16,8 +16,9 @@ and, in backward, dL/dA and dL/dS of one tile are made and used while they stay 
     \frac{\partial L}{\partial Q} = \frac{1}{\sqrt{d_k}}\frac{\partial L}{\partial S} K,\quad
     \frac{\partial L}{\partial K} \mathrel{+}= \frac{\partial L}{\partial S}^\top \frac{Q}{\sqrt{d_k}}
 
-The (sample, head) pairs are independent, so groups of them run on several cores (:func:`nnlib.kernels.parallel.run_split`);
-the row blocks of one pair stay in one thread, because they all add into the same dL/dK and dL/dV.
+The (sample, head) pairs are independent, so groups of them run on several cores
+(:func:`nnlib.kernels.parallel.run_split`); the row blocks of one pair stay in one thread, because they all add
+into the same dL/dK and dL/dV.
 The forward scales the scores as the reference does (not Q, which would be T_k/d_k times fewer multiplications):
 with the same rounding, gradient checks through a whole transformer see the same finite-difference noise.
 
