@@ -18,7 +18,10 @@ and, in backward, dL/dA and dL/dS of one tile are made and used while they stay 
 
 The (sample, head) pairs are independent, so groups of them run on several cores
 (:func:`nnlib.kernels.parallel.run_split`); the row blocks of one pair stay in one thread, because they all add
-into the same dL/dK and dL/dV.
+into the same dL/dK and dL/dV. Measured on the whole layer (d=64, 4 heads, forward + backward, one thread,
+interleaved medians on a shared 2-core machine): N=16, T=256 takes 35 ms against 58 ms on the reference, and from
+T=256 to T=512 (N=8) the time grows ×2.8–3.3 against ×3.3–5.8 on the reference (the spread is the machine's load).
+
 The forward scales the scores as the reference does (not Q, which would be T_k/d_k times fewer multiplications):
 with the same rounding, gradient checks through a whole transformer see the same finite-difference noise.
 
