@@ -65,5 +65,6 @@ def test_only_attentions_doubling_to_t_512_is_held_to_its_target():
     assert growth("MultiHeadAttention(64, 4)", 512, 4.2, 2) == "4.20 (target ≤ 4.3 ✅)"
     assert growth("MultiHeadAttention(64, 4)", 512, 4.4, 2) == "4.40 (target ≤ 4.3 ❌)"
     assert growth("MultiHeadAttention(64, 4)", 256, 4.4, 2) == "4.40"
+    assert growth("MultiHeadAttention(64, 4) on the reference code", 512, 4.4, 2) == "4.40"
     assert growth("LSTM(64, 64)", 512, 2.0, 2) == "2.00"
     assert growth("MLP", 64, 16.0, 4) == "4.00"  # batch ×4 = two doublings

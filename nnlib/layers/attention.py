@@ -7,6 +7,9 @@ outputs with one more projection:
 .. math::
     \text{head}_j = \operatorname{softmax}\Big(\frac{(X_q W_q)_j (X_k W_k)_j^\top}{\sqrt{E/h}}\Big)(X_v W_v)_j,
     \qquad \text{output} = [\text{head}_1, \dots, \text{head}_h]\, W_o
+
+The code below is that equation on whole arrays. The faster road (:mod:`nnlib.kernels.attention`: cache-sized
+tiles, heads shared among cores), taken while :func:`nnlib.fast_kernels_enabled` is true, computes the same numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from .._checks import (
     check_positive_int,
     check_real,
 )
+from ..kernels import attention as attention_kernels
+from ..kernels import fast_kernels_enabled
 from ..module import Module
 from .activation import ReLU
 from .dropout import Dropout
@@ -161,6 +166,10 @@ class MultiHeadAttention(Module):
         if causal:
             lower = F.causal_mask(t_q, t_k)[None, None]
             allowed = lower if allowed is None else allowed & lower
+        if allowed is not None and not allowed.any(axis=-1).all():
+            sample, _, query = np.argwhere(~allowed.any(axis=-1))[0]
+            raise InputError(f"{self}: key_padding_mask and causal leave query {query} of sample {sample} nothing to "
+                             f"attend to (keys 0…{query} are all padding); unmask one of them or drop causal")
         return allowed
 
     def forward(self, query, key=None, value=None, key_padding_mask=None, causal: bool = False):
@@ -172,7 +181,8 @@ class MultiHeadAttention(Module):
         v = F.split_heads(self.v_proj(value), self.num_heads)           # V = X_v W_v, (N, h, T_k, E/h)
         mask = self._mask(key_padding_mask, check_bool(causal, self, "causal"), len(query), query.shape[1],
                           key.shape[1])
-        heads, weights = F.scaled_dot_product_attention(q, k, v, mask)  # head_j = softmax(Q Kᵀ / √(E/h)) V
+        attend = attention_kernels.attention_forward if fast_kernels_enabled() else F.scaled_dot_product_attention
+        heads, weights = attend(q, k, v, mask)                          # head_j = softmax(Q Kᵀ / √(E/h)) V
         self.cache = AttentionCache(q, k, v, weights, self_attention)
         self.weights = weights
         return self.out_proj(F.merge_heads(heads))                      # [head_1, …, head_h] W_o
@@ -182,7 +192,9 @@ class MultiHeadAttention(Module):
         q, k, v, weights, self_attention = self.cache
         grad_out = check_grad(grad_out, (len(q), q.shape[2], self.embed_dim), self, dtype=self.dtype)
         grad_heads = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)   # G, (N, h, T_q, E/h)
-        grad_q, grad_k, grad_v = F.scaled_dot_product_attention_backward(grad_heads, q, k, v, weights)
+        attend_backward = (attention_kernels.attention_backward if fast_kernels_enabled()
+                           else F.scaled_dot_product_attention_backward)
+        grad_q, grad_k, grad_v = attend_backward(grad_heads, q, k, v, weights)
         grad_query = self.q_proj.backward(F.merge_heads(grad_q))
         grad_key = self.k_proj.backward(F.merge_heads(grad_k))
         grad_value = self.v_proj.backward(F.merge_heads(grad_v))
