@@ -10,6 +10,7 @@ readable layers the lessons teach, whose ratio shows what the fast kernels buy.
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -142,7 +143,8 @@ def machine_description() -> str:
     torch = _torch_or_none()
     lines = [f"- CPU: {_cpu_model()}, {_cpu_count()} cores available",
              f"- Python {platform.python_version()} on {platform.system()} {platform.machine()}",
-             f"- NumPy {np.__version__}, BLAS: {blas}",
+             f"- NumPy {np.__version__}, BLAS: {blas}, OPENBLAS_THREAD_TIMEOUT="
+             f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}",
              f"- torch {torch.__version__ if torch else 'not installed'}"]
     try:
         import sklearn

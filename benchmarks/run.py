@@ -5,20 +5,28 @@
     python benchmarks/run.py --smoke           # tiny shapes, one repeat, nothing written (what CI runs)
 
 Groups: dense, conv, recurrent, attention (one layer's forward + backward against its torch twin, on nnlib's fast
-kernels and on its reference code), training (whole
-runs against scikit-learn and torch, with accuracies), scaling (nnlib against batch size and sequence length) and
-transfer (lesson 09's frozen-extractor training step against the head alone on precomputed features).
+kernels and on its reference code), training (whole runs against scikit-learn and torch, with accuracies), scaling
+(nnlib against batch size and sequence length) and transfer (lesson 09's frozen-extractor training step against the
+head alone on precomputed features).
+
+NumPy's OpenBLAS threads spin for a while after each call before they sleep. In the 2-thread rows they then hold a
+core that torch's next call needs: torch's Linear measured 2× slower, its LSTM 2× slower, than with the shortest
+spin. So this script sets ``OPENBLAS_THREAD_TIMEOUT=4`` (OpenBLAS's minimum) before NumPy loads, unless it is set.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
+import os
 
-from harness import machine_description, markdown_table, measure
-from layer_cases import BARE_MATMULS, CASES, TARGETS
-from training_cases import scaling_table, training_table, transfer_table
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import argparse  # noqa: E402  (after the environment OpenBLAS reads when NumPy loads it)
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from harness import machine_description, markdown_table, measure  # noqa: E402
+from layer_cases import BARE_MATMULS, CASES, TARGETS  # noqa: E402
+from training_cases import scaling_table, training_table, transfer_table  # noqa: E402
 
 WHOLE_RUNS = {"training": training_table, "scaling": scaling_table, "transfer": transfer_table}
 GROUPS = sorted(CASES) + sorted(WHOLE_RUNS)

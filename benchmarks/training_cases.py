@@ -27,15 +27,18 @@ from nnlib.module import backward_without_input_gradient
 from nnlib.pretrained import N_FEATURES, digits_cnn
 
 
-def _median_time(run: Callable[[int], float], repeats: int) -> tuple[float, float]:
-    """(median seconds, mean accuracy) of ``run(seed)`` for seeds 0, 1, …: each run trains from scratch and returns
-    its test accuracy. One seed's accuracy differs from another's by up to 0.01 on these 450 test digits."""
-    times, accuracies = [], []
+def _time_in_turn(runs: dict[str, Callable[[int], float]], repeats: int) -> dict[str, tuple[float, float]]:
+    """{name: (median seconds, mean accuracy)} of each ``run(seed)`` for seeds 0, 1, …, the contenders taking turns
+    within every seed (so a noisy neighbour or another library's spinning threads hurt them alike). Each run trains
+    from scratch and returns its test accuracy; one seed's differs from another's by up to 0.01 on these 450 digits."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    accuracies: dict[str, list[float]] = {name: [] for name in runs}
     for seed in range(repeats):
-        start = time.perf_counter()
-        accuracies.append(run(seed))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), statistics.fmean(accuracies)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            accuracies[name].append(run(seed))
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), statistics.fmean(accuracies[name])) for name in runs}
 
 
 def _digits(images: bool):
@@ -163,7 +166,7 @@ def _torch_cnn(X_train, X_test, y_train, y_test, epochs, seed):
 
 def training_table(threads: int, smoke: bool = False) -> str:
     """Markdown: each contender's time and test accuracy, with the ratio to scikit-learn (MLP) or torch (CNN)."""
-    repeats, mlp_epochs, cnn_epochs = (1, 1, 1) if smoke else (3, 30, 10)
+    repeats, mlp_epochs, cnn_epochs = (1, 1, 1) if smoke else (5, 30, 10)
     seeds = f"{repeats} seed{'s' * (repeats > 1)}"
     rows = [f"| task | contender | time (s) | test accuracy (mean of {seeds}) | time ratio | target |",
             "|---|---|---:|---:|---:|---|"]
@@ -175,8 +178,8 @@ def training_table(threads: int, smoke: bool = False) -> str:
                 (f"CNN on digits, {cnn_epochs} epochs (time per epoch)", True, cnn_epochs,
                  {"nnlib": _nnlib_cnn, "torch": _torch_cnn}, "torch")):
             data = _digits(images)
-            measured = {name: _median_time(functools.partial(run, *data, epochs), repeats)
-                        for name, run in contenders.items()}
+            measured = _time_in_turn({name: functools.partial(run, *data, epochs)
+                                      for name, run in contenders.items()}, repeats)
             per_epoch = "per epoch" in task
             for name, (seconds, accuracy) in measured.items():
                 shown = seconds / epochs if per_epoch else seconds
