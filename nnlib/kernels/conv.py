@@ -102,9 +102,7 @@ def unfold_same(windows: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
     n·C·KH·KW runs of H·W instead of n·C·KH·KW·H runs of W.
     """
     n, c, kh, kw, h, w = windows.shape
-    cols = windows.copy() if out is None else out.reshape(windows.shape)
-    if out is not None:
-        cols[...] = windows
+    cols = _copy(windows, out)
     pw = kw // 2
     for shift in range(1, pw + 1):  # offsets pw ∓ shift read `shift` columns beyond the left / right edge
         cols[:, :, :, pw - shift, :, :shift] = 0
@@ -133,10 +131,16 @@ def unfold_strided(windows: np.ndarray, out: np.ndarray | None = None) -> np.nda
     """Copy windows from :func:`strided_windows` into im2col's layout: (n, C, KH, KW, H', W') → (n, C·KH·KW, H'·W'),
     written into ``out`` (contiguous, that shape) when given. Equals ``im2col(x, kernel_size, stride, padding)``."""
     n, c, kh, kw, out_h, out_w = windows.shape
-    cols = windows.copy() if out is None else out.reshape(windows.shape)
-    if out is not None:
-        cols[...] = windows
-    return cols.reshape(n, c * kh * kw, out_h * out_w)
+    return _copy(windows, out).reshape(n, c * kh * kw, out_h * out_w)
+
+
+def _copy(windows: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """A contiguous copy of ``windows``: into ``out`` (any shape of the same size) when given, else a new array."""
+    if out is None:
+        return windows.copy()
+    copy = out.reshape(windows.shape)
+    copy[...] = windows
+    return copy
 
 
 def cache_sized_batches(images: np.ndarray) -> list[slice]:

@@ -15,6 +15,13 @@ def wait_kernel_idle(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
 
 
+def open_in_lab(page, base: str, token: str, path: str, workspace: str) -> None:
+    """Open ``path`` (relative to the served root) in a fresh JupyterLab workspace; wait until its kernel is idle."""
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?reset&token={token}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    wait_kernel_idle(page)
+
+
 def run_all_cells(page, timeout_ms: int = RUN_ALL_TIMEOUT_MS) -> None:
     """Run ▸ Run All Cells, then wait (bounded) until no cell is queued or running and the kernel is idle.
 

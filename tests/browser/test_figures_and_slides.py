@@ -9,7 +9,7 @@ Screenshots go to build/browser/ (NNLIB_BROWSER_ARTIFACTS overrides).
 import json
 from pathlib import Path
 
-from lab_page import run_all_cells, wait_kernel_idle
+from lab_page import open_in_lab, run_all_cells
 
 from nnlib import viz
 
@@ -22,9 +22,7 @@ def test_the_graph_steppers_labels_are_at_least_10_px_tall(chromium, lab, artifa
     base, token, _ = lab
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     try:
-        page.goto(f"{base}/lab/workspaces/stepper/tree/lessons/{LESSON_03}.ipynb?reset&token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(page)
+        open_in_lab(page, base, token, f"lessons/{LESSON_03}.ipynb", "stepper")
         run_all_cells(page)
         cell = page.locator(".jp-CodeCell").filter(has_text="step_through_graph(E_graph)")
         image = cell.locator(".widget-interact img").first

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_page import wait_kernel_idle
+from lab_page import open_in_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -24,9 +24,7 @@ CLEAN_TIMEOUT_S = 10  # JupyterLab marks a tab dirty for a moment while the kern
 
 def _open(chromium, base, token, path, workspace, viewport=(1400, 900)):
     page = chromium.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?reset&token={token}")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    wait_kernel_idle(page)
+    open_in_lab(page, base, token, path, workspace)
     return page
 
 

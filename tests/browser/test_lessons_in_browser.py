@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_page import run_all_cells, wait_kernel_idle
+from lab_page import open_in_lab, run_all_cells
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted(path.stem for path in (ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
@@ -56,9 +56,7 @@ def test_lesson_runs_clean_in_jupyterlab_and_its_slider_updates_the_output(chrom
     mtime = path.stat().st_mtime
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{base}/lab/workspaces/w{lesson[:2]}/tree/lessons/{lesson}.ipynb?reset&token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(page)
+        open_in_lab(page, base, token, f"lessons/{lesson}.ipynb", f"w{lesson[:2]}")
         run_all_cells(page)
         page.keyboard.press("Control+s")
         cells = _saved_outputs(path, mtime)
