@@ -88,7 +88,12 @@ def _random_case(layer, rng, with_state, shape=ODD):
     return x, state, rng.standard_normal((n, t, layer.hidden_size)), _random_like(last, rng) if with_state else None
 
 
-@pytest.mark.parametrize("shape", [ODD, (1, 1, 1, 1), (4, 2, 9, 33)], ids=["odd", "ones", "wide"])
+# (N, T, I, H) beside ODD: all ones, one sample, one step, one hidden unit, more inputs than hidden units
+KERNEL_SHAPES = {"odd": ODD, "ones": (1, 1, 1, 1), "N=1": (1, 4, 3, 5), "T=1": (2, 1, 3, 6), "H=1": (3, 4, 5, 1),
+                 "wide": (4, 2, 9, 33)}
+
+
+@pytest.mark.parametrize("shape", KERNEL_SHAPES.values(), ids=KERNEL_SHAPES.keys())
 @pytest.mark.parametrize("with_state", [True, False], ids=["state-and-grad_h_n", "no-state"])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("name", LAYERS)
@@ -108,14 +113,17 @@ def test_fast_kernels_equal_the_reference_forward_and_backward(rng, name, bias, 
             np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-13, err_msg=what)
 
 
+@pytest.mark.parametrize("with_state", [True, False], ids=["state-and-grad_h_n", "no-state"])
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("name", LAYERS)
-def test_a_cache_from_either_road_serves_the_other_roads_backward(rng, name):
-    """The kernels fill the same named cache as the reference, so switching between forward and backward is exact."""
-    case = _random_case(LAYERS[name](ODD[2], ODD[3]), rng, with_state=True)
-    with use_fast_kernels(True):
-        expected = _forward_backward(LAYERS[name](ODD[2], ODD[3]), *case)
+def test_a_cache_from_either_road_serves_the_other_roads_backward(rng, name, bias, with_state):
+    """The kernels fill the same named cache as the reference, so switching between forward and backward is exact,
+    parameter gradients included."""
+    case = _random_case(LAYERS[name](ODD[2], ODD[3], bias=bias), rng, with_state)
+    with use_fast_kernels(False):
+        expected = _forward_backward(LAYERS[name](ODD[2], ODD[3], bias=bias), *case)
     for forward_fast in (True, False):
-        layer = LAYERS[name](ODD[2], ODD[3])
+        layer = LAYERS[name](ODD[2], ODD[3], bias=bias)
         with use_fast_kernels(forward_fast):
             layer(*case[:2])
         with use_fast_kernels(not forward_fast):
@@ -123,6 +131,25 @@ def test_a_cache_from_either_road_serves_the_other_roads_backward(rng, name):
         np.testing.assert_allclose(grad_x, expected["dL/dx"], rtol=1e-12, atol=1e-13)
         for ours, theirs in zip(tree_leaves(grad_state), tree_leaves(expected["dL/d initial state"]), strict=True):
             np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
+        for param_name, param in layer.named_parameters():
+            np.testing.assert_allclose(param.grad, expected[param_name], rtol=1e-12, atol=1e-13, err_msg=param_name)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_stacked_layers_agree_on_both_roads(rng, name):
+    """Two layers stacked, the second reading the first's output sequence and the first receiving the second's
+    dL/dx as its dL/d(outputs): both roads give the same gradients all the way down."""
+    n, t, inputs, hidden = ODD
+    x, upstream = rng.standard_normal((n, t, inputs)), rng.standard_normal((n, t, hidden + 1))
+    results = {}
+    for fast in (True, False):
+        first, second = LAYERS[name](inputs, hidden), LAYERS[name](hidden, hidden + 1)
+        with use_fast_kernels(fast):
+            output, _ = second(first(x)[0])
+            grad_x, _ = first.backward(second.backward(upstream)[0])
+        results[fast] = [output, grad_x] + [p.grad for layer in (first, second) for p in layer.parameters()]
+    for ours, reference in zip(results[True], results[False], strict=True):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("name", LAYERS)
