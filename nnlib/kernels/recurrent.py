@@ -29,11 +29,14 @@ either road can be read by the other's backward. What the kernels change, and wh
   well is what removes enough calls from the loop to win.)
 
 * **Whole-block constants** (issue 25): the LSTM's per-step ``tanh(z) · scale + shift`` uses (N, 4H) copies of the
-  (4H,) scale and shift, made once per sequence. Broadcasting a row over z's N rows makes NumPy run one inner loop
-  per row; with the whole block it runs one (1.3 against 2.6 µs a call at N = 32, H = 64). Results are the same to
-  the bit. callgrind: LSTM forward + backward 57.1 → 56.1 M instructions; interleaved medians, 1 thread, same process
-  as torch 2.13 (T=50, N=32, I=16, H=64, float32): 5.79 → 5.29 ms, 1.28 → 1.17× torch (three runs: new/old
-  0.91–0.94, nnlib/torch 1.15–1.17).
+  (4H,) scale and shift, made once per sequence, and :func:`input_projection` adds an (N, G·H) copy of the biases.
+  Broadcasting a row over N rows makes NumPy run one inner loop per row; with the whole block it runs one per block
+  (1.3 against 2.6 µs a call at N = 32, H = 64; the biases of all steps 53 against 92 µs). Results are the same to
+  the bit. callgrind: LSTM forward + backward 57.1 → 56.1 M instructions (scale and shift), → 55.9 M (biases);
+  interleaved medians, 1 thread, same process as torch 2.13 (T=50, N=32, I=16, H=64, float32): 5.79 → 5.29 ms,
+  1.28 → 1.17× torch (scale and shift; nine runs on a shared machine: new/old 0.84–0.96, nnlib/torch 1.12–1.22
+  in seven, 0.91 and 1.62 in two runs the machine's load disturbed). The same tiling of GRU's b_hn in its loop
+  measured nothing (51.13 → 51.02 M instructions, new/old 0.94–1.01): not taken.
 * **Not taken: feature-major steps** (issue 25). Keeping h_t, c_t as (H, N) and the gates as (4H, N) blocks,
   :math:`z_t^\top = W_{hh}^\top h_{t-1}^\top + (x_t W_{ih} + b)^\top`, makes each gate a contiguous block: an (H, N)
   product costs 0.9 µs against 1.7 µs on an (N, H) view of the (N, 4H) gates. But the layout must be converted
@@ -65,7 +68,8 @@ def input_projection(layer, x: np.ndarray, scale=1, include_bias_hh=True) -> np.
     """
     projected = x.transpose(1, 0, 2) @ (layer.weight_ih.data * scale)
     if layer.bias_ih is not None:
-        projected += (layer.bias_ih.data + layer.bias_hh.data * include_bias_hh) * scale
+        bias = (layer.bias_ih.data + layer.bias_hh.data * include_bias_hh) * scale
+        projected += np.tile(bias, (x.shape[0], 1))  # (N, G·H), a step's block: one inner loop a step, not a row
     return projected
 
 
