@@ -21,7 +21,9 @@ from nnlib import (
     Sequential,
     Tanh,
     fit,
+    use_fast_kernels,
 )
+from nnlib.kernels import conv as conv_kernels
 from nnlib.module import backward_without_input_gradient, can_release_backward, release_backward
 from nnlib.optim import SGD
 
@@ -302,3 +304,109 @@ def test_linear_skips_only_the_input_gradient(rng):
     np.testing.assert_allclose(b.backward(grad, input_gradient=True), grad @ b.weight.data.T)
     np.testing.assert_array_equal(a.weight.grad, b.weight.grad)
     np.testing.assert_array_equal(a.bias.grad, b.bias.grad)
+
+
+# --- Conv2d opts in: the first trainable conv of a CNN in ``fit`` computes no dL/d(images) -------------------------
+
+# (C, C_out, kernel, stride, padding): the fast road's three backwards (16→32 unfolds δ, 1→8 folds columns back with
+# col2im, stride 2 folds into phases)
+CONV_SKIPS = [(4, 8, 3, 1, 1), (1, 8, 3, 1, 1), (2, 3, 3, 2, 1)]
+
+
+def _conv(setting, seed=0):
+    c, o, k, s, p = setting
+    return Conv2d(c, o, k, stride=s, padding=p, rng=seed, dtype=F64)
+
+
+@pytest.mark.parametrize("frozen", [None, "weight", "bias"])
+@pytest.mark.parametrize("setting", CONV_SKIPS, ids=["unfold-delta", "col2im", "stride-2"])
+def test_conv2d_skips_only_the_input_gradient(kernel_path, setting, frozen, rng):
+    x = rng.standard_normal((3, setting[0], 7, 6))
+    a, b = _conv(setting), _conv(setting)
+    if frozen:
+        getattr(a, frozen).requires_grad = getattr(b, frozen).requires_grad = False
+    grad = rng.standard_normal(a(x).shape)
+    b(x)
+    assert a.backward(grad, input_gradient=False) is None
+    assert b.backward(grad, input_gradient=True).shape == x.shape
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    assert any(p.grad.any() for p in a.parameters())
+    with pytest.raises(RuntimeError, match="no cache"):
+        _ = a.cache
+
+
+@pytest.mark.parametrize("setting", CONV_SKIPS[1:], ids=["col2im", "stride-2"])
+def test_the_fast_conv_folds_nothing_back_when_nobody_needs_the_input_gradient(setting, rng, monkeypatch):
+    """No Wᵀδ is folded back onto the input: col2im and the phases' fold are never called."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("folded dL/dx back although nobody needs it")
+
+    layer = _conv(setting)
+    x = rng.standard_normal((2, setting[0], 7, 6))
+    with use_fast_kernels(True):
+        grad = rng.standard_normal(layer(x).shape)
+    assert isinstance(layer.cache, conv_kernels.ConvCache)
+    monkeypatch.setattr(conv_kernels, "col2im", refuse)
+    monkeypatch.setattr(conv_kernels, "fold_into_phases", refuse)
+    with use_fast_kernels(True):
+        assert layer.backward(grad, input_gradient=False) is None
+    assert layer.weight.grad.any()
+
+
+def cnn_with_conv_first(rng):
+    return Sequential(Conv2d(2, 4, 3, padding=1, rng=rng, dtype=F64), CountingReLU(), MaxPool2d(2), Flatten(),
+                      Linear(4 * 3 * 3, 3, rng=rng, dtype=F64))
+
+
+@pytest.mark.parametrize("frozen_conv", [False, True])
+def test_a_cnn_whose_first_layer_is_a_conv_gets_the_same_gradients_without_the_input_gradient(kernel_path, frozen_conv,
+                                                                                              rng):
+    x, grad = rng.standard_normal((5, 2, 6, 6)), rng.standard_normal((5, 3))
+    grads, results = [], []
+    for skip in (False, True):
+        model = cnn_with_conv_first(np.random.default_rng(0))
+        model[0].requires_grad_(not frozen_conv)
+        model(x)
+        results.append(backward_without_input_gradient(model, grad) if skip else model.backward(grad))
+        grads.append({name: p.grad.copy() for name, p in model.named_parameters()})
+        assert model[1].calls == (0 if skip and frozen_conv else 1)
+        for module in model.modules():
+            with pytest.raises(RuntimeError, match="no cache"):
+                _ = module.cache
+        with pytest.raises(RuntimeError, match="twice for one forward"):
+            model.backward(grad)
+    assert results[0].shape == x.shape and results[1] is None
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[1][name], grads[0][name], err_msg=name)
+    assert grads[1]["0.weight"].any() != frozen_conv
+
+
+class MyConv2d(Conv2d):
+    """A learner's Conv2d overriding backward on the plain contract: it has not opted in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def backward(self, grad_out):
+        self.calls += 1
+        return super().backward(grad_out)
+
+
+def test_a_learner_subclass_of_conv2d_keeps_its_plain_backward(rng):
+    assert Conv2d.can_skip_input_gradient and not MyConv2d.can_skip_input_gradient
+    x, grad = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((3, 3))
+    grads, learner = [], MyConv2d(2, 4, 3, padding=1, rng=0, dtype=F64)
+    for layer in (learner, Conv2d(2, 4, 3, padding=1, rng=0, dtype=F64)):
+        model = Sequential(layer, ReLU(), MaxPool2d(2), Flatten(), Linear(4 * 3 * 3, 3, rng=1, dtype=F64))
+        model(x)
+        assert backward_without_input_gradient(model, grad) is None
+        grads.append([p.grad.copy() for p in model.parameters()])
+    assert learner.calls == 1
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+    layer = MyConv2d(2, 4, 3, padding=1, rng=0, dtype=F64)
+    y = layer(x)
+    with pytest.raises(InputError, match=r"can_skip_input_gradient = True"):
+        layer.backward(np.ones_like(y), input_gradient=False)

@@ -198,14 +198,15 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, str
     return y.reshape(n, c_out, out_h, out_w), ConvCache(x, cols, tuple(stride), tuple(padding))
 
 
-def conv_backward(delta: np.ndarray, cache: ConvCache, weight, bias) -> np.ndarray:
-    """δ (N, C_out, H', W') → dL/dx (N, C, H, W); accumulates into ``weight.grad`` and ``bias.grad`` (Parameters, bias
-    may be None) when they require grad. Unfolds δ when the forward kept no columns, else folds back with col2im."""
+def conv_backward(delta: np.ndarray, cache: ConvCache, weight, bias, input_gradient: bool = True) -> np.ndarray | None:
+    """δ (N, C_out, H', W') → dL/dx (N, C, H, W), or None without ``input_gradient`` (no dX product, no fold);
+    accumulates into ``weight.grad`` and ``bias.grad`` (Parameters, bias may be None) when they require grad. Unfolds
+    δ when the forward kept no columns, else folds back with col2im."""
     if bias is not None and bias.requires_grad:
         bias.grad += bias_gradient(delta)
     if cache.cols is None:
-        return backward_unfolding_delta(delta, cache.x, weight)
-    return backward_folding_columns(delta, cache, weight)
+        return backward_unfolding_delta(delta, cache.x, weight, input_gradient)
+    return backward_folding_columns(delta, cache, weight, input_gradient)
 
 
 def phase_grid(x_shape: tuple, kernel_size: tuple[int, int], stride: tuple[int, int],
@@ -252,9 +253,11 @@ def fold_into_phases(grad_cols: np.ndarray, x_shape: tuple, kernel_size: tuple[i
     return grad_x
 
 
-def backward_folding_columns(delta: np.ndarray, cache: ConvCache, weight) -> np.ndarray:
-    """δ (N, C_out, H', W') → dL/dx (N, C, H, W) = col2im(Wᵀ δ_n); accumulates dL/dw = Σ_n δ_n cols_nᵀ into the
-    Parameter ``weight``, a cache-sized batch of images at a time, split over the cores.
+def backward_folding_columns(delta: np.ndarray, cache: ConvCache, weight,
+                             input_gradient: bool = True) -> np.ndarray | None:
+    """δ (N, C_out, H', W') → dL/dx (N, C, H, W) = col2im(Wᵀ δ_n), or None without ``input_gradient``; accumulates
+    dL/dw = Σ_n δ_n cols_nᵀ into the Parameter ``weight``, a cache-sized batch of images at a time, split over the
+    cores.
 
     Each batch stores its images' products cols_n δ_nᵀ, summed afterwards as :func:`weight_gradient` does: the same
     numbers at any thread count. With a stride, Wᵀ δ_n is taken with δ widened by zero columns to
@@ -269,12 +272,16 @@ def backward_folding_columns(delta: np.ndarray, cache: ConvCache, weight) -> np.
     width = phase_grid(x.shape, (kh, kw), cache.stride, cache.padding)[1]
     transposed = weight.data.reshape(c_out, -1).T  # Wᵀ (C·KH·KW, C_out)
     products = np.empty((n, cols.shape[1], c_out), dtype=x.dtype) if weight.requires_grad else None
-    grad_x = np.empty(x.shape, dtype=x.dtype)
+    grad_x = np.empty(x.shape, dtype=x.dtype) if input_gradient else None
+    if products is None and grad_x is None:
+        return None
 
     def one_batch(batch: slice) -> None:
         images = delta[batch]
         if products is not None:
             np.matmul(cols[batch], images.reshape(len(images), c_out, -1).transpose(0, 2, 1), out=products[batch])
+        if grad_x is None:
+            return
         batch_shape = (len(images), c, h, w)
         if cache.stride == (1, 1):
             grad_cols = transposed @ images.reshape(len(images), c_out, -1)
@@ -291,24 +298,28 @@ def backward_folding_columns(delta: np.ndarray, cache: ConvCache, weight) -> np.
     return grad_x
 
 
-def backward_unfolding_delta(delta: np.ndarray, x: np.ndarray, weight) -> np.ndarray:
-    """δ (N, C_out, H, W), x (N, C, H, W) → dL/dx (N, C, H, W) of a same convolution; accumulates dL/dw into the
-    Parameter ``weight``.
+def backward_unfolding_delta(delta: np.ndarray, x: np.ndarray, weight,
+                             input_gradient: bool = True) -> np.ndarray | None:
+    """δ (N, C_out, H, W), x (N, C, H, W) → dL/dx (N, C, H, W) of a same convolution, or None without
+    ``input_gradient``; accumulates dL/dw into the Parameter ``weight``.
 
     With ``unfolded`` = the same-convolution im2col of δ, (N, C_out·KH·KW, H·W), taken in cache-sized batches split
     over the cores: dL/dx = w̃ (C, C_out·KH·KW) @ unfolded (the module docstring's formula), and
     dL/dw = Σ_n unfolded @ x (H·W, C), kernel flipped back; the batches' partial sums are added in batch order.
     """
     (n, c, h, w), (c_out, _, kh, kw) = x.shape, weight.shape
-    flipped = weight.data[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # w̃
     learn = weight.requires_grad
+    if not (learn or input_gradient):
+        return None
+    flipped = weight.data[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # w̃
     x_by_pixel = np.ascontiguousarray(x.reshape(n, c, h * w).transpose(0, 2, 1)) if learn else None  # (N, H·W, C)
-    grad_x = np.empty((n, c, h * w), dtype=x.dtype)
+    grad_x = np.empty((n, c, h * w), dtype=x.dtype) if input_gradient else None
     windows = same_windows(delta, (kh, kw))
 
     def one_batch(batch: slice) -> np.ndarray | None:
         unfolded = unfold_same(windows[batch])
-        np.matmul(flipped, unfolded, out=grad_x[batch])
+        if grad_x is not None:
+            np.matmul(flipped, unfolded, out=grad_x[batch])
         return (unfolded @ x_by_pixel[batch]).sum(axis=0) if learn else None
 
     partials = run_split(one_batch, cache_sized_batches(windows))
@@ -317,4 +328,4 @@ def backward_unfolding_delta(delta: np.ndarray, x: np.ndarray, weight) -> np.nda
         for partial in partials:
             grad_w_flipped += partial
         weight.grad += grad_w_flipped.reshape(c_out, kh, kw, c)[:, ::-1, ::-1].transpose(0, 3, 1, 2)
-    return grad_x.reshape(x.shape)
+    return None if grad_x is None else grad_x.reshape(x.shape)

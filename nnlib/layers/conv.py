@@ -120,10 +120,14 @@ class Conv2d(Module):
         self.cache = Conv2dCache(cols, x.shape)
         return y.reshape(x.shape[0], self.out_channels, out_h, out_w)
 
-    def backward(self, grad_out):
-        """grad_out (N, C_out, H', W') → dL/dx (N, C, H, W); accumulates dL/dweight and dL/dbias.
+    can_skip_input_gradient = True
 
-        Follows the road its forward took (the cache tells), so switching the fast kernels in between is safe.
+    def backward(self, grad_out, input_gradient=True):
+        r"""grad_out (N, C_out, H', W') → dL/dx (N, C, H, W); accumulates dL/dweight and dL/dbias.
+
+        ``input_gradient=False`` skips :math:`\text{col2im}(W^\top \delta_n)` and returns None (a model's lowest
+        trainable layer when nobody needs dL/dx, see :mod:`nnlib.module`). Follows the road its forward took (the
+        cache tells), so switching the fast kernels in between is safe.
         """
         cache = self.cache
         fast = isinstance(cache, conv_kernels.ConvCache)
@@ -131,11 +135,13 @@ class Conv2d(Module):
         out_shape = (x_shape[0], self.out_channels, *output_hw(self, x_shape))
         delta = check_grad(grad_out, out_shape, self, dtype=self.weight.dtype)
         if fast:
-            return conv_kernels.conv_backward(delta, cache, self.weight, self.bias)
+            return conv_kernels.conv_backward(delta, cache, self.weight, self.bias, input_gradient)
         delta = delta.reshape(*out_shape[:2], -1)  # δ_n: (C_out, H'·W') for each n
         if self.weight.requires_grad:  # Σ_n δ_n cols_nᵀ
             self.weight.grad += (delta @ cache.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.weight.shape)
         if self.bias is not None and self.bias.requires_grad:  # Σ δ over samples and pixels
             self.bias.grad += delta.sum(axis=(0, 2))
+        if not input_gradient:
+            return None
         grad_cols = self.weight.data.reshape(self.out_channels, -1).T @ delta  # Wᵀ δ_n = dL/d(cols)
         return col2im(grad_cols, x_shape, self.kernel_size, self.stride, self.padding)
