@@ -118,7 +118,8 @@ class MultiHeadAttention(Module):
         \qquad \frac{\partial L}{\partial Q} = \frac{\partial L}{\partial S} \frac{K}{\sqrt{E/h}}, \qquad
         \frac{\partial L}{\partial K} = \Big(\frac{\partial L}{\partial S}\Big)^\top \frac{Q}{\sqrt{E/h}}
 
-    then each projection's backward, and for self-attention the three input gradients add up.
+    then each projection's backward, and for self-attention the three input gradients add up (the fast road does
+    the three projections of self-attention as one product, X [W_q W_k W_v], and their backward as two).
     Cache: :class:`AttentionCache`.
     """
 
@@ -216,6 +217,10 @@ class MultiHeadAttention(Module):
     # backward dL/dX = [dQ dK dV] [W_q W_k W_v]ᵀ and [dL/dW_q …] = Xᵀ [dQ dK dV], two products instead of six, with
     # no sum of three input gradients and three Linear calls (checks, caches) fewer. The parameters stay the three
     # Linears' own; stacking their weights costs 3E² copies per call against the N·T·E-sized passes it saves.
+    # Measured on forward + backward, E=64, 4 heads, float32, one thread: callgrind 82.4 M instructions against 85.8 M
+    # at N=32, T=64 (−4 %) and 365.8 M against 373.1 M at N=16, T=256 (−2 %); in wall-clock time, interleaved medians
+    # on a loaded shared 2-core machine, within noise (new/old 0.98–1.03): the products are the same flops, so only
+    # the passes and Python calls around them are saved, while the kernel's attention is ~80 % of the time.
 
     def _projections(self) -> tuple[Linear, Linear, Linear]:
         return self.q_proj, self.k_proj, self.v_proj
