@@ -410,7 +410,7 @@ class PluggedAttention(MultiHeadAttention):
         return self.out_proj(F.merge_heads(heads))
 
     def backward(self, grad_out):
-        q, k, v, weights, _ = self.cache
+        q, k, v, weights = self.cache[:4]
         grad_heads = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)
         grads = self.attention_backward(grad_heads, q, k, v, weights)
         return sum(proj.backward(F.merge_heads(grad))

@@ -114,19 +114,22 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray,
     return out, weights
 
 
-def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                       weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray,
+                       out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What :func:`nnlib.functional.scaled_dot_product_attention_backward` returns, tile by tile.
 
     grad_out G (N, h, T_q, d_v), q, k, v and weights A as in :func:`attention_forward` → (dL/dq, dL/dk, dL/dv),
     shaped like q, k and v (stored as (N, T, h, d), like split_heads' views). Masked entries have A = 0, so they
-    receive no gradient, as on the reference road.
+    receive no gradient, as on the reference road. ``out``: three arrays shaped like q, k and v (any strides) to
+    write the gradients into instead, e.g. split_heads' views of the three thirds of one (N, T, 3E) array, which
+    the layer's fused projection backward then reads without a copy.
     """
     n, h, t_q, d_k = q.shape
     t_k = k.shape[2]
     scale = q.dtype.type(1 / np.sqrt(d_k))
     q_scaled = q * scale
-    grad_q, grad_k, grad_v = (_heads_layout(n, a.shape[2], h, a.shape[3], q.dtype) for a in (q, k, v))
+    grad_q, grad_k, grad_v = out or (_heads_layout(n, a.shape[2], h, a.shape[3], q.dtype) for a in (q, k, v))
     tiles = tiling(n, h, t_q, t_k, q.dtype.itemsize)
 
     def run_group(group: tuple[slice, slice]) -> None:

@@ -87,6 +87,9 @@ class AttentionCache(NamedTuple):
     v: np.ndarray        #: the values X_v W_v split into heads, (N, h, T_k, E/h)
     weights: np.ndarray  #: the attention weights A = softmax(Q Kᵀ / √(E/h)), (N, h, T_q, T_k)
     self_attention: bool  #: key = value = query, so backward returns dL/dquery + dL/dkey + dL/dvalue
+    #: the fast road's self-attention input X (N, T, E), projected by one product X [W_q W_k W_v]; None when the
+    #: three projections ran as layers (their own caches keep their inputs)
+    fused_input: np.ndarray | None = None
 
 
 class MultiHeadAttention(Module):
@@ -115,7 +118,8 @@ class MultiHeadAttention(Module):
         \qquad \frac{\partial L}{\partial Q} = \frac{\partial L}{\partial S} \frac{K}{\sqrt{E/h}}, \qquad
         \frac{\partial L}{\partial K} = \Big(\frac{\partial L}{\partial S}\Big)^\top \frac{Q}{\sqrt{E/h}}
 
-    then each projection's backward, and for self-attention the three input gradients add up.
+    then each projection's backward, and for self-attention the three input gradients add up (the fast road does
+    the three projections of self-attention as one product, X [W_q W_k W_v], and their backward as two).
     Cache: :class:`AttentionCache`.
     """
 
@@ -176,22 +180,30 @@ class MultiHeadAttention(Module):
         """query (N, T_q, E), key and value (N, T_k, E) or None → (N, T_q, E): the equations of the module's doc."""
         self_attention = key is None
         query, key, value = self._inputs(query, key, value)
-        q = F.split_heads(self.q_proj(query), self.num_heads)           # Q = X_q W_q, (N, h, T_q, E/h)
-        k = F.split_heads(self.k_proj(key), self.num_heads)             # K = X_k W_k, (N, h, T_k, E/h)
-        v = F.split_heads(self.v_proj(value), self.num_heads)           # V = X_v W_v, (N, h, T_k, E/h)
         mask = self._mask(key_padding_mask, check_bool(causal, self, "causal"), len(query), query.shape[1],
                           key.shape[1])
-        attend = attention_kernels.attention_forward if fast_kernels_enabled() else F.scaled_dot_product_attention
+        fast = fast_kernels_enabled()
+        fused_input = query if self_attention and fast and self._projections_fuse() else None
+        if fused_input is not None:
+            q, k, v = (F.split_heads(part, self.num_heads) for part in self._project_together(query))
+        else:
+            q = F.split_heads(self.q_proj(query), self.num_heads)       # Q = X_q W_q, (N, h, T_q, E/h)
+            k = F.split_heads(self.k_proj(key), self.num_heads)         # K = X_k W_k, (N, h, T_k, E/h)
+            v = F.split_heads(self.v_proj(value), self.num_heads)       # V = X_v W_v, (N, h, T_k, E/h)
+        attend = attention_kernels.attention_forward if fast else F.scaled_dot_product_attention
         heads, weights = attend(q, k, v, mask)                          # head_j = softmax(Q Kᵀ / √(E/h)) V
-        self.cache = AttentionCache(q, k, v, weights, self_attention)
+        self.cache = AttentionCache(q, k, v, weights, self_attention, fused_input)
         self.weights = weights
         return self.out_proj(F.merge_heads(heads))                      # [head_1, …, head_h] W_o
 
     def backward(self, grad_out):
         """dL/d(output) (N, T_q, E) → dL/dquery (self-attention) or (dL/dquery, dL/dkey, dL/dvalue)."""
-        q, k, v, weights, self_attention = self.cache
+        q, k, v, weights, self_attention, fused_input = self.cache
         grad_out = check_grad(grad_out, (len(q), q.shape[2], self.embed_dim), self, dtype=self.dtype)
         grad_heads = F.split_heads(self.out_proj.backward(grad_out), self.num_heads)   # G, (N, h, T_q, E/h)
+        if fused_input is not None:
+            grad_qkv = self._heads_backward_together(grad_heads, q, k, v, weights)
+            return self._project_together_backward(fused_input, grad_qkv)
         attend_backward = (attention_kernels.attention_backward if fast_kernels_enabled()
                            else F.scaled_dot_product_attention_backward)
         grad_q, grad_k, grad_v = attend_backward(grad_heads, q, k, v, weights)
@@ -199,6 +211,67 @@ class MultiHeadAttention(Module):
         grad_key = self.k_proj.backward(F.merge_heads(grad_k))
         grad_value = self.v_proj.backward(F.merge_heads(grad_v))
         return grad_query + grad_key + grad_value if self_attention else (grad_query, grad_key, grad_value)
+
+    # --- the fast road of self-attention: the three input projections as one product ------------------------------
+    # As PyTorch's in_proj_weight does: Q, K and V = X [W_q W_k W_v] in one (N·T, E) × (E, 3E) product, and in
+    # backward dL/dX = [dQ dK dV] [W_q W_k W_v]ᵀ and [dL/dW_q …] = Xᵀ [dQ dK dV], two products instead of six, with
+    # no sum of three input gradients and three Linear calls (checks, caches) fewer. The parameters stay the three
+    # Linears' own; stacking their weights costs 3E² copies per call against the N·T·E-sized passes it saves.
+    # Measured on forward + backward, E=64, 4 heads, float32, one thread: callgrind 82.4 M instructions against 85.8 M
+    # at N=32, T=64 (−4 %) and 365.8 M against 373.1 M at N=16, T=256 (−2 %); in wall-clock time, interleaved medians
+    # on a loaded shared 2-core machine, within noise (new/old 0.98–1.03): the products are the same flops, so only
+    # the passes and Python calls around them are saved, while the attention kernel is 60–80 % of the time (cProfile).
+
+    def _projections(self) -> tuple[Linear, Linear, Linear]:
+        return self.q_proj, self.k_proj, self.v_proj
+
+    def _projections_fuse(self) -> bool:
+        """Whether the three projections are plain Linears (a subclass may compute something else)."""
+        return all(type(projection) is Linear for projection in self._projections())
+
+    def _stacked_weight(self) -> np.ndarray:
+        """[W_q W_k W_v], (E, 3E)."""
+        return np.concatenate([projection.weight.data for projection in self._projections()], axis=1)
+
+    def _project_together(self, x: np.ndarray) -> list[np.ndarray]:
+        """X (N, T, E) → [X W_q + b_q, X W_k + b_k, X W_v + b_v], three (N, T, E) views of one (N, T, 3E) array."""
+        projected = x @ self._stacked_weight()
+        biases = [projection.bias for projection in self._projections()]
+        if any(bias is not None for bias in biases):
+            projected += np.concatenate([np.zeros(self.embed_dim, self.dtype) if bias is None else bias.data
+                                         for bias in biases])
+        return np.split(projected, 3, axis=-1)
+
+    def _heads_backward_together(self, grad_heads, q, k, v, weights) -> np.ndarray:
+        """G (N, h, T, E/h) and the cache's Q, K, V, A → [dL/dQ dL/dK dL/dV] (N, T, 3E), in one array."""
+        if not fast_kernels_enabled():
+            grads = F.scaled_dot_product_attention_backward(grad_heads, q, k, v, weights)
+            return np.concatenate([F.merge_heads(grad) for grad in grads], axis=-1)
+        n, _, t, _ = q.shape
+        grad_qkv = np.empty((n, t, 3 * self.embed_dim), dtype=self.dtype)     # the kernel writes into its thirds
+        attention_kernels.attention_backward(grad_heads, q, k, v, weights, out=tuple(
+            F.split_heads(part, self.num_heads) for part in np.split(grad_qkv, 3, axis=-1)))
+        return grad_qkv
+
+    def _project_together_backward(self, x: np.ndarray, grad_qkv: np.ndarray) -> np.ndarray:
+        """X (N, T, E) and [dQ dK dV] (N, T, 3E) → dL/dX; dL/dW = Xᵀ dQ … and dL/db = Σ dQ … added to the .grad of
+        every projection parameter whose requires_grad is true."""
+        e = self.embed_dim
+        grad_rows, x_rows = grad_qkv.reshape(-1, 3 * e), x.reshape(-1, e)
+        projections = self._projections()
+        trainable = [projection.weight.requires_grad for projection in projections]
+        if all(trainable):
+            weight_grads = np.split(x_rows.T @ grad_rows, 3, axis=1)
+        else:  # only the trainable thirds
+            weight_grads = [x_rows.T @ grad_rows[:, j * e:(j + 1) * e] if trainable[j] else None for j in range(3)]
+        has_bias = [projection.bias is not None and projection.bias.requires_grad for projection in projections]
+        bias_grads = np.split(grad_rows.sum(axis=0), 3) if any(has_bias) else [None] * 3
+        for projection, weight_grad, bias_grad in zip(projections, weight_grads, bias_grads, strict=True):
+            if weight_grad is not None:
+                projection.weight.grad += weight_grad
+            if projection.bias is not None and projection.bias.requires_grad:
+                projection.bias.grad += bias_grad
+        return grad_qkv @ self._stacked_weight().T
 
 
 class PositionalEncodingCache(NamedTuple):
