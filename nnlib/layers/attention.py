@@ -266,10 +266,11 @@ class MultiHeadAttention(Module):
             weight_grads = [x_rows.T @ grad_rows[:, j * e:(j + 1) * e] if trainable[j] else None for j in range(3)]
         has_bias = [projection.bias is not None and projection.bias.requires_grad for projection in projections]
         bias_grads = np.split(grad_rows.sum(axis=0), 3) if any(has_bias) else [None] * 3
-        for projection, weight_grad, bias_grad in zip(projections, weight_grads, bias_grads, strict=True):
+        for projection, weight_grad, bias_grad, learns_bias in zip(projections, weight_grads, bias_grads, has_bias,
+                                                                   strict=True):
             if weight_grad is not None:
                 projection.weight.grad += weight_grad
-            if projection.bias is not None and projection.bias.requires_grad:
+            if learns_bias:
                 projection.bias.grad += bias_grad
         return grad_qkv @ self._stacked_weight().T
 
