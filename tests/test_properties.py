@@ -610,11 +610,29 @@ def test_backward_returns_gradients_shaped_and_typed_like_inputs_and_parameters(
         _assert_like(p.grad, Spec(p.shape, p.dtype), f"{name} {pname}.grad")
 
 
+# The composites whose gradcheck costs seconds per example (two forwards per parameter entry): fewer examples, so
+# that three suite runs in CI (fast road, reference road, floors) stay affordable. The transformers are also
+# gradchecked at fixed shapes in test_attention.py, and a CNN's layers one by one in test_conv.py.
+COMPOSITES = ("TransformerDecoderLayer", "Sequential(CNN)", "Seq2SeqTransformer")
+
+
 @pytest.mark.gradcheck
-@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("name", [name for name in LAYERS if name not in COMPOSITES])
 @settings(PROFILE)
 @given(data=st.data())
 def test_gradcheck_holds_at_random_points_away_from_kinks(name, data):
+    _check_gradients_at_a_random_point(name, data)
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("name", COMPOSITES)
+@settings(PROFILE, max_examples=10)
+@given(data=st.data())
+def test_composites_gradcheck_holds_at_random_points_away_from_kinks(name, data):
+    _check_gradients_at_a_random_point(name, data)
+
+
+def _check_gradients_at_a_random_point(name, data):
     case = data.draw(LAYERS[name](F64, GRADCHECK), label="case")
     module = case.call()
     module(*case.inputs)

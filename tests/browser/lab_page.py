@@ -1,9 +1,13 @@
-"""Running a whole notebook in JupyterLab from playwright: the step the browser tests share."""
+"""Opening, running and closing a notebook in JupyterLab from playwright: the steps the browser tests share."""
+
+import time
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 RUN_ALL_TIMEOUT_MS = 240_000
 START_TIMEOUT_MS = 30_000
+CLEAN_TIMEOUT_S = 10  # JupyterLab marks a tab dirty for a moment while the kernel starts, then clears it
+DIRTY_TAB = ".lm-TabBar-tab.jp-mod-dirty"
 
 _PROMPTS = "[...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
 _STARTED = f"() => {_PROMPTS}.some(text => /^\\[(\\*|\\d+)\\]:$/.test(text))"
@@ -42,3 +46,25 @@ def run_all_cells(page, timeout_ms: int = RUN_ALL_TIMEOUT_MS) -> None:
                 raise AssertionError(f"Run All Cells started no cell within {2 * START_TIMEOUT_MS // 1000} s") from None
             page.keyboard.press("Escape")  # close the menu if it is still open
     page.wait_for_function(_FINISHED, timeout=timeout_ms, polling=250)
+
+
+def stays_dirty(page) -> bool:
+    """True when a tab still has JupyterLab's dirty mark CLEAN_TIMEOUT_S after the kernel went idle (without
+    language_info stored, JupyterLab's copy of the kernel's info keeps it dirty)."""
+    deadline = time.monotonic() + CLEAN_TIMEOUT_S
+    while page.locator(DIRTY_TAB).count():
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.25)
+    time.sleep(1)  # and it stays clean
+    return page.locator(DIRTY_TAB).count() > 0
+
+
+def closes_without_a_question(page) -> bool:
+    """Click the current tab's close icon: True once its notebook is gone with no dialog shown (bounded, 10 s)."""
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
+    try:
+        page.wait_for_selector(".jp-Notebook", state="detached", timeout=10_000)
+    except PlaywrightTimeout:
+        return False  # a question ("Save your work?") keeps the notebook open
+    return page.locator(".jp-Dialog").count() == 0

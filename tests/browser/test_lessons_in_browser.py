@@ -1,6 +1,7 @@
 """Every lesson, opened in JupyterLab in a real browser: Run All gives no error, and a slider really drives its plot.
 
-For each lesson: open it, run all cells from the Run menu, wait (bounded) for the kernel to go idle, save, and read
+For each lesson: open it (once its kernel is idle its tab must carry no dirty mark: a learner who closes an untouched
+lesson is asked nothing), run all cells from the Run menu, wait (bounded) for the kernel to go idle, save, and read
 the saved notebook: every code cell executed, no error output. Then move the first slider of an interactive
 widget with the keyboard and wait (bounded) until that widget's output changes. A screenshot per lesson goes to
 build/browser/ (NNLIB_BROWSER_ARTIFACTS overrides).
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_page import open_in_lab, run_all_cells
+from lab_page import open_in_lab, run_all_cells, stays_dirty
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted(path.stem for path in (ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
@@ -57,6 +58,7 @@ def test_lesson_runs_clean_in_jupyterlab_and_its_slider_updates_the_output(chrom
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     try:
         open_in_lab(page, base, token, f"lessons/{lesson}.ipynb", f"w{lesson[:2]}")
+        assert not stays_dirty(page), f"{lesson} is marked modified once its kernel started"
         run_all_cells(page)
         page.keyboard.press("Control+s")
         cells = _saved_outputs(path, mtime)
