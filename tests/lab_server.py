@@ -52,11 +52,13 @@ def _lab_settings(settings: Path) -> None:
 
 
 @contextmanager
-def serve(command: Callable[[int], list[str]], cwd: Path, scratch: Path, startup: float = 60) -> Iterator[tuple]:
-    """Start ``command(port)`` (a JupyterLab server) in ``cwd``; yield (base URL, token); stop it on exit."""
+def serve(command: Callable[[int], list[str]], cwd: Path, scratch: Path, startup: float = 60,
+          extra_env: dict[str, str] | None = None) -> Iterator[tuple]:
+    """Start ``command(port)`` (a JupyterLab server) in ``cwd``, its environment (which its kernels inherit) updated
+    with ``extra_env``; yield (base URL, token); stop it on exit."""
     port, token = free_port(), secrets.token_hex(16)
     _lab_settings(scratch / "settings")
-    env = {**os.environ, "JUPYTER_TOKEN": token, "BROWSER": "true",  # never open a browser
+    env = {**os.environ, **(extra_env or {}), "JUPYTER_TOKEN": token, "BROWSER": "true",  # never open a browser
            "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(scratch / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "ws")}
     log_path = scratch / "lab.log"

@@ -56,14 +56,20 @@ def course_copy(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lab(course_copy, tmp_path_factory):
-    """(base URL, token, served root) of a JupyterLab on 127.0.0.1 serving the scratch copy."""
+    """(base URL, token, served root) of a JupyterLab on 127.0.0.1 serving the scratch copy.
+
+    Its kernels get one BLAS thread, as every other notebook run of the tests: two labs run lessons side by side on
+    CI's two cores, and there BLAS threads spinning for a core the other lab holds made lessons 08 and 10 take
+    145 s and 132 s.
+    """
     allow_root = ["--allow-root"] if os.geteuid() == 0 else []
 
     def command(port):
         return [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                 f"--ServerApp.root_dir={course_copy}", *allow_root]
 
-    with serve(command, course_copy, tmp_path_factory.mktemp("jupyter")) as (base, token):
+    with serve(command, course_copy, tmp_path_factory.mktemp("jupyter"),
+               extra_env={"OPENBLAS_NUM_THREADS": "1"}) as (base, token):
         yield base, token, course_copy
 
 
