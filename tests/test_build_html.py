@@ -5,7 +5,10 @@ on fake tarballs in a pre-filled cache, with npm hidden.
 """
 
 import io
+import json
 import re
+import shutil
+import subprocess
 import sys
 import tarfile
 from fnmatch import fnmatch
@@ -197,18 +200,59 @@ def test_extract_assets_refuses_paths_outside_the_destination(tmp_path):
         bh.extract_assets(tarball, ["*"], tmp_path / "out")
 
 
-def test_prepare_static_uses_the_cache_without_npm(tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
+def _cached_tarballs(cache: Path) -> Path:
+    """``cache`` holding a small tarball of every npm package, files named as prepare_static expects."""
     cache.mkdir()
     for package, version in bh.NPM_PACKAGES.items():
         files = {f"package/{pattern.replace('*', 'file.js')}": b"x" for pattern in bh.ASSET_PATTERNS[package]}
         _tarball(cache / f"{package.lstrip('@').replace('/', '-')}-{version}.tgz", files)
+    return cache
+
+
+def test_prepare_static_uses_the_cache_without_npm(tmp_path, monkeypatch):
+    cache = _cached_tarballs(tmp_path / "cache")
     monkeypatch.setattr(bh.shutil, "which", lambda name: None)  # any npm call would now fail
     static = bh.prepare_static(cache)
     assert (static / "requirejs" / "require.js").is_file()
     assert (static / "html-manager" / "dist" / "embed-amd.js").is_file()
     assert (static / "mathjax" / "MathJax.js").is_file()
     assert bh.prepare_static(cache) == static
+    assert [path.name for path in cache.iterdir() if path.is_dir()] == [static.name]  # no staging left behind
+
+
+def test_npm_pack_moves_only_a_whole_tarball_into_the_cache(tmp_path, monkeypatch):
+    """A build running beside this one looks for cache/<name>.tgz: npm must never write there directly."""
+    cache = tmp_path / "cache"
+    name = "requirejs-2.3.8.tgz"
+    seen_while_packing = []
+
+    def fake_npm(command, cwd, **kwargs):
+        (Path(cwd) / name).write_bytes(b"\x1f\x8b")  # npm has begun writing the tarball
+        seen_while_packing.append((cache / name).exists())
+        _tarball(Path(cwd) / name, {"package/require.js": b"x"})
+        return subprocess.CompletedProcess(command, 0, stdout=json.dumps([{"filename": name}]), stderr="")
+
+    monkeypatch.setattr(bh.shutil, "which", lambda program: "/usr/bin/npm")
+    monkeypatch.setattr(bh.subprocess, "run", fake_npm)
+    tarball = bh.npm_pack("requirejs", "2.3.8", cache)
+    assert tarball == cache / name and seen_while_packing == [False]
+    assert bh.extract_assets(tarball, ["require.js"], tmp_path / "out") == 1
+    assert [path.name for path in cache.iterdir()] == [name]  # npm's private folder is gone
+
+
+def test_prepare_static_keeps_the_tree_another_build_finished_first(tmp_path, monkeypatch):
+    other_build = bh.prepare_static(_cached_tarballs(tmp_path / "other"))
+    cache = _cached_tarballs(tmp_path / "cache")
+    extract = bh.extract_assets
+
+    def extract_while_the_other_build_finishes(tarball, patterns, destination):
+        if not (cache / other_build.name).exists():
+            shutil.copytree(other_build, cache / other_build.name)
+        return extract(tarball, patterns, destination)
+
+    monkeypatch.setattr(bh, "extract_assets", extract_while_the_other_build_finishes)
+    static = bh.prepare_static(cache)
+    assert static == cache / other_build.name and (static / "mathjax" / "MathJax.js").is_file()
     assert [path.name for path in cache.iterdir() if path.is_dir()] == [static.name]  # no staging left behind
 
 

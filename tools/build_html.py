@@ -292,20 +292,28 @@ def build_site(out: Path, static: Path, notebooks: list[Path], readme_text: str,
 # --- assets from the npm registry -----------------------------------------------------------------------------------
 
 def npm_pack(package: str, version: str, cache: Path) -> Path:
-    """``npm pack package@version`` into ``cache`` (once); the tarball's path."""
+    """``npm pack package@version`` into ``cache`` (once); the tarball's path.
+
+    npm writes the tarball into a private folder, from which it is moved into ``cache`` whole: another build running
+    at the same time (two test workers, say) finds either no tarball or a complete one, never a half-written one.
+    """
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("npm not found: make html downloads MathJax, require.js and the Jupyter widget renderer "
                          "from the npm registry at build time. Install Node.js's npm (Debian: apt-get install npm).")
     cache.mkdir(parents=True, exist_ok=True)
-    # Run in the cache rather than pass --pack-destination, which older npm releases lack.
-    result = subprocess.run([npm, "pack", "--json", "--silent", f"{package}@{version}"], cwd=cache,
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise SystemExit(f"npm pack {package}@{version} failed (exit {result.returncode}):\n{result.stderr.strip()}")
-    tarball = cache / json.loads(result.stdout)[0]["filename"]
-    if not tarball.is_file():
-        raise SystemExit(f"npm pack {package}@{version} reported {tarball.name}, but {tarball} does not exist")
+    with tempfile.TemporaryDirectory(dir=cache) as scratch:
+        # Run in the folder rather than pass --pack-destination, which older npm releases lack.
+        result = subprocess.run([npm, "pack", "--json", "--silent", f"{package}@{version}"], cwd=scratch,
+                                capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise SystemExit(f"npm pack {package}@{version} failed (exit {result.returncode}):\n"
+                             f"{result.stderr.strip()}")
+        packed = Path(scratch) / json.loads(result.stdout)[0]["filename"]
+        if not packed.is_file():
+            raise SystemExit(f"npm pack {package}@{version} reported {packed.name}, but {packed} does not exist")
+        tarball = cache / packed.name
+        packed.replace(tarball)
     return tarball
 
 
@@ -346,7 +354,12 @@ def prepare_static(cache: Path) -> Path:
         for package, version in NPM_PACKAGES.items():
             tarball = _cached_tarball(package, version, cache)
             extract_assets(tarball, ASSET_PATTERNS[package], staging / ASSET_DIRS[package])
-        staging.rename(static)  # all or nothing: an interrupted build leaves no half-filled cache
+        try:
+            staging.rename(static)  # all or nothing: an interrupted build leaves no half-filled cache
+        except OSError:
+            if not static.is_dir():
+                raise
+            # another build finished the same tree first: keep its copy
     for stale in cache.glob("static-*"):
         if stale != static:
             shutil.rmtree(stale)
